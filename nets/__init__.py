@@ -1,0 +1,1 @@
+"""Network definitions with TF-Slim's module names, signatures and variable names."""

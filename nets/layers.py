@@ -1,0 +1,295 @@
+"""Layers that tf_slim 1.1.0 no longer provides on TensorFlow 2.21, and input checks.
+
+`batch_norm` stands in for `slim.batch_norm`, which imports a Keras module that TensorFlow
+2.21 removed. It keeps slim's arguments and variable names (`BatchNorm/gamma`, `beta`,
+`moving_mean`, `moving_variance`) so that published TF-Slim checkpoints restore, and it can
+be used as `normalizer_fn` of `slim.conv2d` / `slim.fully_connected` under `slim.arg_scope`.
+
+Usage:
+  with slim.arg_scope([slim.conv2d], normalizer_fn=layers.batch_norm,
+                      normalizer_params={'is_training': is_training, 'decay': 0.9997}):
+    net = slim.conv2d(images, 64, [3, 3])
+"""
+
+import tensorflow as tf
+import tf_slim as slim
+
+tf1 = tf.compat.v1
+
+
+@slim.add_arg_scope
+def batch_norm(inputs,
+               decay=0.999,
+               center=True,
+               scale=False,
+               epsilon=0.001,
+               activation_fn=None,
+               param_initializers=None,
+               param_regularizers=None,
+               updates_collections=tf1.GraphKeys.UPDATE_OPS,
+               is_training=True,
+               reuse=None,
+               variables_collections=None,
+               outputs_collections=None,
+               trainable=True,
+               data_format='NHWC',
+               zero_debias_moving_mean=False,
+               scope=None):
+  """Batch normalization (Ioffe & Szegedy, 2015) with TF-Slim's interface and names.
+
+  Uses the fused kernel for 2-D and 4-D inputs. In training, normalizes with the batch
+  statistics and creates the ops that move `moving_mean` / `moving_variance` towards them;
+  in inference, normalizes with the moving statistics.
+
+  Args:
+    inputs: a tensor of rank 2 (`[batch, channels]`) or 4 (`data_format`).
+    decay: decay of the moving averages; lower it (0.9) for short runs.
+    center: add a learned offset `beta`.
+    scale: multiply by a learned `gamma`; off by default because a following ReLU
+      makes it redundant, as in slim.
+    epsilon: added to the variance to avoid dividing by zero.
+    activation_fn: applied to the output, or None.
+    param_initializers: optional initializers keyed by 'beta', 'gamma', 'moving_mean',
+      'moving_variance'.
+    param_regularizers: optional regularizers keyed by 'beta', 'gamma'.
+    updates_collections: collection the update ops are added to (run them with the train
+      op, as slim's `create_train_op` does); None runs them in place before the output.
+    is_training: a Python bool or a boolean tensor: batch statistics and updates when true.
+    reuse: reuse the variables of `scope`.
+    variables_collections: extra collections for the variables, a list or a dict keyed like
+      `param_initializers`.
+    outputs_collections: collections to add the output to.
+    trainable: add `beta` / `gamma` to the trainable variables.
+    data_format: 'NHWC' or 'NCHW' for rank-4 inputs.
+    zero_debias_moving_mean: correct the moving mean's bias towards its zero start.
+    scope: variable scope; 'BatchNorm' by default.
+
+  Returns:
+    A tensor with the shape of `inputs`.
+
+  Raises:
+    ValueError: the rank is not 2 or 4, the channel dimension is unknown, or
+      `data_format` is unknown.
+  """
+  if data_format not in ('NHWC', 'NCHW'):
+    raise ValueError(f'batch_norm: data_format must be NHWC or NCHW, not {data_format!r}')
+  inputs = tf.convert_to_tensor(inputs)
+  rank = inputs.shape.rank
+  if rank not in (2, 4):
+    raise ValueError(f'batch_norm: inputs must have rank 2 or 4, got shape {inputs.shape}')
+  channel_axis = 1 if (rank == 4 and data_format == 'NCHW') else -1
+  channels = inputs.shape[channel_axis]
+  if channels is None:
+    raise ValueError(f'batch_norm: the channel dimension of {inputs.name} must be known')
+  param_initializers = param_initializers or {}
+  param_regularizers = param_regularizers or {}
+
+  def collections_for(name):
+    if isinstance(variables_collections, dict):
+      return variables_collections.get(name)
+    return variables_collections
+
+  with tf1.variable_scope(scope, 'BatchNorm', [inputs], reuse=reuse) as sc:
+    dtype = inputs.dtype.base_dtype
+    param_dtype = tf.float32 if dtype == tf.float16 else dtype
+
+    def variable(name, initializer, trainable_param, regularizer=None):
+      collections = collections_for(name)
+      if not trainable_param:
+        collections = list(collections or []) + [tf1.GraphKeys.MOVING_AVERAGE_VARIABLES]
+      return slim.model_variable(
+          name, shape=[channels], dtype=param_dtype,
+          initializer=param_initializers.get(name, initializer),
+          regularizer=regularizer, collections=collections,
+          trainable=trainable and trainable_param)
+
+    gamma = (variable('gamma', tf1.ones_initializer(), True, param_regularizers.get('gamma'))
+             if scale else tf.ones([channels], param_dtype))
+    beta = (variable('beta', tf1.zeros_initializer(), True, param_regularizers.get('beta'))
+            if center else tf.zeros([channels], param_dtype))
+    moving_mean = variable('moving_mean', tf1.zeros_initializer(), False)
+    moving_variance = variable('moving_variance', tf1.ones_initializer(), False)
+
+    # The fused kernel takes rank-4 input only; a [N, C] batch is [N, 1, 1, C] to it.
+    fused_inputs = tf.reshape(inputs, [-1, 1, 1, channels]) if rank == 2 else inputs
+    fused_format = 'NHWC' if rank == 2 else data_format
+
+    def normalize_with_batch_statistics():
+      return tf1.nn.fused_batch_norm(
+          fused_inputs, gamma, beta, epsilon=epsilon, data_format=fused_format,
+          is_training=True)
+
+    def normalize_with_moving_statistics():
+      return tf1.nn.fused_batch_norm(
+          fused_inputs, gamma, beta, mean=moving_mean, variance=moving_variance,
+          epsilon=epsilon, data_format=fused_format, is_training=False)
+
+    training_value = tf.get_static_value(is_training) if tf.is_tensor(is_training) else is_training
+    if training_value is None:
+      outputs, mean, variance = tf1.cond(
+          is_training, normalize_with_batch_statistics, normalize_with_moving_statistics)
+    elif training_value:
+      outputs, mean, variance = normalize_with_batch_statistics()
+    else:
+      outputs, mean, variance = normalize_with_moving_statistics()
+    if rank == 2:
+      outputs = tf.reshape(outputs, tf.shape(inputs))
+    outputs.set_shape(inputs.shape)
+
+    if training_value is None or training_value:
+      update_ops = _moving_average_updates(
+          moving_mean, moving_variance, mean, variance, decay, is_training,
+          training_value, zero_debias_moving_mean)
+      if updates_collections is None:
+        with tf.control_dependencies(update_ops):
+          outputs = tf.identity(outputs)
+      else:
+        for op in update_ops:
+          tf1.add_to_collections(updates_collections, op)
+
+    if activation_fn is not None:
+      outputs = activation_fn(outputs)
+    return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+def _moving_average_updates(moving_mean, moving_variance, mean, variance, decay,
+                            is_training, training_value, zero_debias_moving_mean):
+  """Ops that move the moving statistics towards the batch statistics."""
+  from tensorflow.python.training import moving_averages  # pylint: disable=g-import-not-at-top
+  if training_value is None:
+    # With a tensor `is_training`, inference steps must leave the statistics alone:
+    # a decay of 1 makes the update a no-op.
+    decay = tf1.where(is_training, tf.constant(decay, moving_mean.dtype),
+                      tf.constant(1.0, moving_mean.dtype))
+  update_mean = moving_averages.assign_moving_average(
+      moving_mean, tf.cast(mean, moving_mean.dtype), decay,
+      zero_debias=zero_debias_moving_mean)
+  update_variance = moving_averages.assign_moving_average(
+      moving_variance, tf.cast(variance, moving_variance.dtype), decay, zero_debias=False)
+  return [update_mean, update_variance]
+
+
+def check_images(images, net_name, min_size=None, channels=(1, 3)):
+  """Validates a batch of images before a net is built on it.
+
+  Args:
+    images: the input tensor.
+    net_name: name used in the error message.
+    min_size: smallest height and width the net accepts, or None.
+    channels: channel counts the net accepts.
+
+  Returns:
+    `images` as a tensor.
+
+  Raises:
+    ValueError: one clear line saying what was expected.
+  """
+  images = tf.convert_to_tensor(images)
+  shape = images.shape
+  if shape.rank != 4:
+    raise ValueError(f'{net_name}: images must be a 4-D batch [batch, height, width, '
+                     f'channels], got shape {shape}')
+  if shape[3] is None or shape[3] not in channels:
+    expected = ' or '.join(str(c) for c in channels)
+    raise ValueError(f'{net_name}: images must have {expected} channels, got shape {shape}')
+  if min_size:
+    for side, size in (('height', shape[1]), ('width', shape[2])):
+      if size is not None and size < min_size:
+        raise ValueError(f'{net_name}: image {side} {size} is too small; this net needs '
+                         f'at least {min_size}x{min_size}')
+  return images
+
+
+def squeeze_spatial(net, net_name, name):
+  """Squeezes a [batch, 1, 1, C] map to [batch, C], with a clear error otherwise."""
+  height, width = net.shape[1], net.shape[2]
+  if (height is not None and height != 1) or (width is not None and width != 1):
+    raise ValueError(
+        f'{net_name}: spatial_squeeze needs a 1x1 map before the logits, got '
+        f'{height}x{width}; use the default image size, global_pool=True or '
+        f'spatial_squeeze=False')
+  return tf.squeeze(net, [1, 2], name=name)
+
+
+@slim.add_arg_scope
+def grouped_conv2d(inputs, num_outputs, kernel_size, groups, stride=1, padding='SAME',
+                   activation_fn=tf.nn.relu, normalizer_fn=None, normalizer_params=None,
+                   weights_initializer=None, weights_regularizer=None,
+                   biases_initializer=tf1.zeros_initializer(), outputs_collections=None,
+                   trainable=True, scope=None):
+  """A convolution whose input and output channels are split into `groups` towers.
+
+  Each tower's filters see only its own slice of the input channels, as in the two-GPU
+  AlexNet. The variables are named like `slim.conv2d`'s (`weights` of shape
+  `[k, k, in / groups, out]`, `biases`).
+  """
+  channels = inputs.shape[-1]
+  if channels % groups or num_outputs % groups:
+    raise ValueError(f'grouped_conv2d: {channels} input and {num_outputs} output channels '
+                     f'do not split into {groups} groups')
+  kernel = list(kernel_size) if isinstance(kernel_size, (list, tuple)) else [kernel_size] * 2
+  with tf1.variable_scope(scope, 'Conv', [inputs]) as sc:
+    weights = slim.model_variable(
+        'weights', shape=kernel + [channels // groups, num_outputs],
+        initializer=weights_initializer or tf1.glorot_uniform_initializer(),
+        regularizer=weights_regularizer, trainable=trainable)
+    # tf.nn.conv2d performs a grouped convolution when the filter has fewer input
+    # channels than the image.
+    outputs = tf.nn.conv2d(inputs, weights, strides=stride, padding=padding)
+    if normalizer_fn is not None:
+      outputs = normalizer_fn(outputs, **(normalizer_params or {}))
+    elif biases_initializer is not None:
+      biases = slim.model_variable('biases', shape=[num_outputs],
+                                   initializer=biases_initializer, trainable=trainable)
+      outputs = tf.nn.bias_add(outputs, biases)
+    if activation_fn is not None:
+      outputs = activation_fn(outputs)
+    return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+def convolutional_classifier(net, sc, end_points_collection, *, num_classes, is_training,
+                             dropout_keep_prob, spatial_squeeze, global_pool, fc6_kernel,
+                             fc6_depth, fc7_depth=4096, fc_conv_padding='VALID',
+                             fc_params=None):
+  """fc6-fc7-fc8 of AlexNet, OverFeat and VGG, written as convolutions.
+
+  As convolutions the fully connected layers slide over inputs larger than the training
+  size (dense evaluation), and the variables keep TF-Slim's 4-D shapes.
+
+  Args:
+    net: the last pooled feature map.
+    sc: the net's variable scope; end point keys start with its name.
+    end_points_collection: the collection the net's layers were added to.
+    num_classes: 0 or None returns the fc7 features (or their global pool).
+    is_training, dropout_keep_prob: dropout after fc6 and fc7.
+    spatial_squeeze: squeeze the logits to [batch, num_classes].
+    global_pool: average fc7 over space before the logits.
+    fc6_kernel: side of the fc6 kernel, i.e. of the feature map it sees at the default size.
+    fc6_depth, fc7_depth: widths of fc6 and fc7.
+    fc_conv_padding: padding of fc6; 'SAME' gives a spatial map at any input size.
+    fc_params: extra `slim.conv2d` arguments for fc6, fc7 and fc8 (initializers).
+
+  Returns:
+    (net, end_points), end_points ordered by layer.
+  """
+  net_name = sc.name
+  if fc_conv_padding == 'VALID' and net.shape[1] is not None and net.shape[1] < fc6_kernel:
+    raise ValueError(f'{net_name}: the input is too small: the fc6 layer needs a '
+                     f'{fc6_kernel}x{fc6_kernel} feature map, got {net.shape[1]}x{net.shape[2]}')
+  with slim.arg_scope([slim.conv2d], **(fc_params or {})):
+    net = slim.conv2d(net, fc6_depth, [fc6_kernel, fc6_kernel], padding=fc_conv_padding,
+                      scope='fc6')
+    net = slim.dropout(net, dropout_keep_prob, is_training=is_training, scope='dropout6')
+    net = slim.conv2d(net, fc7_depth, [1, 1], scope='fc7')
+    end_points = slim.utils.convert_collection_to_dict(end_points_collection)
+    if global_pool:
+      net = tf.reduce_mean(net, [1, 2], keepdims=True, name='global_pool')
+      end_points['global_pool'] = net
+    if num_classes:
+      net = slim.dropout(net, dropout_keep_prob, is_training=is_training, scope='dropout7')
+      net = slim.conv2d(net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None,
+                        biases_initializer=tf1.zeros_initializer(), scope='fc8')
+      if spatial_squeeze:
+        net = squeeze_spatial(net, net_name, name='fc8/squeezed')
+      end_points[net_name + '/fc8'] = net
+  return net, end_points

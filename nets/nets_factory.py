@@ -1,0 +1,74 @@
+"""The network registry: model names to builders, with TF-Slim's interface.
+
+Usage:
+  from nets import nets_factory
+  network_fn = nets_factory.get_network_fn('vgg_16', num_classes=1000)
+  logits, end_points = network_fn(images)   # images: [batch, 224, 224, 3]
+  nets_factory.list_models('resnet_v1_*')
+"""
+
+import difflib
+import fnmatch
+import functools
+
+import tf_slim as slim
+
+# Importing a family module registers its builders.
+from nets import alexnet  # pylint: disable=unused-import
+from nets import cifarnet  # pylint: disable=unused-import
+from nets import lenet  # pylint: disable=unused-import
+from nets import overfeat  # pylint: disable=unused-import
+from nets import registry
+from nets import vgg  # pylint: disable=unused-import
+
+_MODELS = registry.registered_models()
+
+networks_map = {name: info.builder for name, info in _MODELS.items()}
+arg_scopes_map = {name: info.arg_scope for name, info in _MODELS.items()}
+
+
+def list_models(pattern='*'):
+  """Sorted registered names that match the shell-style `pattern` (e.g. 'vgg_*')."""
+  return sorted(name for name in _MODELS if fnmatch.fnmatchcase(name, pattern))
+
+
+def model_info(name):
+  """The `registry.ModelInfo` of `name`.
+
+  Raises:
+    ValueError: `name` is not registered; the message lists close matches.
+  """
+  if name not in _MODELS:
+    close = difflib.get_close_matches(name, _MODELS, n=5, cutoff=0.5)
+    hint = f'; did you mean {", ".join(close)}?' if close else ''
+    raise ValueError(f'Name of network unknown: {name!r}{hint} '
+                     f'(nets_factory.list_models() lists all {len(_MODELS)})')
+  return _MODELS[name]
+
+
+def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False):
+  """Returns a network function such as `logits, end_points = network_fn(images)`.
+
+  Args:
+    name: the registered name of the network.
+    num_classes: number of classes; 0 or None makes the function return the features
+      before the logits.
+    weight_decay: L2 regularization of the model's weights.
+    is_training: build the training graph (dropout, batch statistics).
+
+  Returns:
+    network_fn: `fn(images, **kwargs) -> (logits, end_points)` under the family's arg
+      scope; it carries `default_image_size`. Keyword arguments go to the builder.
+
+  Raises:
+    ValueError: the network name is not registered.
+  """
+  info = model_info(name)
+
+  @functools.wraps(info.builder)
+  def network_fn(images, **kwargs):
+    with slim.arg_scope(info.arg_scope(weight_decay=weight_decay)):
+      return info.builder(images, num_classes=num_classes, is_training=is_training, **kwargs)
+
+  network_fn.default_image_size = info.default_image_size
+  return network_fn
