@@ -1,0 +1,18 @@
+"""Test-wide settings: quiet TensorFlow, graph-mode helpers."""
+
+import os
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import pytest  # pylint: disable=g-import-not-at-top
+import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+SPEC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        '..', 'shared', 'spec', 'nets')
+
+
+@pytest.fixture
+def graph():
+  """A fresh default graph for TF-Slim style graph-mode code."""
+  with tf.Graph().as_default() as g:
+    yield g
