@@ -233,9 +233,13 @@ def grouped_conv2d(inputs, num_outputs, kernel_size, groups, stride=1, padding='
         'weights', shape=kernel + [channels // groups, num_outputs],
         initializer=weights_initializer or tf1.glorot_uniform_initializer(),
         regularizer=weights_regularizer, trainable=trainable)
-    # tf.nn.conv2d performs a grouped convolution when the filter has fewer input
-    # channels than the image.
-    outputs = tf.nn.conv2d(inputs, weights, strides=stride, padding=padding)
+    # One convolution per tower: TensorFlow's own grouped convolution fails on CPU once
+    # grappler fuses it with the bias ("Fused conv implementation does not support
+    # grouped convolutions").
+    towers = [tf.nn.conv2d(tower_inputs, tower_weights, strides=stride, padding=padding)
+              for tower_inputs, tower_weights in zip(tf.split(inputs, groups, axis=-1),
+                                                     tf.split(weights, groups, axis=-1))]
+    outputs = tf.concat(towers, axis=-1)
     if normalizer_fn is not None:
       outputs = normalizer_fn(outputs, **(normalizer_params or {}))
     elif biases_initializer is not None:

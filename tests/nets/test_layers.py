@@ -1,0 +1,141 @@
+"""Batch normalization and the other layers that stand in for tf_slim's on TF 2.21."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_slim as slim
+
+from nets import layers
+
+tf1 = tf.compat.v1
+
+
+def _variables_by_name():
+  return {v.op.name: v for v in tf1.global_variables()}
+
+
+def test_variable_names_match_tf_slim(graph):
+  layers.batch_norm(tf.zeros([2, 4, 4, 3]), scale=True, scope='BatchNorm')
+  variables = _variables_by_name()
+  assert sorted(variables) == ['BatchNorm/beta', 'BatchNorm/gamma',
+                               'BatchNorm/moving_mean', 'BatchNorm/moving_variance']
+  trainable = {v.op.name for v in tf1.trainable_variables()}
+  assert trainable == {'BatchNorm/beta', 'BatchNorm/gamma'}
+  assert {v.op.name for v in tf1.model_variables()} == set(variables)
+  moving = {v.op.name for v in tf1.moving_average_variables()}
+  assert moving == {'BatchNorm/moving_mean', 'BatchNorm/moving_variance'}
+
+
+def test_training_moves_the_moving_statistics(graph):
+  """Batch statistics normalize in training; UPDATE_OPS move the averages towards them."""
+  rng = np.random.RandomState(0)
+  data = rng.normal(5.0, 3.0, [8, 4, 4, 2]).astype(np.float32)
+  outputs = layers.batch_norm(tf.constant(data), decay=0.5, is_training=True)
+  update_ops = tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)
+  assert len(update_ops) == 2
+  variables = _variables_by_name()
+  with tf1.Session() as sess:
+    sess.run(tf1.global_variables_initializer())
+    out, _ = sess.run([outputs, update_ops])
+    mean, variance = sess.run([variables['BatchNorm/moving_mean'],
+                               variables['BatchNorm/moving_variance']])
+  np.testing.assert_allclose(out.mean(axis=(0, 1, 2)), 0, atol=1e-4)
+  np.testing.assert_allclose(out.std(axis=(0, 1, 2)), 1, atol=1e-2)
+  batch_mean = data.mean(axis=(0, 1, 2))
+  # One update with decay 0.5 from 0: halfway to the batch mean.
+  np.testing.assert_allclose(mean, 0.5 * batch_mean, rtol=1e-4)
+  assert np.all(variance > 1.0), 'variance should move from 1 towards the batch variance 9'
+
+
+def test_inference_uses_the_moving_statistics(graph):
+  data = np.random.RandomState(1).normal(0, 1, [3, 5]).astype(np.float32)
+  outputs = layers.batch_norm(tf.constant(data), center=True, scale=True, epsilon=1e-3,
+                              is_training=False)
+  assert tf1.get_collection(tf1.GraphKeys.UPDATE_OPS) == []
+  variables = _variables_by_name()
+  moving_mean = np.arange(5, dtype=np.float32)
+  moving_variance = np.linspace(0.5, 2.0, 5).astype(np.float32)
+  gamma = np.full(5, 2.0, np.float32)
+  beta = np.full(5, -1.0, np.float32)
+  with tf1.Session() as sess:
+    sess.run(tf1.global_variables_initializer())
+    for name, value in (('moving_mean', moving_mean), ('moving_variance', moving_variance),
+                        ('gamma', gamma), ('beta', beta)):
+      variables[f'BatchNorm/{name}'].load(value, sess)
+    out = sess.run(outputs)
+  expected = (data - moving_mean) / np.sqrt(moving_variance + 1e-3) * gamma + beta
+  np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_boolean_tensor_switches_statistics_and_updates(graph):
+  data = np.random.RandomState(2).normal(3, 2, [16, 3]).astype(np.float32)
+  is_training = tf1.placeholder(tf.bool, [])
+  outputs = layers.batch_norm(tf.constant(data), decay=0.0, is_training=is_training)
+  update_ops = tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)
+  moving_mean = _variables_by_name()['BatchNorm/moving_mean']
+  with tf1.Session() as sess:
+    sess.run(tf1.global_variables_initializer())
+    eval_out, _ = sess.run([outputs, update_ops], {is_training: False})
+    np.testing.assert_allclose(sess.run(moving_mean), 0)  # inference must not update
+    np.testing.assert_allclose(eval_out, data / np.sqrt(1 + 1e-3), rtol=1e-5)
+    train_out, _ = sess.run([outputs, update_ops], {is_training: True})
+    np.testing.assert_allclose(sess.run(moving_mean), data.mean(axis=0), rtol=1e-4)
+  np.testing.assert_allclose(train_out.mean(axis=0), 0, atol=1e-4)
+
+
+def test_updates_in_place_when_no_collection(graph):
+  outputs = layers.batch_norm(tf.ones([4, 2]) * 3.0, decay=0.0, updates_collections=None,
+                              is_training=True)
+  assert tf1.get_collection(tf1.GraphKeys.UPDATE_OPS) == []
+  with tf1.Session() as sess:
+    sess.run(tf1.global_variables_initializer())
+    sess.run(outputs)
+    np.testing.assert_allclose(sess.run(_variables_by_name()['BatchNorm/moving_mean']), 3.0)
+
+
+def test_works_as_normalizer_fn_under_arg_scope(graph):
+  with slim.arg_scope([slim.conv2d], normalizer_fn=layers.batch_norm,
+                      normalizer_params={'scale': True}):
+    with slim.arg_scope([layers.batch_norm], is_training=False, epsilon=0.01):
+      slim.conv2d(tf.zeros([1, 8, 8, 3]), 4, [3, 3], scope='conv')
+  names = sorted(_variables_by_name())
+  assert names == ['conv/BatchNorm/beta', 'conv/BatchNorm/gamma',
+                   'conv/BatchNorm/moving_mean', 'conv/BatchNorm/moving_variance',
+                   'conv/weights']
+
+
+def test_nchw_normalizes_over_channel_axis_one(graph):
+  data = np.random.RandomState(3).normal(2, 1, [4, 3, 5, 5]).astype(np.float32)
+  outputs = layers.batch_norm(tf.constant(data), data_format='NCHW', is_training=True)
+  assert _variables_by_name()['BatchNorm/moving_mean'].shape.as_list() == [3]
+  with tf1.Session() as sess:
+    sess.run(tf1.global_variables_initializer())
+    out = sess.run(outputs)
+  np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-4)
+
+
+@pytest.mark.parametrize('shape', [[2, 3, 4], [5]])
+def test_rejects_unsupported_rank(graph, shape):
+  with pytest.raises(ValueError, match='rank 2 or 4'):
+    layers.batch_norm(tf.zeros(shape))
+
+
+def test_grouped_conv_keeps_towers_apart(graph):
+  """With groups=2, the first half of the outputs sees only the first half of the inputs."""
+  images = tf1.placeholder(tf.float32, [1, 5, 5, 4])
+  outputs = layers.grouped_conv2d(images, 6, [3, 3], groups=2, activation_fn=None,
+                                  scope='conv')
+  assert _variables_by_name()['conv/weights'].shape.as_list() == [3, 3, 2, 6]
+  with tf1.Session() as sess:
+    sess.run(tf1.global_variables_initializer())
+    base = np.random.RandomState(4).normal(size=[1, 5, 5, 4])
+    changed = base.copy()
+    changed[..., 2:] += 1.0  # touch the second tower's inputs only
+    before, after = sess.run(outputs, {images: base}), sess.run(outputs, {images: changed})
+  np.testing.assert_allclose(before[..., :3], after[..., :3], rtol=1e-6)
+  assert not np.allclose(before[..., 3:], after[..., 3:])
+
+
+def test_grouped_conv_rejects_indivisible_channels(graph):
+  with pytest.raises(ValueError, match='do not split into 2 groups'):
+    layers.grouped_conv2d(tf.zeros([1, 5, 5, 3]), 4, [3, 3], groups=2)
