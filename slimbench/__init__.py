@@ -1,0 +1,1 @@
+"""The machinery behind the top-level scripts: training, evaluation, export, benchmarks."""

@@ -1,0 +1,128 @@
+"""The flags of train_image_classifier.py: TF-Slim's names and defaults, plus a few more.
+
+Defined on a given `flags.FlagValues`, so that tests and the benchmark runner can parse
+their own argument lists without touching the process-wide `absl.flags.FLAGS`.
+"""
+
+from absl import flags
+
+from slimbench import optimization
+
+
+def define_train_flags(fv):
+  """Defines every training flag on the FlagValues `fv`; returns their names."""
+  before = set(fv)
+
+  # ----- General and deployment -----
+  flags.DEFINE_string('train_dir', '/tmp/tfmodel/',
+                      'Where checkpoints, event logs and the resolved flags are written.',
+                      flag_values=fv)
+  flags.DEFINE_string('master', '', 'Address of the TensorFlow master (multi-machine).',
+                      flag_values=fv)
+  flags.DEFINE_integer('num_clones', 1, 'Model clones to deploy (one per GPU).',
+                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_boolean('clone_on_cpu', False, 'Put the clones on the CPU.', flag_values=fv)
+  flags.DEFINE_integer('worker_replicas', 1, 'Number of worker replicas.', lower_bound=1,
+                       flag_values=fv)
+  flags.DEFINE_integer('num_ps_tasks', 0, 'Number of parameter servers; 0 keeps the '
+                       'variables on this worker.', lower_bound=0, flag_values=fv)
+  flags.DEFINE_integer('task', 0, 'Task id of this replica.', lower_bound=0, flag_values=fv)
+  flags.DEFINE_integer('num_readers', 4, 'TFRecord files read in parallel.', lower_bound=1,
+                       flag_values=fv)
+  flags.DEFINE_integer('num_preprocessing_threads', 4,
+                       'Examples decoded and preprocessed in parallel.', lower_bound=1,
+                       flag_values=fv)
+  flags.DEFINE_integer('log_every_n_steps', 10, 'Steps between log lines.', lower_bound=1,
+                       flag_values=fv)
+  flags.DEFINE_integer('save_summaries_secs', 600, 'Seconds between summary writes.',
+                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer('save_interval_secs', 600, 'Seconds between checkpoints.',
+                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_boolean('summarize_histograms', False,
+                       'Also write histograms of activations, variables and gradients '
+                       '(costly for large nets).', flag_values=fv)
+  flags.DEFINE_integer('random_seed', None, 'Graph-level random seed, for repeatable runs.',
+                       flag_values=fv)
+
+  # ----- Optimization -----
+  flags.DEFINE_float('weight_decay', 0.00004, 'L2 weight decay of the model.',
+                     lower_bound=0.0, flag_values=fv)
+  flags.DEFINE_enum('optimizer', 'rmsprop', optimization.OPTIMIZERS, 'The optimizer.',
+                    flag_values=fv)
+  flags.DEFINE_float('adadelta_rho', 0.95, 'Decay rate of adadelta.', flag_values=fv)
+  flags.DEFINE_float('adagrad_initial_accumulator_value', 0.1,
+                     'Starting value of the AdaGrad accumulators.', flag_values=fv)
+  flags.DEFINE_float('adam_beta1', 0.9, 'Decay of the first moment estimates.',
+                     flag_values=fv)
+  flags.DEFINE_float('adam_beta2', 0.999, 'Decay of the second moment estimates.',
+                     flag_values=fv)
+  flags.DEFINE_float('opt_epsilon', 1.0, 'Epsilon of adadelta, adam and rmsprop.',
+                     flag_values=fv)
+  flags.DEFINE_float('ftrl_learning_rate_power', -0.5, 'Learning rate power of FTRL.',
+                     flag_values=fv)
+  flags.DEFINE_float('ftrl_initial_accumulator_value', 0.1,
+                     'Starting value of the FTRL accumulators.', flag_values=fv)
+  flags.DEFINE_float('ftrl_l1', 0.0, 'FTRL L1 regularization strength.', flag_values=fv)
+  flags.DEFINE_float('ftrl_l2', 0.0, 'FTRL L2 regularization strength.', flag_values=fv)
+  flags.DEFINE_float('momentum', 0.9, 'Momentum of the momentum optimizer.', flag_values=fv)
+  flags.DEFINE_float('rmsprop_momentum', 0.9, 'Momentum of RMSProp.', flag_values=fv)
+  flags.DEFINE_float('rmsprop_decay', 0.9, 'Decay of RMSProp.', flag_values=fv)
+  flags.DEFINE_integer('quantize_delay', -1,
+                       'TF-Slim\'s quantization-aware training delay. Its machinery '
+                       '(tf.contrib.quantize) no longer exists: any value >= 0 is an error.',
+                       flag_values=fv)
+
+  # ----- Learning rate -----
+  flags.DEFINE_enum('learning_rate_decay_type', 'exponential', optimization.DECAY_TYPES,
+                    'How the learning rate decays.', flag_values=fv)
+  flags.DEFINE_float('learning_rate', 0.01, 'Initial learning rate.', lower_bound=0.0,
+                     flag_values=fv)
+  flags.DEFINE_float('end_learning_rate', 0.0001, 'Final rate of polynomial decay.',
+                     flag_values=fv)
+  flags.DEFINE_float('label_smoothing', 0.0, 'Label smoothing of the cross entropy.',
+                     lower_bound=0.0, upper_bound=1.0, flag_values=fv)
+  flags.DEFINE_float('learning_rate_decay_factor', 0.94, 'Learning rate decay factor.',
+                     flag_values=fv)
+  flags.DEFINE_float('num_epochs_per_decay', 2.0, 'Epochs between decays (exponential) or '
+                     'until the end rate (polynomial).', lower_bound=0.0, flag_values=fv)
+  flags.DEFINE_float('warmup_epochs', 0.0, 'Epochs of linear warm-up from 0 to '
+                     '--learning_rate before the decay schedule starts.', lower_bound=0.0,
+                     flag_values=fv)
+  flags.DEFINE_boolean('sync_replicas', False, 'Aggregate the replicas\' gradients '
+                       'synchronously.', flag_values=fv)
+  flags.DEFINE_integer('replicas_to_aggregate', 1, 'Gradients to aggregate per step with '
+                       '--sync_replicas.', lower_bound=1, flag_values=fv)
+  flags.DEFINE_float('moving_average_decay', None, 'Decay of the exponential moving '
+                     'average of the model variables; unset for none.', flag_values=fv)
+
+  # ----- Dataset -----
+  flags.DEFINE_string('dataset_name', 'imagenet', 'Dataset to train on.', flag_values=fv)
+  flags.DEFINE_string('dataset_split_name', 'train', 'Split to train on.', flag_values=fv)
+  flags.DEFINE_string('dataset_dir', None, 'Folder of the converted dataset.',
+                      flag_values=fv)
+  flags.DEFINE_integer('labels_offset', 0, 'Subtracted from every label: 1 trains a '
+                       '1000-class model on a 1001-class (background) dataset.',
+                       lower_bound=0, flag_values=fv)
+  flags.DEFINE_string('model_name', 'inception_v3', 'Registered network to train.',
+                      flag_values=fv)
+  flags.DEFINE_string('preprocessing_name', None, 'Preprocessing to use; by default the '
+                      'one the model was published with.', flag_values=fv)
+  flags.DEFINE_integer('batch_size', 32, 'Examples per clone per step.', lower_bound=1,
+                       flag_values=fv)
+  flags.DEFINE_integer('train_image_size', None, 'Training image side; by default the '
+                       'model\'s default size.', lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer('max_number_of_steps', None, 'Global step to stop at; unset trains '
+                       'until stopped.', lower_bound=1, flag_values=fv)
+  flags.DEFINE_boolean('use_grayscale', False, 'Convert images to one channel.',
+                       flag_values=fv)
+
+  # ----- Fine-tuning -----
+  flags.DEFINE_string('checkpoint_path', None, 'Checkpoint (file or folder) to start from; '
+                      'ignored once train_dir has its own checkpoint.', flag_values=fv)
+  flags.DEFINE_string('checkpoint_exclude_scopes', None, 'Comma-separated variable scopes '
+                      'not restored from --checkpoint_path.', flag_values=fv)
+  flags.DEFINE_string('trainable_scopes', None, 'Comma-separated variable scopes to train; '
+                      'unset trains all.', flag_values=fv)
+  flags.DEFINE_boolean('ignore_missing_vars', False, 'Skip variables that the checkpoint '
+                       'lacks instead of failing.', flag_values=fv)
+  return sorted(set(fv) - before)

@@ -1,0 +1,313 @@
+"""Training of any registered network on any converted dataset, as TF-Slim trains.
+
+`train(flag_values)` does what train_image_classifier.py does, from the flags of
+`train_flags.define_train_flags`: clones over devices with `model_deploy`, a `tf.data`
+input pipeline, the optimizer and learning-rate schedule of the flags, fine-tuning from a
+checkpoint, resume from `train_dir`, checkpoints and TensorBoard summaries.
+"""
+
+import os
+import signal
+import threading
+import time
+
+from absl import logging
+import tensorflow as tf
+import tf_slim as slim
+
+from datasets import dataset_factory
+from deployment import model_deploy
+from nets import nets_factory
+from slimbench import checkpoints
+from slimbench import inputs
+from slimbench import optimization
+
+tf1 = tf.compat.v1
+
+FLAGS_FILE = 'flags.txt'
+AUX_LOSS_WEIGHT = 0.4
+
+
+class TrainingError(Exception):
+  """Training stopped for a reason the user must act on (the message says which)."""
+
+
+def check_flags(fv):
+  """Rejects flag combinations that cannot work, with one clear line each."""
+  if fv.quantize_delay >= 0:
+    raise ValueError('--quantize_delay: quantization-aware training used tf.contrib.quantize, '
+                     'which TensorFlow 2 no longer has; leave the flag at -1')
+  if fv.master or fv.num_ps_tasks or fv.worker_replicas > 1 or fv.sync_replicas:
+    raise ValueError('--master/--num_ps_tasks/--worker_replicas/--sync_replicas: '
+                     'multi-machine training is not available yet; train on one machine')
+  if not fv.dataset_dir and fv.dataset_name != 'synthetic':
+    raise ValueError('--dataset_dir is required: the folder of the converted dataset '
+                     '(see download_and_convert_data.py)')
+  nets_factory.model_info(fv.model_name)  # an unknown model fails here, with suggestions
+
+
+def write_flags(fv, names, train_dir):
+  """Writes the resolved flags as a --flagfile into train_dir (temp name, then rename)."""
+  lines = []
+  for name in names:
+    value = fv[name].value
+    if value is None:
+      continue
+    if isinstance(value, bool):
+      lines.append(f'--{name}' if value else f'--no{name}')
+    else:
+      lines.append(f'--{name}={value}')
+  path = os.path.join(train_dir, FLAGS_FILE)
+  with tf.io.gfile.GFile(path + '.tmp', 'w') as f:
+    f.write('\n'.join(lines) + '\n')
+  tf.io.gfile.rename(path + '.tmp', path, overwrite=True)
+
+
+def _variables_to_train(trainable_scopes):
+  scopes = checkpoints.split_scopes(trainable_scopes)
+  if not scopes:
+    return tf1.trainable_variables()
+  chosen = [v for v in tf1.trainable_variables() if checkpoints.in_scopes(v.op.name, scopes)]
+  if not chosen:
+    raise ValueError(f'--trainable_scopes={trainable_scopes} matches no trainable variable')
+  return chosen
+
+
+def _fine_tune_init_fn(fv, model_info, num_classes):
+  """The Scaffold init_fn restoring --checkpoint_path, or None."""
+  if not fv.checkpoint_path:
+    return None
+  if tf.train.latest_checkpoint(fv.train_dir):
+    logging.info('Ignoring --checkpoint_path: %s already has a checkpoint, training resumes '
+                 'from it', fv.train_dir)
+    return None
+  checkpoint = checkpoints.resolve_checkpoint(fv.checkpoint_path)
+  exclude = checkpoints.split_scopes(fv.checkpoint_exclude_scopes)
+  saver, restored, skipped = checkpoints.restore_saver(
+      checkpoint, slim.get_model_variables(), exclude_scopes=exclude,
+      ignore_missing_vars=fv.ignore_missing_vars, model_info=model_info,
+      num_classes=num_classes)
+  logging.info('Fine-tuning from %s: restoring %d variables, leaving %d', checkpoint,
+               len(restored), len(skipped))
+
+  def init_fn(unused_scaffold, session):
+    saver.restore(session, checkpoint)
+  return init_fn
+
+
+class _ProgressHook(tf1.train.SessionRunHook):
+  """Logs `step N: loss = X (Y sec/step, Z images/sec)` and a summary at the end."""
+
+  def __init__(self, loss, global_step, every_n_steps, images_per_step):
+    self._loss = loss
+    self._global_step = global_step
+    self._every_n_steps = every_n_steps
+    self._images_per_step = images_per_step
+    self.steps_run = 0
+    self.last_loss = None
+    self._seconds = 0.0
+    self._window_start = None
+    self._window_steps = 0
+
+  def before_run(self, run_context):
+    self._step_start = time.perf_counter()
+    return tf1.train.SessionRunArgs([self._loss, self._global_step])
+
+  def after_run(self, run_context, run_values):
+    elapsed = time.perf_counter() - self._step_start
+    loss, step = run_values.results
+    self.last_loss = float(loss)
+    self.steps_run += 1
+    # The first step includes graph optimization and is left out of the throughput.
+    if self.steps_run > 1:
+      self._seconds += elapsed
+      self._window_steps += 1
+    if step % self._every_n_steps == 0 or self.steps_run == 1:
+      per_step = elapsed if self._window_steps == 0 else (
+          (time.perf_counter() - self._window_start) / self._window_steps)
+      logging.info('step %d: loss = %.4f (%.3f sec/step, %.1f images/sec)', step, loss,
+                   per_step, self._images_per_step / max(per_step, 1e-9))
+      self._window_start, self._window_steps = time.perf_counter(), 0
+
+  @property
+  def images_per_sec(self):
+    timed_steps = self.steps_run - 1
+    return timed_steps * self._images_per_step / self._seconds if timed_steps > 0 else 0.0
+
+
+class _StopOnSignalHook(tf1.train.SessionRunHook):
+  """Ends the run after the current step on SIGINT/SIGTERM, so the final checkpoint is saved."""
+
+  def __init__(self):
+    self.received = None
+    self._previous = {}
+
+  def begin(self):
+    if threading.current_thread() is not threading.main_thread():
+      return  # signal handlers can only be installed from the main thread
+    for sig in (signal.SIGINT, signal.SIGTERM):
+      self._previous[sig] = signal.signal(sig, self._handle)
+
+  def _handle(self, signum, unused_frame):
+    self.received = signal.Signals(signum).name
+    logging.info('%s received: stopping after this step and saving a checkpoint',
+                 self.received)
+
+  def after_run(self, run_context, run_values):
+    if self.received:
+      run_context.request_stop()
+
+  def end(self, session):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+
+def build_train_graph(fv):
+  """Builds the training graph in the default graph.
+
+  Returns:
+    A dict with train_op, total_loss, global_step, summary_op, dataset, init_fn,
+    images_per_step.
+  """
+  model_info = nets_factory.model_info(fv.model_name)
+  if fv.random_seed is not None:
+    tf1.set_random_seed(fv.random_seed)
+  deploy_config = model_deploy.DeploymentConfig(
+      num_clones=fv.num_clones, clone_on_cpu=fv.clone_on_cpu, replica_id=fv.task,
+      num_replicas=fv.worker_replicas, num_ps_tasks=fv.num_ps_tasks)
+  with tf1.device(deploy_config.variables_device()):
+    global_step = tf1.train.get_or_create_global_step()
+
+  dataset = dataset_factory.get_dataset(fv.dataset_name, fv.dataset_split_name,
+                                        fv.dataset_dir)
+  num_classes = dataset.num_classes - fv.labels_offset
+  if num_classes < 1:
+    raise ValueError(f'--labels_offset={fv.labels_offset} leaves no classes of the '
+                     f'{dataset.num_classes} in {fv.dataset_name}')
+  network_fn = nets_factory.get_network_fn(fv.model_name, num_classes=num_classes,
+                                           weight_decay=fv.weight_decay, is_training=True)
+  image_size = fv.train_image_size or network_fn.default_image_size
+
+  with tf1.device(deploy_config.inputs_device()):
+    batches = inputs.make_batches(
+        dataset, fv.preprocessing_name or fv.model_name, image_size, fv.batch_size,
+        is_training=True, labels_offset=fv.labels_offset, use_grayscale=fv.use_grayscale,
+        num_readers=fv.num_readers, num_preprocessing_threads=fv.num_preprocessing_threads,
+        shard_index=fv.task, num_shards=fv.worker_replicas, seed=fv.random_seed)
+    iterator = tf1.data.make_one_shot_iterator(batches)
+
+  def clone_fn(batch_iterator):
+    images, labels = batch_iterator.get_next()
+    logits, end_points = network_fn(images)
+    onehot_labels = tf.one_hot(labels, num_classes)
+    if 'AuxLogits' in end_points:
+      tf1.losses.softmax_cross_entropy(
+          onehot_labels, end_points['AuxLogits'], label_smoothing=fv.label_smoothing,
+          weights=AUX_LOSS_WEIGHT, scope='aux_loss')
+    tf1.losses.softmax_cross_entropy(onehot_labels, logits,
+                                     label_smoothing=fv.label_smoothing, weights=1.0)
+    accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), labels), tf.float32))
+    tf1.summary.scalar('train/batch_accuracy', accuracy)
+    tf1.summary.image('images', images, max_outputs=3)
+    return end_points
+
+  summaries = set()
+  clones = model_deploy.create_clones(deploy_config, clone_fn, [iterator])
+  first_clone_scope = deploy_config.clone_scope(0)
+  update_ops = tf1.get_collection(tf1.GraphKeys.UPDATE_OPS, first_clone_scope)
+  summaries |= set(tf1.get_collection(tf1.GraphKeys.SUMMARIES, first_clone_scope))
+  if fv.summarize_histograms:
+    for name, tensor in clones[0].outputs.items():
+      summaries.add(tf1.summary.histogram('activations/' + name, tensor))
+      summaries.add(tf1.summary.scalar('sparsity/' + name, tf.nn.zero_fraction(tensor)))
+    for variable in slim.get_model_variables():
+      summaries.add(tf1.summary.histogram(variable.op.name, variable))
+  for loss in tf1.get_collection(tf1.GraphKeys.LOSSES, first_clone_scope):
+    summaries.add(tf1.summary.scalar('losses/' + loss.op.name, loss))
+
+  if fv.moving_average_decay:
+    moving_average_variables = slim.get_model_variables()
+    variable_averages = tf1.train.ExponentialMovingAverage(fv.moving_average_decay,
+                                                           global_step)
+  else:
+    moving_average_variables, variable_averages = None, None
+
+  with tf1.device(deploy_config.optimizer_device()):
+    learning_rate = optimization.configure_learning_rate(dataset.num_samples, global_step, fv)
+    optimizer = optimization.configure_optimizer(learning_rate, fv)
+    summaries.add(tf1.summary.scalar('learning_rate', learning_rate))
+  if variable_averages:
+    update_ops.append(variable_averages.apply(moving_average_variables))
+
+  total_loss, clones_gradients = model_deploy.optimize_clones(
+      clones, optimizer, var_list=_variables_to_train(fv.trainable_scopes))
+  summaries.add(tf1.summary.scalar('total_loss', total_loss))
+  if fv.summarize_histograms:
+    for gradient, variable in clones_gradients:
+      summaries.add(tf1.summary.histogram(variable.op.name + '/gradients', gradient))
+  grad_updates = optimizer.apply_gradients(clones_gradients, global_step=global_step)
+  update_ops.append(grad_updates)
+  with tf.control_dependencies([tf.group(*update_ops)]):
+    train_op = tf.identity(total_loss, name='train_op')
+  summaries |= set(tf1.get_collection(tf1.GraphKeys.SUMMARIES, first_clone_scope))
+
+  return {
+      'train_op': train_op,
+      'total_loss': total_loss,
+      'global_step': global_step,
+      'summary_op': tf1.summary.merge(list(summaries), name='summary_op'),
+      'dataset': dataset,
+      'init_fn': _fine_tune_init_fn(fv, model_info, num_classes),
+      'images_per_step': fv.batch_size * fv.num_clones,
+  }
+
+
+def train(fv, flag_names=()):
+  """Trains as the flags say.
+
+  Args:
+    fv: parsed FlagValues with the flags of `train_flags.define_train_flags`.
+    flag_names: names of those flags, written into train_dir.
+
+  Returns:
+    A dict: global_step, loss (last step), steps_run, images_per_sec, seconds.
+
+  Raises:
+    ValueError: bad flags or data, one clear line.
+    TrainingError: the loss became NaN or Inf.
+  """
+  check_flags(fv)
+  tf.io.gfile.makedirs(fv.train_dir)
+  if flag_names:
+    write_flags(fv, flag_names, fv.train_dir)
+  start = time.time()
+  with tf.Graph().as_default():
+    graph = build_train_graph(fv)
+    progress = _ProgressHook(graph['total_loss'], graph['global_step'],
+                             fv.log_every_n_steps, graph['images_per_step'])
+    stop_on_signal = _StopOnSignalHook()
+    hooks = [tf1.train.NanTensorHook(graph['total_loss']), progress, stop_on_signal]
+    if fv.max_number_of_steps:
+      hooks.append(tf1.train.StopAtStepHook(last_step=fv.max_number_of_steps))
+    scaffold = tf1.train.Scaffold(
+        init_fn=graph['init_fn'], summary_op=graph['summary_op'],
+        saver=tf1.train.Saver(max_to_keep=5, keep_checkpoint_every_n_hours=1.0))
+    try:
+      with tf1.train.MonitoredTrainingSession(
+          master=fv.master, is_chief=fv.task == 0, checkpoint_dir=fv.train_dir,
+          scaffold=scaffold, hooks=hooks, save_checkpoint_secs=fv.save_interval_secs,
+          save_summaries_secs=fv.save_summaries_secs, log_step_count_steps=None,
+          stop_grace_period_secs=5) as session:
+        while not session.should_stop():
+          session.run(graph['train_op'])
+    except tf1.train.NanLossDuringTrainingError as error:
+      raise TrainingError(
+          f'the loss became NaN or Inf at step {progress.steps_run}; the last good checkpoint '
+          f'in {fv.train_dir} is kept. Lower --learning_rate or check the data') from error
+    step = tf.train.load_checkpoint(fv.train_dir).get_tensor('global_step')
+  seconds = time.time() - start
+  logging.info('Finished at step %d: loss = %s, %.1f images/sec over %d steps (%.1f s)',
+               step, progress.last_loss, progress.images_per_sec, progress.steps_run, seconds)
+  return {'global_step': int(step), 'loss': progress.last_loss,
+          'steps_run': progress.steps_run, 'images_per_sec': progress.images_per_sec,
+          'seconds': seconds, 'signal': stop_on_signal.received}
