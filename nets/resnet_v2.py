@@ -1,0 +1,163 @@
+"""ResNet v2 (pre-activation): resnet_v2_50, _101, _152 and _200, as TF-Slim defines them.
+
+He, Zhang, Ren, Sun: "Identity Mappings in Deep Residual Networks", ECCV 2016
+(arXiv:1603.05027). Batch normalization and ReLU come before each convolution
+("pre-activation"), so the shortcut path from input to output is a pure sum of identities
+(or 1x1 projections where the depth changes) and the last unit is followed by one more
+batch normalization and ReLU ('postnorm'). As in TF-Slim:
+- The root 7x7 convolution is linear (no normalization): the first unit's pre-activation
+  normalizes it. Its projection shortcut and every unit's last 1x1 convolution are linear
+  too, with biases.
+- The stride of a unit sits in its 3x3 convolution, and each block subsamples in its last
+  unit (see resnet_v1).
+
+Preprocessing: the published v2 checkpoints were trained with Inception preprocessing
+(scale to [-1, 1]) and 1001 classes (0 is background), so this module registers them
+with 'inception'. TF-Slim's own nets_factory maps resnet_v2_* to 'vgg' preprocessing,
+which feeds the checkpoints mean-subtracted 0-255 pixels they never saw in training;
+pass `--preprocessing_name=vgg` to reproduce that. TF-Slim's published accuracies for
+these checkpoints were measured at an evaluation size of 299 (the default size stays 224,
+TF-Slim's).
+
+Usage:
+  with slim.arg_scope(resnet_v2.resnet_arg_scope()):
+    logits, end_points = resnet_v2.resnet_v2_50(images, num_classes=1001,
+                                                is_training=False)
+"""
+
+import tensorflow as tf
+import tf_slim as slim
+
+from nets import layers
+from nets import registry
+from nets import resnet_utils
+
+tf1 = tf.compat.v1
+
+PAPER = ('He, Zhang, Ren, Sun, Identity Mappings in Deep Residual Networks, ECCV 2016 '
+         '(arXiv:1603.05027)')
+
+resnet_arg_scope = resnet_utils.resnet_arg_scope
+
+
+@slim.add_arg_scope
+def bottleneck(inputs, depth, depth_bottleneck, stride, rate=1, outputs_collections=None,
+               scope=None):
+  """A v2 (pre-activation) bottleneck unit: shortcut + conv3(conv2(conv1(preact))).
+
+  Args:
+    inputs: a [batch, height, width, channels] tensor.
+    depth: output channels of the unit.
+    depth_bottleneck: channels of the 1x1 reduce and 3x3 convolutions.
+    stride: the unit's stride (in its 3x3 convolution and the shortcut).
+    rate: dilation rate of the 3x3 convolution (atrous).
+    outputs_collections: collection for the unit's output (end point).
+    scope: variable scope; 'bottleneck_v2' by default.
+
+  Returns:
+    The unit's output (a sum, neither normalized nor activated).
+  """
+  with tf1.variable_scope(scope, 'bottleneck_v2', [inputs]) as sc:
+    depth_in = slim.utils.last_dimension(inputs.shape, min_rank=4)
+    preact = layers.batch_norm(inputs, activation_fn=tf.nn.relu, scope='preact')
+    if depth == depth_in:
+      shortcut = resnet_utils.subsample(inputs, stride, 'shortcut')
+    else:
+      shortcut = slim.conv2d(preact, depth, [1, 1], stride=stride, normalizer_fn=None,
+                             activation_fn=None, scope='shortcut')
+    residual = slim.conv2d(preact, depth_bottleneck, [1, 1], stride=1, scope='conv1')
+    residual = resnet_utils.conv2d_same(residual, depth_bottleneck, 3, stride, rate=rate,
+                                        scope='conv2')
+    residual = slim.conv2d(residual, depth, [1, 1], stride=1, normalizer_fn=None,
+                           activation_fn=None, scope='conv3')
+    output = shortcut + residual
+    return slim.utils.collect_named_outputs(outputs_collections, sc.name, output)
+
+
+def resnet_v2_block(scope, base_depth, num_units, stride):
+  """A block of `num_units` v2 bottlenecks of width `base_depth` (output 4*base_depth)."""
+  return resnet_utils.bottleneck_block(bottleneck, scope, base_depth, num_units, stride)
+
+
+def resnet_v2(inputs, blocks, num_classes=None, is_training=True, global_pool=True,
+              output_stride=None, include_root_block=True, spatial_squeeze=True,
+              store_non_strided_activations=False, reuse=None, scope=None):
+  """A ResNet v2 made of `blocks`.
+
+  Args:
+    inputs: a [batch, height, width, channels] tensor.
+    blocks: a list of `resnet_utils.Block`s, e.g. from `resnet_v2_block`.
+    num_classes: classes of the 1x1 logits layer; 0 or None returns the features.
+    is_training: batch statistics (and moving-average updates) in batch normalization.
+    global_pool: average the last feature map over space (for classification).
+    output_stride: stride of the last feature map relative to the input, for dense
+      prediction (atrous convolution); None is the nominal stride (32 for ImageNet
+      blocks). With the root block it must be a multiple of 4.
+    include_root_block: start with the 7x7 stride-2 convolution and 3x3 max-pool;
+      False feeds `inputs` to the first block directly.
+    spatial_squeeze: squeeze the logits to [batch, num_classes]; needs a 1x1 map.
+    store_non_strided_activations: see `resnet_utils.stack_blocks_dense`.
+    reuse: reuse the variables of `scope`.
+    scope: variable scope; 'resnet_v2' by default.
+
+  Returns:
+    net: the logits, or the features ([batch, 1, 1, C] with global_pool) when
+      num_classes is 0 or None.
+    end_points: the layers' outputs, in order, under TF-Slim's keys.
+
+  Raises:
+    ValueError: bad images, or an output_stride the blocks cannot reach.
+  """
+  net_name = scope or 'resnet_v2'
+  inputs = layers.check_images(inputs, net_name, 1)
+  block_output_stride = resnet_utils.check_output_stride(output_stride, include_root_block)
+  with tf1.variable_scope(scope, 'resnet_v2', [inputs], reuse=reuse) as sc:
+    end_points_collection = sc.original_name_scope + '_end_points'
+    with slim.arg_scope([slim.conv2d, bottleneck, resnet_utils.stack_blocks_dense],
+                        outputs_collections=end_points_collection):
+      with slim.arg_scope([layers.batch_norm], is_training=is_training):
+        net = inputs
+        if include_root_block:
+          # The first unit's pre-activation normalizes conv1.
+          with slim.arg_scope([slim.conv2d], activation_fn=None, normalizer_fn=None):
+            net = resnet_utils.conv2d_same(net, 64, 7, stride=2, scope='conv1')
+          net = slim.max_pool2d(net, [3, 3], stride=2, scope='pool1')
+        net = resnet_utils.stack_blocks_dense(net, blocks, block_output_stride,
+                                              store_non_strided_activations)
+        # Units end in a plain sum; the classifier needs it normalized and activated.
+        net = layers.batch_norm(net, activation_fn=tf.nn.relu, scope='postnorm')
+        return resnet_utils.classifier(net, sc, end_points_collection, num_classes,
+                                       global_pool, spatial_squeeze)
+
+
+resnet_v2.default_image_size = 224
+
+
+def _register(num_layers):
+  """Defines and registers resnet_v2_<num_layers>."""
+  name = f'resnet_v2_{num_layers}'
+
+  def builder(inputs, num_classes=None, is_training=True, global_pool=True,
+              output_stride=None, spatial_squeeze=True, store_non_strided_activations=False,
+              min_base_depth=8, depth_multiplier=1, reuse=None, scope=name):
+    blocks = resnet_utils.imagenet_blocks(resnet_v2_block, num_layers, min_base_depth,
+                                          depth_multiplier)
+    return resnet_v2(inputs, blocks, num_classes, is_training, global_pool=global_pool,
+                     output_stride=output_stride, include_root_block=True,
+                     spatial_squeeze=spatial_squeeze,
+                     store_non_strided_activations=store_non_strided_activations,
+                     reuse=reuse, scope=scope)
+
+  builder.__name__ = builder.__qualname__ = name
+  builder.__doc__ = resnet_utils.builder_doc(name, 'v2')
+  # Every layer pads, so even a 1x1 image builds (to 1x1 maps).
+  return registry.register(
+      name, arg_scope=resnet_arg_scope, default_image_size=224, min_image_size=1,
+      preprocessing='inception', num_classes=1001, logits_scope=f'{name}/logits',
+      paper=PAPER)(builder)
+
+
+resnet_v2_50 = _register(50)
+resnet_v2_101 = _register(101)
+resnet_v2_152 = _register(152)
+resnet_v2_200 = _register(200)
