@@ -31,7 +31,8 @@ def resolve_checkpoint(path, flag_name='--checkpoint_path'):
 
 
 def restore_saver(checkpoint, variables, *, exclude_scopes=(), ignore_missing_vars=False,
-                  model_info=None, num_classes=None):
+                  model_info=None, num_classes=None,
+                  missing_hint='pass --ignore_missing_vars or --checkpoint_exclude_scopes'):
   """A Saver that restores `variables` (minus `exclude_scopes`) from `checkpoint`.
 
   Shapes are checked first, so that a class-count mismatch says which flag to use
@@ -39,11 +40,13 @@ def restore_saver(checkpoint, variables, *, exclude_scopes=(), ignore_missing_va
 
   Args:
     checkpoint: checkpoint file prefix.
-    variables: candidate variables.
+    variables: candidate variables, or a dict {name in the checkpoint: variable} (as
+      `ExponentialMovingAverage.variables_to_restore` gives).
     exclude_scopes: scopes not to restore.
     ignore_missing_vars: skip variables the checkpoint lacks instead of failing.
     model_info: the model's `registry.ModelInfo`, for the advice in errors.
     num_classes: the model's number of classes, for the advice in errors.
+    missing_hint: what to do about a variable the checkpoint lacks.
 
   Returns:
     (saver, restored_names, skipped_names)
@@ -53,9 +56,10 @@ def restore_saver(checkpoint, variables, *, exclude_scopes=(), ignore_missing_va
   """
   reader = tf.train.load_checkpoint(checkpoint)
   shapes = reader.get_variable_to_shape_map()
+  if not isinstance(variables, dict):
+    variables = {variable.op.name: variable for variable in variables}
   var_list, skipped = {}, []
-  for variable in variables:
-    name = variable.op.name
+  for name, variable in variables.items():
     if in_scopes(name, exclude_scopes):
       skipped.append(name)
       continue
@@ -63,8 +67,7 @@ def restore_saver(checkpoint, variables, *, exclude_scopes=(), ignore_missing_va
       if ignore_missing_vars:
         skipped.append(name)
         continue
-      raise ValueError(f'checkpoint {checkpoint} has no variable {name}; pass '
-                       f'--ignore_missing_vars or --checkpoint_exclude_scopes')
+      raise ValueError(f'checkpoint {checkpoint} has no variable {name}; {missing_hint}')
     if list(shapes[name]) != variable.shape.as_list():
       raise ValueError(_shape_advice(checkpoint, name, shapes[name], variable.shape.as_list(),
                                      model_info, num_classes))

@@ -6,6 +6,7 @@ input pipeline, the optimizer and learning-rate schedule of the flags, fine-tuni
 checkpoint, resume from `train_dir`, checkpoints and TensorBoard summaries.
 """
 
+import json
 import os
 import signal
 import threading
@@ -25,6 +26,7 @@ from slimbench import optimization
 tf1 = tf.compat.v1
 
 FLAGS_FILE = 'flags.txt'
+RESULTS_FILE = 'train_results.json'
 AUX_LOSS_WEIGHT = 0.4
 
 
@@ -259,6 +261,7 @@ def build_train_graph(fv):
       'dataset': dataset,
       'init_fn': _fine_tune_init_fn(fv, model_info, num_classes),
       'images_per_step': fv.batch_size * fv.num_clones,
+      'param_count': int(sum(v.shape.num_elements() for v in tf1.trainable_variables())),
   }
 
 
@@ -308,6 +311,17 @@ def train(fv, flag_names=()):
   seconds = time.time() - start
   logging.info('Finished at step %d: loss = %s, %.1f images/sec over %d steps (%.1f s)',
                step, progress.last_loss, progress.images_per_sec, progress.steps_run, seconds)
-  return {'global_step': int(step), 'loss': progress.last_loss,
-          'steps_run': progress.steps_run, 'images_per_sec': progress.images_per_sec,
-          'seconds': seconds, 'signal': stop_on_signal.received}
+  logging.info('total images/sec: %.2f', progress.images_per_sec)
+  results = {'global_step': int(step), 'loss': progress.last_loss,
+             'steps_run': progress.steps_run, 'images_per_sec': progress.images_per_sec,
+             'seconds': seconds, 'signal': stop_on_signal.received,
+             'param_count': graph['param_count']}
+  write_json_atomically(os.path.join(fv.train_dir, RESULTS_FILE), results)
+  return results
+
+
+def write_json_atomically(path, value):
+  """Writes `value` as JSON under a temporary name, then renames it into place."""
+  with tf.io.gfile.GFile(path + '.tmp', 'w') as f:
+    json.dump(value, f, indent=1)
+  tf.io.gfile.rename(path + '.tmp', path, overwrite=True)

@@ -1,0 +1,34 @@
+"""Evaluates checkpoints of a registered network: accuracy, recall@5, loss, per class.
+
+Usage:
+  # One checkpoint (or a folder's latest):
+  python eval_image_classifier.py --checkpoint_path=/tmp/lenet --eval_dir=/tmp/lenet/eval \
+      --dataset_name=mnist5k --dataset_split_name=test --dataset_dir=/tmp/mnist5k \
+      --model_name=lenet
+  # Each new checkpoint while training runs, until none comes for 10 minutes:
+  python eval_image_classifier.py ... --wait_for_checkpoints --eval_timeout_secs=600
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from slimbench import evaluation
+
+evaluation.define_eval_flags(flags.FLAGS)
+
+
+def main(argv):
+  if len(argv) > 1:
+    sys.exit(f'eval_image_classifier.py: unexpected arguments {argv[1:]}')
+  try:
+    evaluation.evaluate(flags.FLAGS)
+  except (ValueError, evaluation.NoCheckpointError) as error:
+    logging.error('%s', error)
+    sys.exit(f'eval_image_classifier.py: {error}')
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,266 @@
+"""Evaluation of checkpoints: accuracy, recall@5, loss and per-class accuracy.
+
+`evaluate(fv)` does what eval_image_classifier.py does: evaluate one checkpoint, or (with
+--wait_for_checkpoints) each new checkpoint of a training folder as it appears. Every
+example of the split counts exactly once (the last, partial batch included). Results go
+to TensorBoard at the checkpoint's global step and to `eval_results.csv` /
+`eval_results.json` in --eval_dir.
+"""
+
+import csv
+import io
+import json
+import os
+import time
+
+from absl import flags
+from absl import logging
+import numpy as np
+import tensorflow as tf
+import tf_slim as slim
+
+from datasets import dataset_factory
+from nets import nets_factory
+from slimbench import checkpoints
+from slimbench import inputs
+
+tf1 = tf.compat.v1
+
+RESULTS_CSV = 'eval_results.csv'
+RESULTS_JSON = 'eval_results.json'
+CSV_COLUMNS = ('model', 'dataset', 'split', 'global_step', 'num_examples', 'accuracy',
+               'recall_5', 'loss', 'mean_per_class_accuracy', 'seconds', 'checkpoint')
+
+
+class NoCheckpointError(Exception):
+  """No checkpoint appeared in time (the message says where)."""
+
+
+def define_eval_flags(fv):
+  """Defines the evaluation flags on `fv`; returns their names."""
+  before = set(fv)
+  flags.DEFINE_string('master', '', 'Address of the TensorFlow master.', flag_values=fv)
+  flags.DEFINE_string('checkpoint_path', '/tmp/tfmodel/',
+                      'A checkpoint, or a folder whose latest checkpoint is evaluated.',
+                      flag_values=fv)
+  flags.DEFINE_string('eval_dir', '/tmp/tfmodel/', 'Where summaries and result rows go.',
+                      flag_values=fv)
+  flags.DEFINE_integer('batch_size', 100, 'Examples per batch.', lower_bound=1,
+                       flag_values=fv)
+  flags.DEFINE_integer('max_num_batches', None, 'Evaluate this many batches only; by '
+                       'default the whole split.', lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer('num_preprocessing_threads', 4, 'Examples preprocessed in parallel.',
+                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_string('dataset_name', 'imagenet', 'Dataset to evaluate on.', flag_values=fv)
+  flags.DEFINE_string('dataset_split_name', 'test', 'Split to evaluate.', flag_values=fv)
+  flags.DEFINE_string('dataset_dir', None, 'Folder of the converted dataset.',
+                      flag_values=fv)
+  flags.DEFINE_integer('labels_offset', 0, 'Subtracted from every label (1 for a '
+                       '1000-class model on a 1001-class dataset).', lower_bound=0,
+                       flag_values=fv)
+  flags.DEFINE_string('model_name', 'inception_v3', 'Registered network.', flag_values=fv)
+  flags.DEFINE_string('preprocessing_name', None, 'Preprocessing; by default the model\'s.',
+                      flag_values=fv)
+  flags.DEFINE_float('moving_average_decay', None, 'Evaluate the moving averages of the '
+                     'variables that training kept with this decay.', flag_values=fv)
+  flags.DEFINE_integer('eval_image_size', None, 'Image side; by default the model\'s.',
+                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_boolean('quantize', False, 'TF-Slim\'s quantized evaluation graph; it needs '
+                       'tf.contrib.quantize, which TensorFlow 2 no longer has.',
+                       flag_values=fv)
+  flags.DEFINE_boolean('use_grayscale', False, 'Convert images to one channel.',
+                       flag_values=fv)
+  flags.DEFINE_boolean('wait_for_checkpoints', False, 'Continuous mode: evaluate each new '
+                       'checkpoint of the --checkpoint_path folder as training writes it.',
+                       flag_values=fv)
+  flags.DEFINE_integer('eval_interval_secs', 60, 'Continuous mode: least seconds between '
+                       'two evaluations.', lower_bound=0, flag_values=fv)
+  flags.DEFINE_integer('eval_timeout_secs', None, 'Continuous mode: stop after this many '
+                       'seconds without a new checkpoint; by default wait forever.',
+                       lower_bound=0, flag_values=fv)
+  return sorted(set(fv) - before)
+
+
+def _check_flags(fv):
+  if fv.quantize:
+    raise ValueError('--quantize: quantized evaluation used tf.contrib.quantize, which '
+                     'TensorFlow 2 no longer has')
+  if not fv.dataset_dir and fv.dataset_name != 'synthetic':
+    raise ValueError('--dataset_dir is required: the folder of the converted dataset')
+  if fv.wait_for_checkpoints and not tf.io.gfile.isdir(fv.checkpoint_path):
+    raise ValueError(f'--wait_for_checkpoints needs --checkpoint_path to be a folder, got '
+                     f'{fv.checkpoint_path}')
+  nets_factory.model_info(fv.model_name)
+
+
+def _variables_to_restore(fv, global_step):
+  if fv.moving_average_decay:
+    averages = tf1.train.ExponentialMovingAverage(fv.moving_average_decay, global_step)
+    mapping = averages.variables_to_restore(slim.get_model_variables())
+    mapping[global_step.op.name] = global_step
+    return mapping
+  return {v.op.name: v for v in slim.get_variables_to_restore()}
+
+
+class _EvalGraph:
+  """The evaluation graph of one model on one split, built once, run per checkpoint."""
+
+  def __init__(self, fv):
+    self.fv = fv
+    self.graph = tf.Graph()
+    with self.graph.as_default():
+      self.dataset = dataset_factory.get_dataset(fv.dataset_name, fv.dataset_split_name,
+                                                 fv.dataset_dir)
+      self.num_classes = self.dataset.num_classes - fv.labels_offset
+      network_fn = nets_factory.get_network_fn(fv.model_name, num_classes=self.num_classes,
+                                               is_training=False)
+      image_size = fv.eval_image_size or network_fn.default_image_size
+      batches = inputs.make_batches(
+          self.dataset, fv.preprocessing_name or fv.model_name, image_size, fv.batch_size,
+          is_training=False, labels_offset=fv.labels_offset, use_grayscale=fv.use_grayscale,
+          num_preprocessing_threads=fv.num_preprocessing_threads, num_epochs=1,
+          drop_remainder=False)
+      self.iterator = tf1.data.make_initializable_iterator(batches)
+      images, self.labels = self.iterator.get_next()
+      logits, _ = network_fn(images)
+      self.logits = logits
+      self.global_step = tf1.train.get_or_create_global_step()
+      self.predictions = tf.argmax(logits, 1)
+      self.in_top_5 = tf.math.in_top_k(predictions=logits, targets=self.labels,
+                                       k=min(5, self.num_classes))
+      self.losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=self.labels,
+                                                                   logits=logits)
+      self.variables = _variables_to_restore(fv, self.global_step)
+      self.model_info = nets_factory.model_info(fv.model_name)
+
+  def evaluate(self, checkpoint):
+    """Evaluates `checkpoint`; returns a dict of results."""
+    fv = self.fv
+    with self.graph.as_default():
+      if fv.moving_average_decay:
+        names = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
+        if not any(name.endswith('/ExponentialMovingAverage') for name in names):
+          raise ValueError(f'checkpoint {checkpoint} holds no moving averages; train with '
+                           f'--moving_average_decay or evaluate without it')
+      saver, _, _ = checkpoints.restore_saver(
+          checkpoint, self.variables, model_info=self.model_info,
+          num_classes=self.num_classes,
+          missing_hint=f'is it a checkpoint of {self.model_info.name}?')
+      start = time.time()
+      correct = top_5 = count = 0
+      loss_sum = 0.0
+      per_class_correct = np.zeros(self.num_classes, np.int64)
+      per_class_total = np.zeros(self.num_classes, np.int64)
+      with tf1.Session(fv.master) as session:
+        saver.restore(session, checkpoint)
+        session.run(self.iterator.initializer)
+        step = int(session.run(self.global_step))
+        batches = 0
+        while fv.max_num_batches is None or batches < fv.max_num_batches:
+          try:
+            labels, predictions, hits, losses = session.run(
+                [self.labels, self.predictions, self.in_top_5, self.losses])
+          except tf.errors.OutOfRangeError:
+            break
+          batches += 1
+          count += len(labels)
+          correct += int(np.sum(predictions == labels))
+          top_5 += int(np.sum(hits))
+          loss_sum += float(np.sum(losses))
+          np.add.at(per_class_total, labels, 1)
+          np.add.at(per_class_correct, labels[predictions == labels], 1)
+      if count == 0:
+        raise ValueError(f'split {fv.dataset_split_name} of {fv.dataset_dir} gave no examples')
+      seen = per_class_total > 0
+      per_class = np.where(seen, per_class_correct / np.maximum(per_class_total, 1), np.nan)
+      return {
+          'model': fv.model_name, 'dataset': fv.dataset_name,
+          'split': fv.dataset_split_name, 'global_step': step, 'num_examples': count,
+          'accuracy': correct / count, 'recall_5': top_5 / count, 'loss': loss_sum / count,
+          'mean_per_class_accuracy': float(np.nanmean(per_class)),
+          'per_class_accuracy': {
+              self.dataset.labels_to_names.get(i + fv.labels_offset, str(i)):
+              (None if np.isnan(v) else float(v)) for i, v in enumerate(per_class)},
+          'seconds': time.time() - start, 'checkpoint': checkpoint,
+      }
+
+
+def write_results(eval_dir, results):
+  """Writes TensorBoard summaries at the checkpoint's step and the CSV/JSON rows."""
+  tf.io.gfile.makedirs(eval_dir)
+  writer = tf1.summary.FileWriter(eval_dir)
+  summary = tf1.Summary(value=[
+      tf1.Summary.Value(tag='eval/Accuracy', simple_value=results['accuracy']),
+      tf1.Summary.Value(tag='eval/Recall_5', simple_value=results['recall_5']),
+      tf1.Summary.Value(tag='eval/Loss', simple_value=results['loss']),
+      tf1.Summary.Value(tag='eval/MeanPerClassAccuracy',
+                        simple_value=results['mean_per_class_accuracy']),
+  ])
+  writer.add_summary(summary, results['global_step'])
+  writer.close()
+
+  csv_path = os.path.join(eval_dir, RESULTS_CSV)
+  rows = []
+  if tf.io.gfile.exists(csv_path):
+    with tf.io.gfile.GFile(csv_path) as f:
+      rows = [row for row in csv.DictReader(f)
+              if row['checkpoint'] != results['checkpoint']]
+  rows.append({key: results[key] for key in CSV_COLUMNS})
+  buffer = io.StringIO()
+  writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
+  writer.writeheader()
+  writer.writerows(rows)
+  _write_atomically(csv_path, buffer.getvalue())
+  _write_atomically(os.path.join(eval_dir, RESULTS_JSON), json.dumps(results, indent=1))
+
+
+def _write_atomically(path, text):
+  with tf.io.gfile.GFile(path + '.tmp', 'w') as f:
+    f.write(text)
+  tf.io.gfile.rename(path + '.tmp', path, overwrite=True)
+
+
+def _log(results):
+  logging.info('%s at step %d on %d examples: eval/Accuracy = %.4f, eval/Recall_5 = %.4f, '
+               'loss = %.4f', results['model'], results['global_step'],
+               results['num_examples'], results['accuracy'], results['recall_5'],
+               results['loss'])
+
+
+def evaluate(fv):
+  """Evaluates as the flags say.
+
+  Returns:
+    The list of result dicts, one per evaluated checkpoint.
+
+  Raises:
+    ValueError: bad flags, data or checkpoint (one clear line).
+    NoCheckpointError: no checkpoint (once mode) or none within the timeout (continuous).
+  """
+  _check_flags(fv)
+  if not fv.wait_for_checkpoints:
+    if tf.io.gfile.isdir(fv.checkpoint_path) and not tf.train.latest_checkpoint(
+        fv.checkpoint_path):
+      raise NoCheckpointError(f'--checkpoint_path={fv.checkpoint_path}: the folder holds no '
+                              f'checkpoint')
+    checkpoint = checkpoints.resolve_checkpoint(fv.checkpoint_path)
+    results = _EvalGraph(fv).evaluate(checkpoint)
+    write_results(fv.eval_dir, results)
+    _log(results)
+    return [results]
+
+  eval_graph = _EvalGraph(fv)
+  all_results = []
+  for checkpoint in tf.train.checkpoints_iterator(
+      fv.checkpoint_path, min_interval_secs=fv.eval_interval_secs,
+      timeout=fv.eval_timeout_secs):
+    results = eval_graph.evaluate(checkpoint)
+    write_results(fv.eval_dir, results)
+    _log(results)
+    all_results.append(results)
+  if not all_results:
+    raise NoCheckpointError(f'no checkpoint appeared in {fv.checkpoint_path} within '
+                            f'{fv.eval_timeout_secs} s')
+  logging.info('No new checkpoint in %s for %s s: stopping', fv.checkpoint_path,
+               fv.eval_timeout_secs)
+  return all_results
