@@ -9,7 +9,6 @@ the HParams configuration for TensorBoard's table of runs.
 """
 
 import csv
-import fnmatch
 import io
 import itertools
 import json
@@ -23,10 +22,14 @@ from absl import flags
 from absl import logging
 
 from nets import nets_factory
-from slimbench import benchmark_worker
 from slimbench import train_flags
-from slimbench import training
+from slimbench import files
 
+RESULT_FILE = 'result.json'
+SPEC_FILE = 'run_spec.json'
+# Final metrics of each training run, as the HParams table shows them.
+HPARAM_METRICS = {'accuracy': 'hparams/accuracy', 'recall_5': 'hparams/recall_5',
+                  'loss': 'hparams/loss', 'images_per_sec': 'hparams/images_per_sec'}
 TRAIN_CSV = 'results.csv'
 THROUGHPUT_CSV = 'throughput.csv'
 MARKDOWN = 'results.md'
@@ -223,7 +226,7 @@ def plan_throughput_runs(fv):
 
 
 def _read_result(run_dir):
-  path = os.path.join(run_dir, benchmark_worker.RESULT_FILE)
+  path = os.path.join(run_dir, RESULT_FILE)
   if not os.path.exists(path):
     return None
   with open(path) as f:
@@ -236,7 +239,7 @@ def execute(run, timeout=None, echo=True):
   if result and result.get('status') == 'ok':
     return dict(result, skipped=True)
   os.makedirs(run['run_dir'], exist_ok=True)
-  spec_path = os.path.join(run['run_dir'], benchmark_worker.SPEC_FILE)
+  spec_path = os.path.join(run['run_dir'], SPEC_FILE)
   with open(spec_path, 'w') as f:
     json.dump(run, f, indent=1)
   command = [sys.executable, '-m', 'slimbench.benchmark_worker', spec_path]
@@ -259,8 +262,8 @@ def execute(run, timeout=None, echo=True):
     reason = 'timed out' if deadline and time.time() > deadline else (
         f'exited with status {process.returncode} without a result')
     result = {'status': 'failed', 'error': f'the run {reason}; see its log.txt'}
-    training.write_json_atomically(
-        os.path.join(run['run_dir'], benchmark_worker.RESULT_FILE), result)
+    files.write_json_atomically(
+        os.path.join(run['run_dir'], RESULT_FILE), result)
   return result
 
 
@@ -296,9 +299,7 @@ def write_csv(path, columns, rows):
   writer.writeheader()
   for row in rows:
     writer.writerow({key: _format(row.get(key)) for key in columns})
-  with open(path + '.tmp', 'w') as f:
-    f.write(buffer.getvalue())
-  os.replace(path + '.tmp', path)
+  files.write_text_atomically(path, buffer.getvalue())
 
 
 def markdown_table(columns, rows):
@@ -324,7 +325,7 @@ def write_hparams_config(output_dir, runs):
       hparams.append(hp.HParam(key, hp.RealInterval(float(min(seen)), float(max(seen)))
                                if len(seen) > 1 else hp.Discrete(sorted(seen))))
   metrics = [hp.Metric(tag, display_name=key)
-             for key, tag in benchmark_worker.HPARAM_METRICS.items()]
+             for key, tag in HPARAM_METRICS.items()]
   writer = tf.summary.create_file_writer(os.path.join(output_dir, 'train'))
   with writer.as_default():
     hp.hparams_config(hparams=hparams, metrics=metrics)
@@ -429,10 +430,7 @@ def run_study(fv, train_flag_names):
     sections.append('## Throughput on synthetic data\n\n' +
                     markdown_table(THROUGHPUT_COLUMNS[:-1], throughput_rows))
   report = '\n\n'.join(sections) + '\n'
-  with open(os.path.join(fv.output_dir, MARKDOWN) + '.tmp', 'w') as f:
-    f.write(report)
-  os.replace(os.path.join(fv.output_dir, MARKDOWN) + '.tmp',
-             os.path.join(fv.output_dir, MARKDOWN))
+  files.write_text_atomically(os.path.join(fv.output_dir, MARKDOWN), report)
   if fv.plots:
     write_plots(fv.output_dir, train_runs, train_results, throughput_rows)
   print('\n' + report, flush=True)

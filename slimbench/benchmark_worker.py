@@ -25,16 +25,16 @@ import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 from nets import nets_factory  # pylint: disable=g-import-not-at-top
+from slimbench import benchmark  # pylint: disable=g-import-not-at-top
 from slimbench import evaluation  # pylint: disable=g-import-not-at-top
+from slimbench import files  # pylint: disable=g-import-not-at-top
 from slimbench import train_flags  # pylint: disable=g-import-not-at-top
 from slimbench import training  # pylint: disable=g-import-not-at-top
 
 tf1 = tf.compat.v1
 
-RESULT_FILE = 'result.json'
-SPEC_FILE = 'run_spec.json'
-HPARAM_METRICS = {'accuracy': 'hparams/accuracy', 'recall_5': 'hparams/recall_5',
-                  'loss': 'hparams/loss', 'images_per_sec': 'hparams/images_per_sec'}
+RESULT_FILE = benchmark.RESULT_FILE
+HPARAM_METRICS = benchmark.HPARAM_METRICS
 
 
 def _peak_memory_mb():
@@ -221,7 +221,7 @@ def main(argv):
   result['peak_memory_mb'] = _peak_memory_mb()
   if spec.get('hparams') and result['status'] == 'ok':
     write_hparams(run_dir, spec['hparams'], result)
-  training.write_json_atomically(os.path.join(run_dir, RESULT_FILE), result)
+  files.write_json_atomically(os.path.join(run_dir, RESULT_FILE), result)
   return 0 if result['status'] == 'ok' else 1
 
 

@@ -9,7 +9,6 @@ to TensorBoard at the checkpoint's global step and to `eval_results.csv` /
 
 import csv
 import io
-import json
 import os
 import time
 
@@ -22,6 +21,7 @@ import tf_slim as slim
 from datasets import dataset_factory
 from nets import nets_factory
 from slimbench import checkpoints
+from slimbench import files
 from slimbench import inputs
 
 tf1 = tf.compat.v1
@@ -210,14 +210,8 @@ def write_results(eval_dir, results):
   writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
   writer.writeheader()
   writer.writerows(rows)
-  _write_atomically(csv_path, buffer.getvalue())
-  _write_atomically(os.path.join(eval_dir, RESULTS_JSON), json.dumps(results, indent=1))
-
-
-def _write_atomically(path, text):
-  with tf.io.gfile.GFile(path + '.tmp', 'w') as f:
-    f.write(text)
-  tf.io.gfile.rename(path + '.tmp', path, overwrite=True)
+  files.write_text_atomically(csv_path, buffer.getvalue())
+  files.write_json_atomically(os.path.join(eval_dir, RESULTS_JSON), results)
 
 
 def _log(results):

@@ -6,7 +6,6 @@ input pipeline, the optimizer and learning-rate schedule of the flags, fine-tuni
 checkpoint, resume from `train_dir`, checkpoints and TensorBoard summaries.
 """
 
-import json
 import os
 import signal
 import threading
@@ -20,6 +19,7 @@ from datasets import dataset_factory
 from deployment import model_deploy
 from nets import nets_factory
 from slimbench import checkpoints
+from slimbench import files
 from slimbench import inputs
 from slimbench import optimization
 
@@ -59,10 +59,7 @@ def write_flags(fv, names, train_dir):
       lines.append(f'--{name}' if value else f'--no{name}')
     else:
       lines.append(f'--{name}={value}')
-  path = os.path.join(train_dir, FLAGS_FILE)
-  with tf.io.gfile.GFile(path + '.tmp', 'w') as f:
-    f.write('\n'.join(lines) + '\n')
-  tf.io.gfile.rename(path + '.tmp', path, overwrite=True)
+  files.write_text_atomically(os.path.join(train_dir, FLAGS_FILE), '\n'.join(lines) + '\n')
 
 
 def _variables_to_train(trainable_scopes):
@@ -316,12 +313,6 @@ def train(fv, flag_names=()):
              'steps_run': progress.steps_run, 'images_per_sec': progress.images_per_sec,
              'seconds': seconds, 'signal': stop_on_signal.received,
              'param_count': graph['param_count']}
-  write_json_atomically(os.path.join(fv.train_dir, RESULTS_FILE), results)
+  files.write_json_atomically(os.path.join(fv.train_dir, RESULTS_FILE), results)
   return results
 
-
-def write_json_atomically(path, value):
-  """Writes `value` as JSON under a temporary name, then renames it into place."""
-  with tf.io.gfile.GFile(path + '.tmp', 'w') as f:
-    json.dump(value, f, indent=1)
-  tf.io.gfile.rename(path + '.tmp', path, overwrite=True)
