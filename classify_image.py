@@ -1,0 +1,32 @@
+"""Classifies image files (JPEG/PNG, any size) with a checkpoint or an exported SavedModel.
+
+Usage:
+  python classify_image.py --model_name=lenet --checkpoint_path=/tmp/lenet \
+      --dataset_dir=/tmp/mnist5k digit.png
+  python classify_image.py --saved_model_dir=/tmp/lenet_saved_model --output_format=json *.png
+"""
+
+import json
+import sys
+
+from absl import app
+from absl import flags
+
+from slimbench import classify
+
+classify.define_classify_flags(flags.FLAGS)
+
+
+def main(argv):
+  try:
+    results = classify.classify(flags.FLAGS, argv[1:])
+  except ValueError as error:
+    sys.exit(f'classify_image.py: {error}')
+  if flags.FLAGS.output_format == 'json':
+    print(json.dumps(results, indent=1))
+  else:
+    print(classify.format_text(results))
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,34 @@
+"""Exports a registered network for inference: GraphDef, SavedModel, TFLite.
+
+Usage:
+  # TF-Slim's GraphDef (input node `input`, outputs `logits`, `probabilities`, `top_k`):
+  python export_inference_graph.py --model_name=inception_v3 --output_file=/tmp/inception_v3.pb
+  # A SavedModel and a TFLite file with the weights of a checkpoint:
+  python export_inference_graph.py --model_name=lenet --dataset_name=mnist5k \
+      --dataset_dir=/tmp/mnist5k --checkpoint_path=/tmp/lenet \
+      --saved_model_dir=/tmp/lenet_saved_model --tflite_file=/tmp/lenet.tflite
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from slimbench import export
+
+export.define_export_flags(flags.FLAGS)
+
+
+def main(argv):
+  if len(argv) > 1:
+    sys.exit(f'export_inference_graph.py: unexpected arguments {argv[1:]}')
+  try:
+    export.export(flags.FLAGS)
+  except ValueError as error:
+    logging.error('%s', error)
+    sys.exit(f'export_inference_graph.py: {error}')
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,154 @@
+"""Classification of image files with a checkpoint or an exported SavedModel."""
+
+import os
+
+from absl import flags
+import numpy as np
+import tensorflow as tf
+
+from nets import nets_factory
+from preprocessing import preprocessing_factory
+from slimbench import checkpoints
+from slimbench import export
+
+tf1 = tf.compat.v1
+
+
+def define_classify_flags(fv):
+  flags.DEFINE_string('model_name', None, 'Registered network (with --checkpoint_path).',
+                      flag_values=fv)
+  flags.DEFINE_string('checkpoint_path', None, 'Checkpoint or folder to classify with.',
+                      flag_values=fv)
+  flags.DEFINE_string('saved_model_dir', None, 'SavedModel written by '
+                      'export_inference_graph.py, instead of a checkpoint.', flag_values=fv)
+  flags.DEFINE_string('dataset_dir', None, 'Converted dataset whose labels.txt names the '
+                      'classes.', flag_values=fv)
+  flags.DEFINE_string('labels_file', None, 'A labels.txt (id:name per line).',
+                      flag_values=fv)
+  flags.DEFINE_integer('labels_offset', 0, 'Class i of the model is label i + offset.',
+                       lower_bound=0, flag_values=fv)
+  flags.DEFINE_string('preprocessing_name', None, 'Preprocessing; by default the model\'s.',
+                      flag_values=fv)
+  flags.DEFINE_integer('image_size', None, 'Input side; by default the model\'s.',
+                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_boolean('use_grayscale', False, 'One-channel input.', flag_values=fv)
+  flags.DEFINE_integer('top_k', 5, 'Classes to print per image.', lower_bound=1,
+                       flag_values=fv)
+  flags.DEFINE_enum('output_format', 'text', ['text', 'json'], 'text for people, json for '
+                    'scripts.', flag_values=fv)
+
+
+def read_labels_file(path):
+  """{id: name} from a labels.txt of `id:name` lines.
+
+  Raises:
+    ValueError: a line is not `id:name`.
+  """
+  names = {}
+  with tf.io.gfile.GFile(path) as f:
+    for number, line in enumerate(f, start=1):
+      line = line.rstrip('\n')
+      if not line:
+        continue
+      index, sep, name = line.partition(':')
+      if not sep or not index.strip().isdigit():
+        raise ValueError(f'{path}:{number}: expected "id:name", got {line!r}')
+      names[int(index)] = name
+  return names
+
+
+def _load_image(path, channels):
+  try:
+    data = tf.io.read_file(path)
+    image = tf.io.decode_image(data, channels=channels, expand_animations=False)
+    return image
+  except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
+    raise ValueError(f'{path}: not a readable JPEG/PNG/GIF/BMP image '
+                     f'({error.message.splitlines()[0]})') from None
+
+
+def _class_names(fv, saved_names):
+  """Model class id -> name."""
+  if fv.labels_file or fv.dataset_dir:
+    path = fv.labels_file or os.path.join(fv.dataset_dir, 'labels.txt')
+    if not tf.io.gfile.exists(path):
+      raise ValueError(f'{path}: no labels file there')
+    return {label - fv.labels_offset: name for label, name in read_labels_file(path).items()}
+  return {int(k): v for k, v in saved_names.items()}
+
+
+def classify(fv, image_paths):
+  """Top-k classes of each image.
+
+  Returns:
+    [{'image': path, 'predictions': [{'class': id, 'label': name, 'probability': p}]}]
+
+  Raises:
+    ValueError: bad flags, model or image (one line naming it).
+  """
+  if not image_paths:
+    raise ValueError('give one or more image files to classify')
+  if bool(fv.checkpoint_path) == bool(fv.saved_model_dir):
+    raise ValueError('give exactly one of --checkpoint_path and --saved_model_dir')
+  if fv.checkpoint_path and not fv.model_name:
+    raise ValueError('--checkpoint_path needs --model_name')
+  if fv.saved_model_dir:
+    metadata = export.read_metadata(fv.saved_model_dir)
+    model_name, saved_names = metadata['model_name'], metadata['labels']
+    image_size, channels = metadata['image_size'], metadata['channels']
+  else:
+    model_name, saved_names = fv.model_name, {}
+    image_size = fv.image_size or nets_factory.model_info(model_name).default_image_size
+    channels = 1 if fv.use_grayscale else 3
+  info = nets_factory.model_info(model_name)
+  names = _class_names(fv, saved_names)
+  preprocess = preprocessing_factory.get_preprocessing(
+      fv.preprocessing_name or (metadata['preprocessing'] if fv.saved_model_dir else
+                                model_name),
+      is_training=False, use_grayscale=channels == 1)
+  batch = np.stack([
+      preprocess(_load_image(path, channels), image_size, image_size).numpy()
+      for path in image_paths])
+  if fv.saved_model_dir:
+    model = tf.saved_model.load(fv.saved_model_dir)
+    probabilities = model.signatures['serving_default'](
+        images=tf.constant(batch, tf.float32))['probabilities'].numpy()
+  else:
+    probabilities = _probabilities_from_checkpoint(fv, info, batch)
+  results = []
+  for path, row in zip(image_paths, probabilities):
+    top = np.argsort(-row)[:fv.top_k]
+    results.append({'image': path, 'predictions': [
+        {'class': int(c), 'label': names.get(int(c), str(c)), 'probability': float(row[c])}
+        for c in top]})
+  return results
+
+
+def _probabilities_from_checkpoint(fv, info, batch):
+  checkpoint = checkpoints.resolve_checkpoint(fv.checkpoint_path)
+  shapes = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
+  logits_biases = info.logits_scope + '/biases'
+  if logits_biases not in shapes:
+    raise ValueError(f'checkpoint {checkpoint} has no {logits_biases}: is it a checkpoint of '
+                     f'{info.name}?')
+  num_classes = shapes[logits_biases][-1]
+  with tf.Graph().as_default():
+    images = tf1.placeholder(tf.float32, batch.shape)
+    logits, _ = nets_factory.get_network_fn(info.name, num_classes=num_classes)(images)
+    probabilities = tf.nn.softmax(logits)
+    saver, _, _ = checkpoints.restore_saver(
+        checkpoint, tf1.global_variables(), model_info=info, num_classes=num_classes,
+        missing_hint=f'is it a checkpoint of {info.name}?')
+    with tf1.Session() as session:
+      saver.restore(session, checkpoint)
+      return session.run(probabilities, {images: batch})
+
+
+def format_text(results):
+  lines = []
+  for result in results:
+    lines.append(f"{result['image']}:")
+    for prediction in result['predictions']:
+      lines.append(f"  {prediction['probability']:.4f}  {prediction['class']:>4}  "
+                   f"{prediction['label']}")
+  return '\n'.join(lines)

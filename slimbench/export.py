@@ -1,0 +1,198 @@
+"""Export of a registered network for inference: GraphDef, SavedModel and TFLite.
+
+- GraphDef (TF-Slim's export): input placeholder `input` [batch, size, size, C] of
+  preprocessed images; outputs `logits`, `probabilities`, `top_k` (values `top_k:0`,
+  class ids `top_k:1`) beside the net's own nodes. With --checkpoint_path the weights
+  are frozen into the graph.
+- SavedModel: signature `serving_default`, `images` in (preprocessed, as above);
+  `probabilities`, `logits`, `top_k_probabilities`, `top_k_classes` out. It loads in plain
+  TensorFlow 2 (`tf.saved_model.load`). `assets.extra/slimbench.json` records the model,
+  image size, preprocessing and class names, so that classify_image.py needs nothing else.
+- TFLite: converted from the SavedModel.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+from absl import flags
+from absl import logging
+import tensorflow as tf
+
+from datasets import dataset_factory
+from nets import nets_factory
+from slimbench import checkpoints
+from slimbench import files
+
+tf1 = tf.compat.v1
+
+METADATA_FILE = 'slimbench.json'
+
+
+def define_export_flags(fv):
+  """TF-Slim's export flags plus the checkpoint and the SavedModel / TFLite outputs."""
+  flags.DEFINE_string('model_name', 'inception_v3', 'Registered network to export.',
+                      flag_values=fv)
+  flags.DEFINE_boolean('is_training', False, 'Export the training graph (dropout, batch '
+                       'statistics) instead of the inference graph.', flag_values=fv)
+  flags.DEFINE_integer('image_size', None, 'Input side; by default the model\'s.',
+                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer('batch_size', None, 'Fixed batch size of the input; by default any.',
+                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_string('dataset_name', 'imagenet', 'Dataset whose classes the model predicts.',
+                      flag_values=fv)
+  flags.DEFINE_string('dataset_dir', '', 'Converted dataset: its classes and names; '
+                      'without it, the classes of the model\'s published checkpoint.',
+                      flag_values=fv)
+  flags.DEFINE_integer('labels_offset', 0, 'Classes left out at the start of the dataset\'s '
+                       'labels (1 for a 1000-class model on 1001 labels).', lower_bound=0,
+                       flag_values=fv)
+  flags.DEFINE_string('output_file', '', 'Where to write the GraphDef.', flag_values=fv)
+  flags.DEFINE_boolean('write_text_graphdef', False, 'Write the GraphDef as text.',
+                       flag_values=fv)
+  flags.DEFINE_boolean('use_grayscale', False, 'One-channel input.', flag_values=fv)
+  flags.DEFINE_boolean('quantize', False, 'TF-Slim\'s quantized graph; it needs '
+                       'tf.contrib.quantize, which TensorFlow 2 no longer has.',
+                       flag_values=fv)
+  flags.DEFINE_string('checkpoint_path', None, 'Checkpoint (or folder) with the weights; '
+                      'needed for the SavedModel, TFLite and a frozen GraphDef.',
+                      flag_values=fv)
+  flags.DEFINE_string('saved_model_dir', None, 'Where to write the SavedModel.',
+                      flag_values=fv)
+  flags.DEFINE_string('tflite_file', None, 'Where to write a TFLite model.', flag_values=fv)
+  flags.DEFINE_integer('top_k', 5, 'Classes in the top_k outputs.', lower_bound=1,
+                       flag_values=fv)
+
+
+def _num_classes_and_names(fv, info):
+  if fv.dataset_dir:
+    dataset = dataset_factory.get_dataset(fv.dataset_name, 'train', fv.dataset_dir)
+    names = {label - fv.labels_offset: name
+             for label, name in dataset.labels_to_names.items()
+             if label >= fv.labels_offset}
+    return dataset.num_classes - fv.labels_offset, names
+  return info.num_classes - fv.labels_offset, {}
+
+
+def _channels(fv):
+  return 1 if fv.use_grayscale else 3
+
+
+def build_inference_graph(fv, num_classes):
+  """Builds the export graph in the default graph; returns (input, outputs dict)."""
+  info = nets_factory.model_info(fv.model_name)
+  image_size = fv.image_size or info.default_image_size
+  images = tf1.placeholder(tf.float32, [fv.batch_size, image_size, image_size, _channels(fv)],
+                           name='input')
+  network_fn = nets_factory.get_network_fn(fv.model_name, num_classes=num_classes,
+                                           is_training=fv.is_training)
+  logits, _ = network_fn(images)
+  logits = tf.identity(logits, name='logits')
+  probabilities = tf.nn.softmax(logits, name='probabilities')
+  top_k = tf.math.top_k(probabilities, k=min(fv.top_k, num_classes), name='top_k')
+  return images, {'logits': logits, 'probabilities': probabilities,
+                  'top_k_probabilities': top_k.values, 'top_k_classes': top_k.indices}
+
+
+def export(fv):
+  """Writes the outputs the flags ask for; returns their paths.
+
+  Raises:
+    ValueError: nothing to write, or an output that needs --checkpoint_path lacks it.
+  """
+  if fv.quantize:
+    raise ValueError('--quantize: quantized export used tf.contrib.quantize, which '
+                     'TensorFlow 2 no longer has')
+  if not (fv.output_file or fv.saved_model_dir or fv.tflite_file):
+    raise ValueError('nothing to export: give --output_file, --saved_model_dir or '
+                     '--tflite_file')
+  if (fv.saved_model_dir or fv.tflite_file) and not fv.checkpoint_path:
+    raise ValueError('--saved_model_dir and --tflite_file need --checkpoint_path (the '
+                     'weights to ship)')
+  info = nets_factory.model_info(fv.model_name)
+  num_classes, names = _num_classes_and_names(fv, info)
+  checkpoint = checkpoints.resolve_checkpoint(fv.checkpoint_path) if fv.checkpoint_path else None
+  written = []
+  with tf.Graph().as_default() as graph:
+    images, outputs = build_inference_graph(fv, num_classes)
+    with tf1.Session() as session:
+      if checkpoint:
+        saver, _, _ = checkpoints.restore_saver(
+            checkpoint, tf1.global_variables(), model_info=info, num_classes=num_classes,
+            missing_hint=f'is it a checkpoint of {fv.model_name}?')
+        saver.restore(session, checkpoint)
+      if fv.output_file:
+        graph_def = graph.as_graph_def()
+        if checkpoint:
+          graph_def = tf1.graph_util.convert_variables_to_constants(
+              session, graph_def, ['logits', 'probabilities', 'top_k'])
+        _write_graph_def(graph_def, fv.output_file, fv.write_text_graphdef)
+        written.append(fv.output_file)
+      saved_model_dir = fv.saved_model_dir
+      if fv.tflite_file and not saved_model_dir:
+        saved_model_dir = tempfile.mkdtemp(prefix='slimbench_saved_model_')
+      if saved_model_dir:
+        metadata = {'model_name': fv.model_name, 'image_size': images.shape[1],
+                    'channels': images.shape[3], 'preprocessing': info.preprocessing,
+                    'num_classes': num_classes, 'labels_offset': fv.labels_offset,
+                    'labels': {str(k): v for k, v in sorted(names.items())},
+                    'checkpoint': checkpoint}
+        _write_saved_model(session, images, outputs, saved_model_dir, metadata)
+        if fv.saved_model_dir:
+          written.append(fv.saved_model_dir)
+  if fv.tflite_file:
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
+    tflite = converter.convert()
+    with tf.io.gfile.GFile(fv.tflite_file + '.tmp', 'wb') as f:
+      f.write(tflite)
+    tf.io.gfile.rename(fv.tflite_file + '.tmp', fv.tflite_file, overwrite=True)
+    written.append(fv.tflite_file)
+    if not fv.saved_model_dir:
+      shutil.rmtree(saved_model_dir, ignore_errors=True)
+  for path in written:
+    logging.info('Wrote %s', path)
+  return written
+
+
+def _write_graph_def(graph_def, path, as_text):
+  directory = os.path.dirname(os.path.abspath(path))
+  tf.io.gfile.makedirs(directory)
+  if as_text:
+    files.write_text_atomically(path, str(graph_def))
+  else:
+    with tf.io.gfile.GFile(path + '.tmp', 'wb') as f:
+      f.write(graph_def.SerializeToString())
+    tf.io.gfile.rename(path + '.tmp', path, overwrite=True)
+
+
+def _write_saved_model(session, images, outputs, saved_model_dir, metadata):
+  """Writes to a temporary folder beside the target, then renames it into place."""
+  parent = os.path.dirname(os.path.abspath(saved_model_dir))
+  tf.io.gfile.makedirs(parent)
+  staging = tempfile.mkdtemp(prefix='.saved_model_', dir=parent)
+  os.rmdir(staging)  # the builder insists on creating the folder itself
+  builder = tf1.saved_model.Builder(staging)
+  signature = tf1.saved_model.signature_def_utils.predict_signature_def(
+      inputs={'images': images}, outputs=outputs)
+  builder.add_meta_graph_and_variables(
+      session, [tf1.saved_model.tag_constants.SERVING],
+      signature_def_map={'serving_default': signature}, strip_default_attrs=True)
+  builder.save()
+  extra = os.path.join(staging, 'assets.extra')
+  os.makedirs(extra, exist_ok=True)
+  with open(os.path.join(extra, METADATA_FILE), 'w') as f:
+    json.dump(metadata, f, indent=1)
+  if tf.io.gfile.exists(saved_model_dir):
+    shutil.rmtree(saved_model_dir)
+  os.rename(staging, saved_model_dir)
+
+
+def read_metadata(saved_model_dir):
+  """The slimbench.json that `export` wrote into a SavedModel."""
+  path = os.path.join(saved_model_dir, 'assets.extra', METADATA_FILE)
+  if not os.path.exists(path):
+    raise ValueError(f'--saved_model_dir={saved_model_dir}: no {METADATA_FILE}; was it '
+                     f'written by export_inference_graph.py?')
+  with open(path) as f:
+    return json.load(f)
