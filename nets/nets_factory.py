@@ -16,6 +16,7 @@ import tf_slim as slim
 # Importing a family module registers its builders.
 from nets import alexnet  # pylint: disable=unused-import
 from nets import cifarnet  # pylint: disable=unused-import
+from nets import inception  # pylint: disable=unused-import
 from nets import lenet  # pylint: disable=unused-import
 from nets import mobilenet_v1  # pylint: disable=unused-import
 from nets import overfeat  # pylint: disable=unused-import
