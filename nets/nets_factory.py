@@ -18,6 +18,8 @@ from nets import alexnet  # pylint: disable=unused-import
 from nets import cifarnet  # pylint: disable=unused-import
 from nets import inception  # pylint: disable=unused-import
 from nets import lenet  # pylint: disable=unused-import
+from nets.mobilenet import mobilenet_v2  # pylint: disable=unused-import
+from nets.mobilenet import mobilenet_v3  # pylint: disable=unused-import
 from nets import mobilenet_v1  # pylint: disable=unused-import
 from nets import overfeat  # pylint: disable=unused-import
 from nets import registry

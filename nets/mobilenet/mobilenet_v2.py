@@ -1,0 +1,118 @@
+"""MobileNet v2: `mobilenet_v2`, `mobilenet_v2_140` and `mobilenet_v2_035`, as TF-Slim has them.
+
+Sandler, Howard, Zhu, Zhmoginov, Chen: "MobileNetV2: Inverted Residuals and Linear
+Bottlenecks", CVPR 2018. The network is the paper's Table 2, built by the engine in
+`nets/mobilenet/mobilenet.py` from `V2_DEF`. The 1.4 variant widens every layer; the 0.35
+variant narrows every layer but the last (`finegrain_classification_mode`), which the
+paper found to matter for small multipliers.
+
+Usage:
+  with slim.arg_scope(mobilenet_v2.training_scope(is_training=False)):
+    logits, end_points = mobilenet_v2.mobilenet(images)            # 1001 classes
+    features, end_points = mobilenet_v2.mobilenet_base(images)     # [batch, 7, 7, 1280]
+"""
+
+import copy
+
+import tensorflow as tf
+import tf_slim as slim
+
+from nets import layers
+from nets import registry
+from nets.mobilenet import conv_blocks
+from nets.mobilenet import mobilenet as lib
+
+op = lib.op
+expand_input = conv_blocks.expand_input_by_factor
+
+PAPER = ('Sandler et al., MobileNetV2: Inverted Residuals and Linear Bottlenecks, '
+         'CVPR 2018')
+
+training_scope = lib.training_scope
+
+# Table 2 of the paper: expansion factor t, output channels c, repeats n, stride s of the
+# first repeat.
+BOTTLENECKS = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
+
+V2_DEF = dict(
+    defaults={
+        (slim.conv2d, slim.fully_connected, slim.separable_conv2d): dict(
+            normalizer_fn=layers.batch_norm, activation_fn=tf.nn.relu6),
+        (conv_blocks.expanded_conv,): dict(
+            expansion_size=expand_input(6), normalizer_fn=layers.batch_norm, residual=True),
+    },
+    spec=(
+        [op(slim.conv2d, num_outputs=32, kernel_size=[3, 3], stride=2)]
+        + [op(conv_blocks.expanded_conv, expansion_size=expand_input(t), num_outputs=c,
+              stride=s if repeat == 0 else 1)
+           for t, c, n, s in BOTTLENECKS for repeat in range(n)]
+        + [op(slim.conv2d, num_outputs=1280, kernel_size=[1, 1], stride=1)]),
+)
+
+
+def mobilenet(input_tensor, num_classes=1001, depth_multiplier=1.0, scope='MobilenetV2',
+              conv_defs=None, finegrain_classification_mode=False, min_depth=8,
+              divisible_by=8, activation_fn=None, **kwargs):
+  """MobileNet v2.
+
+  Args:
+    input_tensor: a [batch, height, width, 1 or 3] tensor; 224x224 as published.
+    num_classes: number of predicted classes; 0 or None returns the pooled features.
+    depth_multiplier: scales every layer's width (0.35 ... 1.4 in the paper).
+    scope: variable scope.
+    conv_defs: a table to build instead of `V2_DEF`.
+    finegrain_classification_mode: keep the last layer at 1280 channels when
+      `depth_multiplier` is below 1.
+    min_depth: the smallest width the multiplier may produce.
+    divisible_by: widths are multiples of it.
+    activation_fn: replaces ReLU6 in every layer.
+    **kwargs: `is_training`, `reuse`, `base_only`, `prediction_fn`, `final_endpoint`,
+      `output_stride`, `use_explicit_padding` (see `mobilenet.mobilenet`).
+
+  Returns:
+    (logits, end_points).
+  """
+  conv_defs = V2_DEF if conv_defs is None else conv_defs
+  if activation_fn is not None:
+    conv_defs = copy.deepcopy(conv_defs)
+    for fns, params in conv_defs['defaults'].items():
+      if slim.conv2d in fns:
+        params['activation_fn'] = activation_fn
+  return lib.mobilenet(input_tensor, num_classes=num_classes,
+                       depth_multiplier=depth_multiplier, scope=scope, conv_defs=conv_defs,
+                       finegrain_classification_mode=finegrain_classification_mode,
+                       min_depth=min_depth, divisible_by=divisible_by, **kwargs)
+
+
+def mobilenet_base(input_tensor, depth_multiplier=1.0, **kwargs):
+  """The layers of MobileNet v2 without pooling and classifier: (net, end_points)."""
+  return mobilenet(input_tensor, depth_multiplier=depth_multiplier, base_only=True, **kwargs)
+
+
+def _register(name, **defaults):
+  """Registers `mobilenet` with other defaults (which the caller may still override)."""
+  def builder(input_tensor, num_classes=1001, **kwargs):
+    return mobilenet(input_tensor, num_classes=num_classes, **{**defaults, **kwargs})
+  builder.__name__ = builder.__qualname__ = name
+  builder.__doc__ = f"""MobileNet v2 with {defaults}; see `mobilenet` for the arguments."""
+  return _registered(name)(builder)
+
+
+def _registered(name):
+  return registry.register(name, arg_scope=training_scope, default_image_size=224,
+                           min_image_size=lib.MIN_IMAGE_SIZE, preprocessing='inception',
+                           num_classes=1001, logits_scope='MobilenetV2/Logits', paper=PAPER)
+
+
+mobilenet = _registered('mobilenet_v2')(mobilenet)
+mobilenet_v2_140 = _register('mobilenet_v2_140', depth_multiplier=1.4)
+mobilenet_v2_035 = _register('mobilenet_v2_035', depth_multiplier=0.35,
+                             finegrain_classification_mode=True)
