@@ -1,0 +1,153 @@
+"""Fetching source archives: use what is on disk, else download with resume and SHA-256.
+
+A file already in the dataset folder under its official name is used as it is, after its
+SHA-256 is checked; nothing is downloaded then. A download goes to `NAME.part`, continues
+from where an interrupted one stopped (HTTP Range), tries the mirrors in order, is checked
+against the SHA-256 and only then renamed to `NAME`. Without network the error says which
+file to put where by hand.
+
+Usage:
+  path = download.fetch(download.RemoteFile(
+      'cifar-10-binary.tar.gz', sha256='c4a3...', size=170052171,
+      urls=('https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz',)), dataset_dir)
+"""
+
+import dataclasses
+import hashlib
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from absl import logging
+
+_CHUNK = 1 << 20
+_TIMEOUT_SECONDS = 60
+
+
+class DownloadError(OSError):
+  """A file could not be fetched; the message says what to place where by hand."""
+
+
+class ChecksumError(ValueError):
+  """A file's SHA-256 differs from the published one."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteFile:
+  """A published file: official name, SHA-256, size in bytes and mirror URLs in order."""
+  filename: str
+  sha256: str
+  size: int
+  urls: tuple
+
+
+def sha256_of(path):
+  digest = hashlib.sha256()
+  with open(path, 'rb') as f:
+    for chunk in iter(lambda: f.read(_CHUNK), b''):
+      digest.update(chunk)
+  return digest.hexdigest()
+
+
+def verify(path, remote):
+  """Raises ChecksumError naming `path` unless it is `remote` byte for byte."""
+  size = os.path.getsize(path)
+  if size != remote.size:
+    raise ChecksumError(f'{path} has {size} bytes, the official {remote.filename} has '
+                        f'{remote.size}: a damaged or different file; delete or replace it')
+  actual = sha256_of(path)
+  if actual != remote.sha256:
+    raise ChecksumError(f'{path} has SHA-256 {actual}, expected {remote.sha256}: a damaged '
+                        f'or different file; delete or replace it')
+
+
+def _by_hand(remote, dataset_dir, reason):
+  return (f'cannot download {remote.filename} ({reason}); place the file in {dataset_dir} '
+          f'by hand (from {remote.urls[0]}, SHA-256 {remote.sha256}) and run again')
+
+
+class _Progress:
+  """Download progress on stderr: in place on a terminal, every 10% otherwise."""
+
+  def __init__(self, name, total, done):
+    self.name, self.total, self.start_bytes = name, total, done
+    self.start = time.monotonic()
+    self.last_tenth = -1
+    self.tty = sys.stderr.isatty()
+
+  def update(self, done):
+    fraction = done / self.total if self.total else 1.0
+    seconds = max(time.monotonic() - self.start, 1e-6)
+    speed = (done - self.start_bytes) / seconds / 1e6
+    line = (f'{self.name}: {done / 1e6:.1f}/{self.total / 1e6:.1f} MB '
+            f'({100 * fraction:.0f}%), {speed:.1f} MB/s')
+    if self.tty:
+      sys.stderr.write('\r' + line)
+      if done >= self.total:
+        sys.stderr.write('\n')
+    elif int(fraction * 10) > self.last_tenth:
+      self.last_tenth = int(fraction * 10)
+      logging.info(line)
+
+
+def _download(url, part_path, remote):
+  """Appends to `part_path` from `url` until it has `remote.size` bytes."""
+  have = os.path.getsize(part_path) if os.path.exists(part_path) else 0
+  if have > remote.size:
+    os.remove(part_path)
+    have = 0
+  if have == remote.size:
+    return  # complete, interrupted before its check
+  request = urllib.request.Request(url, headers={'User-Agent': 'slimbench'})
+  if have:
+    request.add_header('Range', f'bytes={have}-')
+  with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:
+    if have and response.status != 206:
+      have = 0  # the server ignored the range: start over
+    progress = _Progress(remote.filename, remote.size, have)
+    with open(part_path, 'ab' if have else 'wb') as out:
+      done = have
+      for chunk in iter(lambda: response.read(_CHUNK), b''):
+        out.write(chunk)
+        done += len(chunk)
+        progress.update(done)
+  if os.path.getsize(part_path) < remote.size:
+    raise DownloadError(f'connection closed at {os.path.getsize(part_path)} of '
+                        f'{remote.size} bytes')
+
+
+def fetch(remote, dataset_dir):
+  """Returns the path of `remote.filename` in `dataset_dir`, downloading it if missing.
+
+  Raises:
+    ChecksumError: the file on disk or the download is not the published one. A bad
+      download is deleted; a file the user placed is left alone.
+    DownloadError: no mirror could be reached; the message names the file to place.
+  """
+  os.makedirs(dataset_dir, exist_ok=True)
+  path = os.path.join(dataset_dir, remote.filename)
+  if os.path.exists(path):
+    verify(path, remote)
+    return path
+  part_path = path + '.part'
+  reasons = []
+  for url in remote.urls:
+    try:
+      logging.info('downloading %s from %s', remote.filename, url)
+      _download(url, part_path, remote)
+      break
+    except (urllib.error.URLError, OSError, ValueError) as e:
+      reason = getattr(e, 'reason', None) or e
+      reasons.append(f'{url}: {reason}')
+  else:
+    raise DownloadError(_by_hand(remote, dataset_dir, '; '.join(reasons)))
+  try:
+    verify(part_path, remote)
+  except ChecksumError as e:
+    os.remove(part_path)
+    raise ChecksumError(f'downloaded {remote.filename} is damaged, deleted it ({e}); run '
+                        'again or place the file by hand') from None
+  os.replace(part_path, path)
+  return path
