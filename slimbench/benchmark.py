@@ -151,8 +151,8 @@ def ensure_dataset(fv):
   if fv.dataset_name in BUILT_IN_DATASETS and not os.path.exists(
       os.path.join(dataset_dir, 'dataset_info.json')):
     logging.info('Converting the built-in %s dataset into %s', fv.dataset_name, dataset_dir)
-    from datasets import convert  # pylint: disable=g-import-not-at-top
-    convert.convert_dataset(fv.dataset_name, dataset_dir)
+    from datasets import converters  # pylint: disable=g-import-not-at-top
+    converters.get_spec(fv.dataset_name).convert(dataset_dir)
   return dataset_dir
 
 

@@ -28,6 +28,8 @@ tf1 = tf.compat.v1
 
 RESULTS_CSV = 'eval_results.csv'
 RESULTS_JSON = 'eval_results.json'
+SUMMARY_TAGS = {'eval/Accuracy': 'accuracy', 'eval/Recall_5': 'recall_5', 'eval/Loss': 'loss',
+                'eval/MeanPerClassAccuracy': 'mean_per_class_accuracy'}
 CSV_COLUMNS = ('model', 'dataset', 'split', 'global_step', 'num_examples', 'accuracy',
                'recall_5', 'loss', 'mean_per_class_accuracy', 'seconds', 'checkpoint')
 
@@ -188,15 +190,10 @@ class _EvalGraph:
 def write_results(eval_dir, results):
   """Writes TensorBoard summaries at the checkpoint's step and the CSV/JSON rows."""
   tf.io.gfile.makedirs(eval_dir)
-  writer = tf1.summary.FileWriter(eval_dir)
-  summary = tf1.Summary(value=[
-      tf1.Summary.Value(tag='eval/Accuracy', simple_value=results['accuracy']),
-      tf1.Summary.Value(tag='eval/Recall_5', simple_value=results['recall_5']),
-      tf1.Summary.Value(tag='eval/Loss', simple_value=results['loss']),
-      tf1.Summary.Value(tag='eval/MeanPerClassAccuracy',
-                        simple_value=results['mean_per_class_accuracy']),
-  ])
-  writer.add_summary(summary, results['global_step'])
+  writer = tf.summary.create_file_writer(eval_dir)
+  with writer.as_default():
+    for tag, key in SUMMARY_TAGS.items():
+      tf.summary.scalar(tag, results[key], step=results['global_step'])
   writer.close()
 
   csv_path = os.path.join(eval_dir, RESULTS_CSV)

@@ -248,12 +248,15 @@ def build_train_graph(fv):
   update_ops.append(grad_updates)
   with tf.control_dependencies([tf.group(*update_ops)]):
     train_op = tf.identity(total_loss, name='train_op')
+    # Read after the update, so that the log names the step just completed.
+    step_after_update = global_step.read_value()
   summaries |= set(tf1.get_collection(tf1.GraphKeys.SUMMARIES, first_clone_scope))
 
   return {
       'train_op': train_op,
       'total_loss': total_loss,
       'global_step': global_step,
+      'step_after_update': step_after_update,
       'summary_op': tf1.summary.merge(list(summaries), name='summary_op'),
       'dataset': dataset,
       'init_fn': _fine_tune_init_fn(fv, model_info, num_classes),
@@ -283,7 +286,7 @@ def train(fv, flag_names=()):
   start = time.time()
   with tf.Graph().as_default():
     graph = build_train_graph(fv)
-    progress = _ProgressHook(graph['total_loss'], graph['global_step'],
+    progress = _ProgressHook(graph['total_loss'], graph['step_after_update'],
                              fv.log_every_n_steps, graph['images_per_step'])
     stop_on_signal = _StopOnSignalHook()
     hooks = [tf1.train.NanTensorHook(graph['total_loss']), progress, stop_on_signal]
