@@ -40,9 +40,11 @@ from datasets import tfrecords
 
 STATE_FILENAME = '.conversion_state.json'
 
-# Below this much data, one process without TensorFlow is faster than spawning workers
-# that each import TensorFlow (several seconds) to get its C++ CRC-32C.
-SMALL_DATASET_BYTES = 32 << 20
+# Below this much data, records are framed in Python (CRC-32C at ~4 MB/s) rather than by
+# TensorFlow's C++ writer, which costs a TensorFlow import (seconds) in every process.
+PYTHON_WRITER_MAX_BYTES = 32 << 20
+# Below this much data, one process is faster than spawning workers.
+PARALLEL_MIN_BYTES = 32 << 20
 
 
 @dataclasses.dataclass
@@ -316,8 +318,8 @@ class Conversion:
     os.makedirs(self.dataset_dir, exist_ok=True)
     state = self._load_state()
     total_items = sum(len(split.items) for split in splits)
-    small = estimated_bytes is not None and estimated_bytes < SMALL_DATASET_BYTES
-    backend = 'python' if small else 'tensorflow'
+    size = float('inf') if estimated_bytes is None else estimated_bytes
+    backend = 'python' if size < PYTHON_WRITER_MAX_BYTES else 'tensorflow'
 
     tasks = []
     for split in splits:
@@ -344,7 +346,7 @@ class Conversion:
     if tasks:
       progress = _Progress(todo, f'converting {self.name}')
       workers = min(num_workers, len(tasks))
-      if small or workers <= 1:
+      if size < PARALLEL_MIN_BYTES or workers <= 1:
         self._run_in_process(tasks, state, progress)
       else:
         self._run_in_pool(tasks, state, progress, workers)

@@ -57,8 +57,8 @@ def _decode(data, source_name):
         image.draft(image.mode, (max(1, size[0] // 8), max(1, size[1] // 8)))
       image.load()
   except UnidentifiedImageError:
-    raise ValueError(f'{source_name}: not an image in a format Pillow knows '
-                     f'(first bytes {data[:8]!r})') from None
+    raise ValueError(f'{source_name}: not a readable image (unknown format or damaged '
+                     f'header; first bytes {data[:8]!r})') from None
   except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError,
           Image.DecompressionBombWarning) as e:
     raise ValueError(f'{source_name}: not a readable image ({e})') from None
