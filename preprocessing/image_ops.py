@@ -111,11 +111,10 @@ def to_rgb(image):
     return image
   if channels == 1:
     return tf.tile(image, [1, 1, 3])
-  image = tf.cond(tf.equal(tf.shape(image)[-1], 1),
-                  lambda: tf.tile(image, [1, 1, 3]),
-                  lambda: tf.ensure_shape(image, [None, None, 3]))
-  image.set_shape([None, None, 3])
-  return image
+  # Unknown until run time (decode_image): tile 1 channel 3 times, 3 channels once; any
+  # other count gives a shape that ensure_shape rejects. Cheaper to build than a tf.cond.
+  repeats = 3 // tf.shape(image)[-1]
+  return tf.ensure_shape(tf.tile(image, tf.stack([1, 1, repeats])), [None, None, 3])
 
 
 def to_grayscale(image):

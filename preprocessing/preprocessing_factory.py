@@ -8,7 +8,7 @@ Usage:
   from preprocessing import preprocessing_factory
   preprocess = preprocessing_factory.get_preprocessing('inception_v3', is_training=True)
   image = preprocess(image, 299, 299)          # inside a tf.data map
-  preprocessing_factory.resolve('resnet_v1_50')  # 'vgg'
+  preprocessing_factory.resolve('vgg_16')        # 'vgg'
 """
 
 import tensorflow as tf

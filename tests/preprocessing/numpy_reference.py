@@ -17,7 +17,9 @@ def resize_bilinear_legacy(image, new_height, new_width):
   height, width = image.shape[:2]
 
   def axis(size_in, size_out):
-    position = np.arange(size_out) * (size_in / size_out)
+    # float32 positions, as TF computes them; the rest in float64.
+    position = np.arange(size_out, dtype=np.float32) * (np.float32(size_in) / size_out)
+    position = position.astype(np.float64)
     low = np.floor(position).astype(int)
     high = np.minimum(low + 1, size_in - 1)
     return low, high, position - low
