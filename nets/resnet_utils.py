@@ -230,22 +230,24 @@ def resnet_arg_scope(weight_decay=0.0001,
         return arg_sc
 
 
-def check_output_stride(output_stride, include_root_block):
+def check_output_stride(output_stride, blocks, include_root_block, net_name):
   """The output stride left for the blocks once the root block (/4) has run.
 
   Raises:
-    ValueError: output_stride is not a positive multiple of 4 with a root block.
+    ValueError: the strides of the root block and `blocks` never multiply to output_stride.
   """
   if output_stride is None:
     return None
-  if output_stride <= 0:
-    raise ValueError(f'output_stride must be positive, got {output_stride}')
-  if not include_root_block:
-    return output_stride
-  if output_stride % 4:
-    raise ValueError(f'output_stride must be a multiple of 4 (the root block subsamples '
-                     f'by 4), got {output_stride}')
-  return output_stride // 4
+  root_stride = 4 if include_root_block else 1
+  reachable = [root_stride]
+  for block in blocks:
+    for unit in block.args:
+      if unit.get('stride', 1) != 1:
+        reachable.append(reachable[-1] * unit['stride'])
+  if output_stride not in reachable:
+    raise ValueError(f'{net_name}: output_stride {output_stride} cannot be reached; '
+                     f'this net supports {", ".join(map(str, reachable))} or None')
+  return output_stride // root_stride
 
 
 def classifier(net, sc, end_points_collection, num_classes, global_pool, spatial_squeeze):
@@ -289,8 +291,8 @@ def builder_doc(name, version):
     num_classes: classes of the logits layer; 0 or None returns the features.
     is_training: batch statistics (and moving-average updates) in batch normalization.
     global_pool: average the last feature map over space.
-    output_stride: stride of the last feature map for dense prediction (a multiple of 4,
-      at most 32), or None for 32.
+    output_stride: stride of the last feature map for dense prediction: 4, 8, 16, or
+      None for 32.
     spatial_squeeze: squeeze the logits to [batch, num_classes].
     store_non_strided_activations: keep each block's end point at full resolution.
     min_base_depth: smallest bottleneck width once depth_multiplier is applied.

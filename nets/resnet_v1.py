@@ -93,8 +93,8 @@ def resnet_v1(inputs, blocks, num_classes=None, is_training=True, global_pool=Tr
     is_training: batch statistics (and moving-average updates) in batch normalization.
     global_pool: average the last feature map over space (for classification).
     output_stride: stride of the last feature map relative to the input, for dense
-      prediction (atrous convolution); None is the nominal stride (32 for ImageNet
-      blocks). With the root block it must be a multiple of 4.
+      prediction (atrous convolution): one of the strides the net passes through
+      (4, 8, 16 or 32 for ImageNet blocks with the root block); None is the last one.
     include_root_block: start with the 7x7 stride-2 convolution and 3x3 max-pool;
       False feeds `inputs` to the first block directly.
     spatial_squeeze: squeeze the logits to [batch, num_classes]; needs a 1x1 map.
@@ -112,7 +112,8 @@ def resnet_v1(inputs, blocks, num_classes=None, is_training=True, global_pool=Tr
   """
   net_name = scope or 'resnet_v1'
   inputs = layers.check_images(inputs, net_name, 1)
-  block_output_stride = resnet_utils.check_output_stride(output_stride, include_root_block)
+  block_output_stride = resnet_utils.check_output_stride(output_stride, blocks,
+                                                         include_root_block, net_name)
   with tf1.variable_scope(scope, 'resnet_v1', [inputs], reuse=reuse) as sc:
     end_points_collection = sc.original_name_scope + '_end_points'
     with slim.arg_scope([slim.conv2d, bottleneck, resnet_utils.stack_blocks_dense],
