@@ -97,13 +97,13 @@ def mobilenet_base(input_tensor, depth_multiplier=1.0, **kwargs):
   return mobilenet(input_tensor, depth_multiplier=depth_multiplier, base_only=True, **kwargs)
 
 
-def _register(name, **defaults):
-  """Registers `mobilenet` with other defaults (which the caller may still override)."""
+def _variant(name, **defaults):
+  """`mobilenet` with other defaults (which the caller may still override)."""
   def builder(input_tensor, num_classes=1001, **kwargs):
     return mobilenet(input_tensor, num_classes=num_classes, **{**defaults, **kwargs})
   builder.__name__ = builder.__qualname__ = name
   builder.__doc__ = f"""MobileNet v2 with {defaults}; see `mobilenet` for the arguments."""
-  return _registered(name)(builder)
+  return builder
 
 
 def _registered(name):
@@ -113,6 +113,10 @@ def _registered(name):
 
 
 mobilenet = _registered('mobilenet_v2')(mobilenet)
-mobilenet_v2_140 = _register('mobilenet_v2_140', depth_multiplier=1.4)
-mobilenet_v2_035 = _register('mobilenet_v2_035', depth_multiplier=0.35,
-                             finegrain_classification_mode=True)
+mobilenet_v2_140 = _registered('mobilenet_v2_140')(
+    _variant('mobilenet_v2_140', depth_multiplier=1.4))
+mobilenet_v2_035 = _registered('mobilenet_v2_035')(
+    _variant('mobilenet_v2_035', depth_multiplier=0.35, finegrain_classification_mode=True))
+# In TF-Slim's module but not in its registry, so not in ours.
+mobilenet_v2_050 = _variant('mobilenet_v2_050', depth_multiplier=0.5,
+                            finegrain_classification_mode=True)
