@@ -129,9 +129,9 @@ def distorted_bounding_box_crop(image, bbox, seed=None):
   return cropped, crop_box
 
 
-def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
+def preprocess_for_train(image, height, width, bbox=None, fast_mode=True, scope=None,
                          add_image_summaries=True, random_crop=True, use_grayscale=False,
-                         seed=None, scope=None):
+                         seed=None):
   """Distorts one image for training.
 
   Args:
@@ -143,12 +143,12 @@ def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
       that the crop must partly keep; None means the whole image.
     fast_mode: bilinear resizing and brightness/saturation only; False draws one of four
       resize methods and one of four orderings of brightness, saturation, hue, contrast.
+    scope: optional name scope.
     add_image_summaries: add image summaries of the crop and the result (only outside a
-      traced function; see `image_ops.image_summary`).
+      traced function; see `image_ops.summaries_enabled`).
     random_crop: crop a random box; False resizes the whole image.
     use_grayscale: return one channel.
     seed: makes the distortions repeatable; None leaves them to the graph-level seed.
-    scope: optional name scope.
 
   Returns:
     float32 [height, width, 3 (1 if use_grayscale)] in [-1, 1].
@@ -159,6 +159,7 @@ def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
     if random_crop:
       if bbox is None:
         bbox = tf.constant([0.0, 0.0, 1.0, 1.0], tf.float32, shape=[1, 1, 4])
+      bbox = _check_bbox(bbox)
       full_image = image
       image, crop_box = distorted_bounding_box_crop(
           image, bbox, seed=image_ops.op_seed(seed, _SEED_CROP))
@@ -194,9 +195,8 @@ def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
     return (image - 0.5) * 2.0
 
 
-def preprocess_for_eval(image, height, width, central_fraction=CENTRAL_FRACTION,
-                        central_crop=True, use_grayscale=False, add_image_summaries=True,
-                        scope=None):
+def preprocess_for_eval(image, height, width, central_fraction=CENTRAL_FRACTION, scope=None,
+                        central_crop=True, use_grayscale=False, add_image_summaries=True):
   """Central crop and bilinear resize of one image for evaluation.
 
   Args:
@@ -204,10 +204,10 @@ def preprocess_for_eval(image, height, width, central_fraction=CENTRAL_FRACTION,
     height: output height.
     width: output width.
     central_fraction: fraction of each side kept by the central crop.
+    scope: optional name scope.
     central_crop: False resizes the whole image.
     use_grayscale: return one channel.
     add_image_summaries: add an image summary of the result (outside traced functions).
-    scope: optional name scope.
 
   Returns:
     float32 [height, width, 3 (1 if use_grayscale)] in [-1, 1].
@@ -259,11 +259,9 @@ def preprocess_image(image, height, width, is_training=False, bbox=None, fast_mo
   image = image_ops.check_image(image, NAME)
   if is_training:
     image_ops.reject_in_mode(NAME, is_training, central_fraction=central_fraction)
-    if bbox is not None:
-      if not crop_image:
-        raise ValueError(f'{NAME} preprocessing: bbox guides the random crop; it has no '
-                         f'effect with crop_image=False')
-      bbox = _check_bbox(bbox)
+    if bbox is not None and not crop_image:
+      raise ValueError(f'{NAME} preprocessing: bbox guides the random crop; it has no '
+                       f'effect with crop_image=False')
     return preprocess_for_train(
         image, height, width, bbox=bbox,
         fast_mode=True if fast_mode is None else bool(fast_mode),
