@@ -30,6 +30,14 @@ RESULTS_FILE = 'train_results.json'
 AUX_LOSS_WEIGHT = 0.4
 
 
+def scalar_summary(tag, tensor):
+  """A scalar summary with exactly `tag` (tf.summary.scalar appends _1 when an op of that
+  name exists, as TF-Slim's 'total_loss_1' shows)."""
+  summary = tf.raw_ops.ScalarSummary(tags=tag, values=tensor)
+  tf1.add_to_collection(tf1.GraphKeys.SUMMARIES, summary)
+  return summary
+
+
 class TrainingError(Exception):
   """Training stopped for a reason the user must act on (the message says which)."""
 
@@ -206,7 +214,7 @@ def build_train_graph(fv):
     tf1.losses.softmax_cross_entropy(onehot_labels, logits,
                                      label_smoothing=fv.label_smoothing, weights=1.0)
     accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), labels), tf.float32))
-    tf1.summary.scalar('train/batch_accuracy', accuracy)
+    scalar_summary('train/batch_accuracy', accuracy)
     tf1.summary.image('images', images, max_outputs=3)
     return end_points
 
@@ -218,11 +226,11 @@ def build_train_graph(fv):
   if fv.summarize_histograms:
     for name, tensor in clones[0].outputs.items():
       summaries.add(tf1.summary.histogram('activations/' + name, tensor))
-      summaries.add(tf1.summary.scalar('sparsity/' + name, tf.nn.zero_fraction(tensor)))
+      summaries.add(scalar_summary('sparsity/' + name, tf.nn.zero_fraction(tensor)))
     for variable in slim.get_model_variables():
       summaries.add(tf1.summary.histogram(variable.op.name, variable))
   for loss in tf1.get_collection(tf1.GraphKeys.LOSSES, first_clone_scope):
-    summaries.add(tf1.summary.scalar('losses/' + loss.op.name, loss))
+    summaries.add(scalar_summary('losses/' + loss.op.name, loss))
 
   if fv.moving_average_decay:
     moving_average_variables = slim.get_model_variables()
@@ -234,13 +242,13 @@ def build_train_graph(fv):
   with tf1.device(deploy_config.optimizer_device()):
     learning_rate = optimization.configure_learning_rate(dataset.num_samples, global_step, fv)
     optimizer = optimization.configure_optimizer(learning_rate, fv)
-    summaries.add(tf1.summary.scalar('learning_rate', learning_rate))
+    summaries.add(scalar_summary('learning_rate', learning_rate))
   if variable_averages:
     update_ops.append(variable_averages.apply(moving_average_variables))
 
   total_loss, clones_gradients = model_deploy.optimize_clones(
       clones, optimizer, var_list=_variables_to_train(fv.trainable_scopes))
-  summaries.add(tf1.summary.scalar('total_loss', total_loss))
+  summaries.add(scalar_summary('total_loss', total_loss))
   if fv.summarize_histograms:
     for gradient, variable in clones_gradients:
       summaries.add(tf1.summary.histogram(variable.op.name + '/gradients', gradient))

@@ -16,3 +16,12 @@ def graph():
   """A fresh default graph for TF-Slim style graph-mode code."""
   with tf.Graph().as_default() as g:
     yield g
+
+
+@pytest.fixture(scope='session')
+def mnist5k_dir(tmp_path_factory):
+  """The built-in offline dataset, converted once per test session."""
+  from datasets import converters  # pylint: disable=g-import-not-at-top
+  dataset_dir = str(tmp_path_factory.mktemp('mnist5k'))
+  converters.get_spec('mnist5k').convert(dataset_dir)
+  return dataset_dir
