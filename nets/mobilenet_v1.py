@@ -66,6 +66,19 @@ def _padded(net, kernel, rate, use_explicit_padding):
   return resnet_utils.fixed_padding(net, kernel[0], rate)
 
 
+def _endpoint_names(conv_defs):
+  """The end point names of the layers `conv_defs` describes, in order."""
+  names = []
+  for index, conv_def in enumerate(conv_defs):
+    if isinstance(conv_def, DepthSepConv):
+      names += [f'Conv2d_{index}_depthwise', f'Conv2d_{index}_pointwise']
+    elif isinstance(conv_def, Conv):
+      names.append(f'Conv2d_{index}')
+    else:
+      raise ValueError(f'unknown conv_def {conv_def!r}: expected Conv or DepthSepConv')
+  return names
+
+
 def mobilenet_v1_base(inputs,
                       final_endpoint='Conv2d_13_pointwise',
                       min_depth=8,
@@ -101,12 +114,7 @@ def mobilenet_v1_base(inputs,
   if output_stride not in (None, 8, 16, 32):
     raise ValueError(f'output_stride must be 8, 16 or 32, got {output_stride}')
   conv_defs = conv_defs or MOBILENETV1_CONV_DEFS
-  endpoint_names = []
-  for index, conv_def in enumerate(conv_defs):
-    if isinstance(conv_def, DepthSepConv):
-      endpoint_names += [f'Conv2d_{index}_depthwise', f'Conv2d_{index}_pointwise']
-    else:
-      endpoint_names.append(f'Conv2d_{index}')
+  endpoint_names = _endpoint_names(conv_defs)
   # Checked up front so that a typo does not build the whole net before failing.
   if final_endpoint not in endpoint_names:
     raise ValueError(f'unknown final_endpoint {final_endpoint!r}; expected one of '
@@ -153,8 +161,6 @@ def mobilenet_v1_base(inputs,
           end_points[end_point] = net
           if end_point == final_endpoint:
             return net, end_points
-        else:
-          raise ValueError(f'unknown conv_def {conv_def!r}: expected Conv or DepthSepConv')
   raise AssertionError(f'{final_endpoint} was checked but not built')
 
 
@@ -232,14 +238,15 @@ def mobilenet_v1(inputs,
 
   Args:
     inputs: a [batch, height, width, channels] tensor; 224x224 as trained. Every layer
-      pads and the final pooling shrinks to the map, so any size up to 224 gives 1x1
-      logits; above it use global_pool=True.
+      pads and the 7x7 stride-2 pooling shrinks to smaller maps, so any size up to 256
+      gives 1x1 logits; above it use global_pool=True.
     num_classes: classes of the 1x1 logits layer; 0 or None returns the pooled features.
     dropout_keep_prob: probability of keeping an activation before the logits.
     is_training: batch statistics and dropout.
     min_depth: the fewest channels a layer gets when depth_multiplier thins it.
     depth_multiplier: the paper's width multiplier alpha, > 0.
-    conv_defs: a list of `Conv` / `DepthSepConv`; MOBILENETV1_CONV_DEFS by default.
+    conv_defs: a list of `Conv` / `DepthSepConv`; MOBILENETV1_CONV_DEFS by default. The
+      classifier follows the last one.
     prediction_fn: maps the logits to end_points['Predictions'] (None: no predictions).
     spatial_squeeze: squeeze the logits to [batch, num_classes].
     reuse: reuse the variables of `scope`.
@@ -259,7 +266,10 @@ def mobilenet_v1(inputs,
   inputs = layers.check_images(inputs, net_name, 1)
   with tf1.variable_scope(scope, 'MobilenetV1', [inputs], reuse=reuse) as sc:
     with slim.arg_scope([layers.batch_norm, slim.dropout], is_training=is_training):
-      net, end_points = mobilenet_v1_base(inputs, scope=sc, min_depth=min_depth,
+      # The classifier sits on the last layer of conv_defs, however many there are.
+      final_endpoint = _endpoint_names(conv_defs or MOBILENETV1_CONV_DEFS)[-1]
+      net, end_points = mobilenet_v1_base(inputs, final_endpoint, scope=sc,
+                                          min_depth=min_depth,
                                           depth_multiplier=depth_multiplier,
                                           conv_defs=conv_defs,
                                           use_explicit_padding=use_explicit_padding)
