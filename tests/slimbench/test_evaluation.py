@@ -1,0 +1,254 @@
+"""eval_image_classifier.py, export_inference_graph.py and classify_image.py."""
+
+import csv
+import json
+import os
+import threading
+import time
+
+from absl import flags
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nets import nets_factory
+from slimbench import classify
+from slimbench import evaluation
+from slimbench import export
+
+tf1 = tf.compat.v1
+
+# Logits that ignore the image: class 0 first, then 1, 2, 3, 4; the rest far behind.
+CONSTANT_LOGITS = np.array([10, 9, 8, 7, 6, 0, 0, 0, 0, 0], np.float32)
+
+
+def _constant_lenet_checkpoint(directory, step=42, averages=False):
+  """A LeNet checkpoint whose prediction is known without running it."""
+  with tf.Graph().as_default():
+    images = tf1.placeholder(tf.float32, [1, 28, 28, 1])
+    nets_factory.get_network_fn('lenet', num_classes=10)(images)
+    global_step = tf1.train.get_or_create_global_step()
+    variables = {v.op.name: v for v in tf1.global_variables()}
+    ema = tf1.train.ExponentialMovingAverage(0.9, global_step)
+    if averages:
+      ema.apply(tf1.trainable_variables())
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      for name, value in (('LeNet/fc4/weights', np.zeros([1024, 10], np.float32)),
+                          ('LeNet/fc4/biases', CONSTANT_LOGITS)):
+        variables[name].load(value, sess)
+        if averages:
+          ema.average(variables[name]).load(value, sess)
+      global_step.load(step, sess)
+      return tf1.train.Saver().save(sess, os.path.join(directory, 'model.ckpt'),
+                                    global_step=step)
+
+
+def _eval_flags(**values):
+  fv = flags.FlagValues()
+  evaluation.define_eval_flags(fv)
+  fv(['eval'] + [f'--{key}={value}' for key, value in values.items()])
+  return fv
+
+
+def _lenet_eval_flags(tmp_path, dataset_dir, checkpoint_path, **values):
+  settings = dict(checkpoint_path=checkpoint_path, eval_dir=str(tmp_path / 'eval'),
+                  model_name='lenet', dataset_name='mnist5k', dataset_dir=dataset_dir,
+                  dataset_split_name='test', batch_size=64)
+  settings.update(values)
+  return _eval_flags(**settings)
+
+
+def test_exact_accuracy_over_every_example(tmp_path, mnist5k_dir):
+  """500 test images, 50 per class, in batches of 64: the last batch has 52."""
+  checkpoint = _constant_lenet_checkpoint(str(tmp_path))
+  fv = _lenet_eval_flags(tmp_path, mnist5k_dir, checkpoint)
+  results = evaluation.evaluate(fv)[0]
+  assert results['num_examples'] == 500
+  assert results['accuracy'] == pytest.approx(0.1)  # class 0 only
+  assert results['recall_5'] == pytest.approx(0.5)  # classes 0-4
+  assert results['global_step'] == 42
+  assert results['per_class_accuracy']['0'] == 1.0
+  assert results['per_class_accuracy']['5'] == 0.0
+  assert results['mean_per_class_accuracy'] == pytest.approx(0.1)
+
+  with open(tmp_path / 'eval' / evaluation.RESULTS_CSV) as f:
+    rows = list(csv.DictReader(f))
+  assert len(rows) == 1 and float(rows[0]['accuracy']) == pytest.approx(0.1)
+  with open(tmp_path / 'eval' / evaluation.RESULTS_JSON) as f:
+    assert json.load(f)['num_examples'] == 500
+  tags = {}
+  for event_file in tf.io.gfile.glob(str(tmp_path / 'eval' / 'events.*')):
+    for event in tf1.train.summary_iterator(event_file):
+      for value in event.summary.value:
+        tags[value.tag] = (event.step, float(tf.make_ndarray(value.tensor)))
+  assert tags['eval/Accuracy'][0] == 42
+  assert tags['eval/Accuracy'][1] == pytest.approx(0.1)
+  assert tags['eval/Recall_5'][1] == pytest.approx(0.5)
+
+
+def test_max_num_batches_limits_the_examples(tmp_path, mnist5k_dir):
+  checkpoint = _constant_lenet_checkpoint(str(tmp_path))
+  fv = _lenet_eval_flags(tmp_path, mnist5k_dir, checkpoint, max_num_batches=2)
+  assert evaluation.evaluate(fv)[0]['num_examples'] == 128
+
+
+def test_continuous_mode_picks_up_a_new_checkpoint_and_stops_at_its_timeout(
+    tmp_path, mnist5k_dir):
+  train_dir = tmp_path / 'train'
+  train_dir.mkdir()
+  fv = _lenet_eval_flags(tmp_path, mnist5k_dir, str(train_dir), wait_for_checkpoints=True,
+                         eval_interval_secs=0, eval_timeout_secs=10)
+  found = []
+  evaluator = threading.Thread(target=lambda: found.extend(evaluation.evaluate(fv)))
+  start = time.time()
+  evaluator.start()
+  time.sleep(2)
+  _constant_lenet_checkpoint(str(train_dir), step=7)
+  evaluator.join(timeout=120)
+  assert not evaluator.is_alive()
+  assert [r['global_step'] for r in found] == [7]
+  assert time.time() - start < 120
+
+
+def test_continuous_mode_without_checkpoints_stops_with_an_error(tmp_path, mnist5k_dir):
+  empty = tmp_path / 'empty'
+  empty.mkdir()
+  fv = _lenet_eval_flags(tmp_path, mnist5k_dir, str(empty), wait_for_checkpoints=True,
+                         eval_timeout_secs=1)
+  with pytest.raises(evaluation.NoCheckpointError, match='no checkpoint appeared'):
+    evaluation.evaluate(fv)
+
+
+def test_empty_folder_fails_clearly(tmp_path, mnist5k_dir):
+  empty = tmp_path / 'empty'
+  empty.mkdir()
+  with pytest.raises(evaluation.NoCheckpointError, match='holds no checkpoint'):
+    evaluation.evaluate(_lenet_eval_flags(tmp_path, mnist5k_dir, str(empty)))
+
+
+def test_checkpoint_of_another_model_fails_clearly(tmp_path, mnist5k_dir):
+  checkpoint = _constant_lenet_checkpoint(str(tmp_path))
+  fv = _lenet_eval_flags(tmp_path, mnist5k_dir, checkpoint, model_name='cifarnet',
+                         eval_image_size=28)
+  with pytest.raises(ValueError, match='is it a checkpoint of cifarnet'):
+    evaluation.evaluate(fv)
+
+
+def test_moving_averages(tmp_path, mnist5k_dir):
+  plain = _constant_lenet_checkpoint(str(tmp_path / 'plain'))
+  fv = _lenet_eval_flags(tmp_path, mnist5k_dir, plain, moving_average_decay=0.9)
+  with pytest.raises(ValueError, match='holds no moving averages'):
+    evaluation.evaluate(fv)
+  averaged = _constant_lenet_checkpoint(str(tmp_path / 'averaged'), averages=True)
+  fv = _lenet_eval_flags(tmp_path, mnist5k_dir, averaged, moving_average_decay=0.9)
+  # The averages hold the same constant classifier.
+  assert evaluation.evaluate(fv)[0]['accuracy'] == pytest.approx(0.1)
+
+
+def _export_flags(**values):
+  fv = flags.FlagValues()
+  export.define_export_flags(fv)
+  fv(['export'] + [f'--{key}={value}' for key, value in values.items()])
+  return fv
+
+
+def _random_lenet_checkpoint(directory):
+  with tf.Graph().as_default():
+    images = tf1.placeholder(tf.float32, [None, 28, 28, 1])
+    nets_factory.get_network_fn('lenet', num_classes=10)(images)
+    tf1.train.get_or_create_global_step()
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      return tf1.train.Saver().save(sess, os.path.join(directory, 'model.ckpt'))
+
+
+def test_graphdef_savedmodel_and_tflite_agree_with_the_checkpoint(tmp_path, mnist5k_dir):
+  checkpoint = _random_lenet_checkpoint(str(tmp_path))
+  batch = np.random.RandomState(0).uniform(-1, 1, [3, 28, 28, 1]).astype(np.float32)
+  with tf.Graph().as_default():
+    images = tf1.placeholder(tf.float32, [None, 28, 28, 1])
+    logits, _ = nets_factory.get_network_fn('lenet', num_classes=10)(images)
+    with tf1.Session() as sess:
+      tf1.train.Saver().restore(sess, checkpoint)
+      expected = sess.run(tf.nn.softmax(logits), {images: batch})
+
+  fv = _export_flags(model_name='lenet', dataset_name='mnist5k', dataset_dir=mnist5k_dir,
+                     checkpoint_path=checkpoint, use_grayscale=True,
+                     output_file=str(tmp_path / 'lenet.pb'),
+                     saved_model_dir=str(tmp_path / 'saved'),
+                     tflite_file=str(tmp_path / 'lenet.tflite'))
+  export.export(fv)
+
+  graph_def = tf1.GraphDef()
+  graph_def.ParseFromString((tmp_path / 'lenet.pb').read_bytes())
+  with tf.Graph().as_default():
+    tf1.import_graph_def(graph_def, name='')
+    with tf1.Session() as sess:
+      frozen = sess.run('probabilities:0', {'input:0': batch})
+  np.testing.assert_allclose(frozen, expected, rtol=1e-5, atol=1e-6)
+
+  loaded = tf.saved_model.load(str(tmp_path / 'saved'))
+  outputs = loaded.signatures['serving_default'](images=tf.constant(batch))
+  np.testing.assert_allclose(outputs['probabilities'].numpy(), expected, rtol=1e-5, atol=1e-6)
+  np.testing.assert_array_equal(outputs['top_k_classes'].numpy()[:, 0],
+                                expected.argmax(axis=1))
+  assert export.read_metadata(str(tmp_path / 'saved'))['labels']['3'] == '3'
+
+  interpreter = tf.lite.Interpreter(model_path=str(tmp_path / 'lenet.tflite'))
+  input_index = interpreter.get_input_details()[0]['index']
+  interpreter.resize_tensor_input(input_index, batch.shape)
+  interpreter.allocate_tensors()
+  interpreter.set_tensor(input_index, batch)
+  interpreter.invoke()
+  by_name = {d['name']: d['index'] for d in interpreter.get_output_details()}
+  probabilities = interpreter.get_tensor(
+      next(index for name, index in by_name.items() if 'probabilities' in name))
+  np.testing.assert_allclose(probabilities, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_export_needs_a_checkpoint_for_a_saved_model(tmp_path):
+  fv = _export_flags(model_name='lenet', saved_model_dir=str(tmp_path / 'saved'))
+  with pytest.raises(ValueError, match='need --checkpoint_path'):
+    export.export(fv)
+
+
+def _classify_flags(**values):
+  fv = flags.FlagValues()
+  classify.define_classify_flags(fv)
+  fv(['classify'] + [f'--{key}={value}' for key, value in values.items()])
+  return fv
+
+
+def _png(path, size=(40, 30), channels=1):
+  image = np.random.RandomState(3).randint(0, 255, size + (channels,), dtype=np.uint8)
+  tf.io.write_file(str(path), tf.io.encode_png(image))
+  return str(path)
+
+
+def test_classify_with_checkpoint_and_saved_model(tmp_path, mnist5k_dir):
+  checkpoint = _constant_lenet_checkpoint(str(tmp_path))
+  images = [_png(tmp_path / 'a.png'), _png(tmp_path / 'b.png', (10, 90), 3)]
+  fv = _classify_flags(model_name='lenet', checkpoint_path=checkpoint,
+                       dataset_dir=mnist5k_dir, top_k=3, use_grayscale=True)
+  results = classify.classify(fv, images)
+  assert [p['label'] for p in results[0]['predictions']] == ['0', '1', '2']
+  assert results[1]['predictions'][0]['probability'] > 0.5
+  assert '0.' in classify.format_text(results)
+
+  export.export(_export_flags(model_name='lenet', dataset_name='mnist5k',
+                              dataset_dir=mnist5k_dir, checkpoint_path=checkpoint,
+                              use_grayscale=True, saved_model_dir=str(tmp_path / 'sm')))
+  fv = _classify_flags(saved_model_dir=str(tmp_path / 'sm'), top_k=2)
+  results = classify.classify(fv, images[:1])
+  assert [p['label'] for p in results[0]['predictions']] == ['0', '1']
+
+
+def test_classify_rejects_an_unreadable_image(tmp_path, mnist5k_dir):
+  checkpoint = _constant_lenet_checkpoint(str(tmp_path))
+  bad = tmp_path / 'bad.png'
+  bad.write_bytes(b'not an image')
+  fv = _classify_flags(model_name='lenet', checkpoint_path=checkpoint,
+                       dataset_dir=mnist5k_dir, use_grayscale=True)
+  with pytest.raises(ValueError, match='bad.png: not a readable'):
+    classify.classify(fv, [str(bad)])
