@@ -34,6 +34,8 @@ SMOKE_IMAGE_SIZE.update({
         'resnet_v1_50', 'resnet_v1_101', 'resnet_v1_152', 'resnet_v1_200',
         'resnet_v2_50', 'resnet_v2_101', 'resnet_v2_152', 'resnet_v2_200',
         'mobilenet_v1', 'mobilenet_v1_075', 'mobilenet_v1_050', 'mobilenet_v1_025')})
+# Inception v2 builds down to 1x1 (every layer padded); at 64 its last modules see 2x2 maps.
+SMOKE_IMAGE_SIZE['inception_v2'] = 64
 
 
 def _channels(name):
