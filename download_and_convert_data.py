@@ -21,7 +21,6 @@ import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 
 from datasets import conversion
 from datasets import converters

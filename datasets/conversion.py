@@ -118,16 +118,22 @@ class _Progress:
     self.last_draw = 0.0
     self.tty = sys.stderr.isatty()
     self.done = 0
+    self.first = None
 
   def set(self, done, final=False):
     self.done = done
     now = time.monotonic()
-    rate = done / max(now - self.start, 1e-6)
+    if self.first is None and done:
+      self.first = (now, done)
+    # The running rate starts at the first report: workers' start-up is not conversion.
+    since, base = self.first if self.first and now > self.first[0] else (self.start, 0)
+    rate = (done - base) / max(now - since, 1e-6)
     fraction = done / self.total if self.total else 1.0
-    eta = (self.total - done) / rate if rate > 0 else float('inf')
+    eta = f'{(self.total - done) / rate:.0f}s' if rate > 0 else '?'
+    overall = done / max(now - self.start, 1e-6)
     line = (f'{self.label}: {done}/{self.total} images ({100 * fraction:.0f}%), '
-            f'{rate:.0f} images/s, ETA {eta:.0f}s' if not final else
-            f'{self.label}: {done} images in {now - self.start:.1f}s ({rate:.0f} images/s)')
+            f'{rate:.0f} images/s, ETA {eta}' if not final else
+            f'{self.label}: {done} images in {now - self.start:.1f}s ({overall:.0f} images/s)')
     if self.tty:
       if final or now - self.last_draw > 0.2:
         self.last_draw = now
@@ -396,7 +402,6 @@ class Conversion:
           else:
             still.append(result)
         pending = still
-      pool.close()
     except BaseException:
       pool.terminate()
       pool.join()
@@ -405,6 +410,8 @@ class Conversion:
         if os.path.exists(temp_path):
           os.remove(temp_path)
       raise
+    # Every result is in; stopping the workers spares their slow TensorFlow teardown.
+    pool.terminate()
     pool.join()
 
   def _info(self, splits, state, labels_to_names, channels, source, extra_info):

@@ -176,9 +176,12 @@ def convert(dataset_dir, source_dir=None, overwrite=False, num_workers=1, train_
     shards = train_shards if split == 'train' else validation_shards
     work.append(conversion.Split(split, items, shards or
                                  conversion.auto_num_shards(len(items), split_bytes)))
+  split_folders = _split_folders(source_dir)
   source = {'source_dir': os.path.abspath(source_dir), 'skipped_files': skipped,
-            'layout': 'split folders' if _split_folders(source_dir) else 'class folders',
-            'validation_fraction': validation_fraction, 'seed': seed}
+            'layout': 'split folders' if split_folders else 'class folders', 'seed': seed}
+  if not split_folders:
+    source['validation_fraction'] = (DEFAULT_VALIDATION_FRACTION if validation_fraction is None
+                                     else validation_fraction)
   return job.write(work, conversion.encode_image_file,
                    labels_to_names=dict(enumerate(classes)), channels=3, source=source,
                    num_workers=num_workers, estimated_bytes=total_bytes)

@@ -2,13 +2,17 @@
 
 import io
 import os
+import pickle
 import tarfile
 
 import numpy as np
 from PIL import Image
 import pytest
+import tensorflow as tf
 
 from datasets import dataset_factory
+from datasets import dataset_utils
+from datasets import tfrecords
 
 
 def random_pixels(height, width, channels, seed=0):
@@ -60,6 +64,38 @@ def read_split(name, split, dataset_dir, **read_args):
   """Every example of a split, in the reader's evaluation order, as numpy."""
   dataset = dataset_factory.get_dataset(name, split, dataset_dir)
   return dataset, list(dataset.read(**read_args).as_numpy_iterator())
+
+
+def records_by_filename(dataset_dir, split):
+  """image/filename -> parsed features, read straight from the shards."""
+  info = dataset_utils.read_info(dataset_dir)
+  found = {}
+  for shard in info['splits'][split]['shards']:
+    for record in tfrecords.iter_records(os.path.join(dataset_dir, shard['file'])):
+      feature = tf.train.Example.FromString(record).features.feature
+      found[feature['image/filename'].bytes_list.value[0].decode()] = feature
+  return found
+
+
+class _Python2Pickler(pickle._Pickler):  # pylint: disable=protected-access
+  """Writes bytes as Python 2 str (SHORT_BINSTRING/BINSTRING), as CIFAR's pickles hold."""
+  dispatch = dict(pickle._Pickler.dispatch)  # pylint: disable=protected-access
+
+  def save_py2_str(self, obj):
+    if len(obj) < 256:
+      self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
+    else:
+      self.write(pickle.BINSTRING + len(obj).to_bytes(4, 'little') + obj)
+    self.memoize(obj)
+
+  dispatch[bytes] = save_py2_str
+
+
+def python2_pickle(value):
+  """A pickle as Python 2's cPickle wrote CIFAR's batches (numpy 1.x module names)."""
+  buffer = io.BytesIO()
+  _Python2Pickler(buffer, protocol=2).dump(value)
+  return buffer.getvalue().replace(b'numpy._core.multiarray', b'numpy.core.multiarray')
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 from datasets import archives
 from tests.datasets.conftest import add_to_tar
 from tests.datasets.conftest import make_tar
+from tests.datasets.conftest import python2_pickle
 
 
 def _tar_with(path, member):
@@ -71,27 +72,6 @@ def test_nested_uncompressed_tars_are_indexed_in_place(tmp_path):
   assert list(nested) == ['n0.tar']
   assert {name: archives.read_range(path, *where) for name, where in
           nested['n0.tar'].items()} == {'n0_1.JPEG': b'first image', 'n0_2.JPEG': b'second'}
-
-
-class _Python2Pickler(pickle._Pickler):  # pylint: disable=protected-access
-  """Writes bytes as Python 2 str (SHORT_BINSTRING/BINSTRING), as CIFAR's pickles hold."""
-  dispatch = dict(pickle._Pickler.dispatch)  # pylint: disable=protected-access
-
-  def save_py2_str(self, obj):
-    if len(obj) < 256:
-      self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
-    else:
-      self.write(pickle.BINSTRING + len(obj).to_bytes(4, 'little') + obj)
-    self.memoize(obj)
-
-  dispatch[bytes] = save_py2_str
-
-
-def python2_pickle(value):
-  """A pickle as Python 2's cPickle wrote CIFAR's batches (numpy 1.x module names)."""
-  buffer = io.BytesIO()
-  _Python2Pickler(buffer, protocol=2).dump(value)
-  return buffer.getvalue().replace(b'numpy._core.multiarray', b'numpy.core.multiarray')
 
 
 def test_python2_cifar_pickles_load_as_arrays():

@@ -11,8 +11,8 @@ import pytest
 from datasets import convert_cifar
 from datasets import dataset_utils
 from tests.datasets.conftest import make_tar
+from tests.datasets.conftest import python2_pickle
 from tests.datasets.conftest import read_split
-from tests.datasets.test_archives import python2_pickle
 
 TRAIN_PER_BATCH = 3
 NUM_TEST = 4

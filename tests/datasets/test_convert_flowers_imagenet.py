@@ -9,7 +9,6 @@ import tarfile
 import numpy as np
 from PIL import Image
 import pytest
-import tensorflow as tf
 
 from datasets import archives
 from datasets import convert_flowers
@@ -19,9 +18,9 @@ from tests.datasets.conftest import add_to_tar
 from tests.datasets.conftest import image_bytes
 from tests.datasets.conftest import make_tar
 from tests.datasets.conftest import read_split
+from tests.datasets.conftest import records_by_filename
 from tests.datasets.conftest import smooth_pixels
 from tests.datasets.conftest import write
-from tests.datasets.test_convert_image_folder import records_by_filename
 
 
 def flowers_archive(path, per_class=3):

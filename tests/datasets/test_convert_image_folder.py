@@ -6,14 +6,13 @@ import os
 import numpy as np
 from PIL import Image
 import pytest
-import tensorflow as tf
 
 from datasets import conversion
 from datasets import convert_image_folder
 from datasets import dataset_utils
-from datasets import tfrecords
 from tests.datasets.conftest import image_bytes
 from tests.datasets.conftest import random_pixels
+from tests.datasets.conftest import records_by_filename
 from tests.datasets.conftest import read_split
 from tests.datasets.conftest import smooth_pixels
 from tests.datasets.conftest import write
@@ -41,17 +40,6 @@ def make_mixed_folder(root):
     write(os.path.join(root, name), data)
   write(os.path.join(root, 'cats', 'notes.txt'), b'not an image')
   return {name: pixels for name, (_, pixels) in files.items()}
-
-
-def records_by_filename(dataset_dir, split):
-  """image/filename -> parsed features, read straight from the shards."""
-  info = dataset_utils.read_info(dataset_dir)
-  found = {}
-  for shard in info['splits'][split]['shards']:
-    for record in tfrecords.iter_records(os.path.join(dataset_dir, shard['file'])):
-      feature = tf.train.Example.FromString(record).features.feature
-      found[feature['image/filename'].bytes_list.value[0].decode()] = feature
-  return found
 
 
 def test_split_folders_keep_formats_and_pixels(tmp_path):

@@ -204,3 +204,16 @@ def test_synthetic_images_are_made_in_the_pipeline():
   assert (default.num_samples, default.num_classes) == (50000, 1001)
   with pytest.raises(ValueError, match="unknown split 'dev' of synthetic"):
     dataset_factory.get_dataset('synthetic', 'dev')
+
+
+def test_a_dataset_name_registers_once():
+  from datasets import registry  # pylint: disable=g-import-not-at-top
+
+  def convert(dataset_dir):
+    del dataset_dir
+  with pytest.raises(ValueError, match="dataset 'mnist5k' is registered twice"):
+    registry.register('mnist5k', splits=('train',), num_classes=10, channels=1,
+                      description='again')(convert)
+  assert dataset_factory.list_datasets() == [
+      'cifar10', 'cifar100', 'flowers', 'image_folder', 'imagenet', 'mnist', 'mnist5k',
+      'synthetic']
