@@ -170,6 +170,7 @@ def _write_shard(task, report=None):
   labels = collections.Counter()
   formats = set()
   sizes = set()
+  channels = set()
   has_bboxes = False
   unreported = 0
   try:
@@ -180,6 +181,7 @@ def _write_shard(task, report=None):
         labels[int(features['image/class/label'])] += 1
         formats.add(features['image/format'])
         sizes.add((int(features['image/height']), int(features['image/width'])))
+        channels.add(int(features.get('image/channels', 3)))
         has_bboxes = has_bboxes or bool(features.get('image/object/bbox/xmin'))
         unreported += 1
         if unreported == _REPORT_EVERY:
@@ -197,7 +199,8 @@ def _write_shard(task, report=None):
       'label_counts': {str(k): v for k, v in sorted(labels.items())},
       'formats': sorted({(f.decode() if isinstance(f, bytes) else f).lower() for f in formats}),
       'sizes': sorted(sizes)[:1] + sorted(sizes)[-1:] if len(sizes) > 1 else sorted(sizes),
-      'uniform_size': len(sizes) <= 1, 'has_bboxes': has_bboxes}
+      'uniform_size': len(sizes) <= 1, 'has_bboxes': has_bboxes,
+      'channels': max(channels, default=3)}
 
 
 def _report(count, report):
@@ -269,7 +272,13 @@ class Conversion:
           f'{dataset_dir} already holds the converted dataset {info["name"]!r} '
           f'({info.get("converter", "?")}) made from other sources or options; pass '
           '--overwrite to replace it, or choose another --dataset_dir')
+    # The info goes first: from here on the folder no longer claims a complete dataset.
     os.remove(info_path)
+    for split in info['splits'].values():
+      for shard in split['shards']:
+        path = os.path.join(dataset_dir, os.path.basename(shard['file']))
+        if os.path.isfile(path):
+          os.remove(path)
 
   @property
   def complete(self):
@@ -311,7 +320,8 @@ class Conversion:
         image/encoded, image/format, image/class/label, image/height, image/width. It
         raises ValueError naming the source file for bad input.
       labels_to_names: dict label id -> class name, every id of the dataset.
-      channels: channels readers decode to (1 or 3).
+      channels: channels readers decode to (1 or 3); None: 1 if every image is stored
+        grayscale (image/channels), else 3.
       source: JSON-able description of the sources (files, checksums, URLs).
       num_workers: processes for large datasets.
       estimated_bytes: approximate size of the output; small datasets are converted
@@ -416,7 +426,7 @@ class Conversion:
 
   def _info(self, splits, state, labels_to_names, channels, source, extra_info):
     num_classes = max(labels_to_names) + 1
-    formats, sizes, uniform, has_bboxes = set(), set(), True, False
+    formats, sizes, uniform, has_bboxes, stored_channels = set(), set(), True, False, 1
     split_info = {}
     for split in splits:
       shards = []
@@ -433,6 +443,7 @@ class Conversion:
         sizes.update(tuple(s) for s in stats['sizes'])
         uniform = uniform and stats['uniform_size']
         has_bboxes = has_bboxes or stats['has_bboxes']
+        stored_channels = max(stored_channels, stats['channels'])
       split_info[split.name] = {'num_samples': sum(s['num_records'] for s in shards),
                                 'class_counts': class_counts, 'shards': shards}
     info = {
@@ -441,7 +452,7 @@ class Conversion:
         'converter': self.converter,
         'num_classes': num_classes,
         'background_class': False,
-        'channels': channels,
+        'channels': channels or stored_channels,
         'image_format': formats.pop() if len(formats) == 1 else 'mixed',
         'image_size': list(sizes.pop()) if uniform and len(sizes) == 1 else None,
         'has_bboxes': has_bboxes,

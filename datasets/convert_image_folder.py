@@ -9,8 +9,8 @@ Two layouts are understood:
 Class folders are searched recursively for .jpg/.jpeg/.png/.bmp/.gif/.tif/.webp files
 (other files are skipped and counted in dataset_info.json). Labels follow the sorted class
 folder names, 0..N-1. JPEG and 8-bit PNG bytes are stored as they are; CMYK JPEGs and other
-formats are re-encoded (see `images.prepare_image`); readers decode to 3 channels, so
-grayscale and colour images mix freely.
+formats are re-encoded (see `images.prepare_image`). Readers decode to 3 channels when any
+image is in colour, so grayscale and colour images mix freely, and to 1 when all are gray.
 
 The converted dataset is named after the source folder (or --output_name); read it with
 `get_dataset(<that name> or 'image_folder', split, dataset_dir)`.
@@ -183,5 +183,5 @@ def convert(dataset_dir, source_dir=None, overwrite=False, num_workers=1, train_
     source['validation_fraction'] = (DEFAULT_VALIDATION_FRACTION if validation_fraction is None
                                      else validation_fraction)
   return job.write(work, conversion.encode_image_file,
-                   labels_to_names=dict(enumerate(classes)), channels=3, source=source,
+                   labels_to_names=dict(enumerate(classes)), channels=None, source=source,
                    num_workers=num_workers, estimated_bytes=total_bytes)

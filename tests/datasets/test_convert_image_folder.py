@@ -186,3 +186,26 @@ def test_parallel_workers_write_the_same_shards(tmp_path, monkeypatch):
                                  train_shards=3, validation_fraction=0.0, num_workers=2)
   assert not (tmp_path / 'failed' / dataset_utils.INFO_FILENAME).exists()
   assert not [f for f in os.listdir(tmp_path / 'failed') if f.endswith('.incomplete')]
+
+
+def test_all_grayscale_folder_reads_as_one_channel(tmp_path):
+  source = tmp_path / 'digits'
+  for name in ('a', 'b'):
+    for i in range(2):
+      write(str(source / name / f'{i}.png'), image_bytes(random_pixels(6, 5, 1, seed=i), 'PNG'))
+  info = convert_image_folder.convert(str(tmp_path / 'out'), source_dir=str(source),
+                                      validation_fraction=0.0)
+  assert info['channels'] == 1
+  _, examples = read_split('digits', 'train', str(tmp_path / 'out'))
+  assert {e['image'].shape for e in examples} == {(6, 5, 1)}
+
+
+def test_overwrite_replaces_every_shard_of_the_old_dataset(tmp_path):
+  source = tmp_path / 'src'
+  make_mixed_folder(str(source))
+  out = tmp_path / 'out'
+  convert_image_folder.convert(str(out), source_dir=str(source), train_shards=4)
+  info = convert_image_folder.convert(str(out), source_dir=str(source), train_shards=2,
+                                      overwrite=True)
+  assert sorted(f for f in os.listdir(out) if f.endswith('.tfrecord')) == sorted(
+      s['file'] for split in info['splits'].values() for s in split['shards'])
