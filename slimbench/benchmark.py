@@ -252,7 +252,9 @@ def execute(run, timeout=None, echo=True):
     for line in process.stdout:
       log.write(line)
       if echo and (' step ' in line or 'accuracy' in line or 'Error' in line):
-        print(f'    {line.rstrip()[-140:]}', flush=True)
+        # absl's prefix (level, time, thread, file) says nothing here; keep the message.
+        message = line.split('] ', 1)[-1].rstrip()
+        print(f'    {message}', flush=True)
       if deadline and time.time() > deadline:
         process.kill()
         break
