@@ -69,16 +69,19 @@ class SyntheticDataset:
       indices = indices.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
     indices = indices.repeat(num_epochs)
     shape = [self.image_size, self.image_size, self.channels]
+    num_pixels = self.image_size * self.image_size * self.channels
     num_classes = self.num_classes
 
     def make(index):
       image_seed = tf.stack([tf.constant(base_seed, tf.int64), index])
-      image = tf.random.stateless_uniform(shape, seed=image_seed, minval=0, maxval=256,
-                                          dtype=tf.int32)
+      # Random 32-bit words cut into bytes: a quarter of the random numbers that drawing
+      # each byte would take, so the pipeline keeps up with fast accelerators.
+      words = tf.random.stateless_uniform([(num_pixels + 3) // 4], seed=image_seed,
+                                          minval=None, maxval=None, dtype=tf.uint32)
+      image = tf.reshape(tf.reshape(tf.bitcast(words, tf.uint8), [-1])[:num_pixels], shape)
       label = tf.random.stateless_uniform([], seed=image_seed + [1, 0], minval=0,
                                           maxval=num_classes, dtype=tf.int64)
-      return {'image': tf.cast(image, tf.uint8), 'label': label,
-              'bbox': tf.zeros([0, 4], tf.float32)}
+      return {'image': image, 'label': label, 'bbox': tf.zeros([0, 4], tf.float32)}
 
     return indices.map(make, num_parallel_calls=num_parallel_calls,
                        deterministic=not shuffle or seed is not None).prefetch(
