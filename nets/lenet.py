@@ -30,7 +30,7 @@ def lenet_arg_scope(weight_decay=0.0):
 
 
 @registry.register('lenet', arg_scope=lenet_arg_scope, default_image_size=28,
-                   preprocessing='lenet',
+                   preprocessing='lenet', input_channels=1,
                    num_classes=10, logits_scope='LeNet/fc4', paper=PAPER, min_image_size=4)
 def lenet(images, num_classes=10, is_training=False, dropout_keep_prob=0.5,
           prediction_fn=slim.softmax, scope='LeNet'):

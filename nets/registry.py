@@ -31,6 +31,7 @@ class ModelInfo:
     aux_logits_scope: variable scope of the auxiliary classifier, or None.
     paper: the paper the definition follows.
     min_image_size: smallest square input the default build accepts.
+    input_channels: channels of the published checkpoint's input (1 for MNIST's LeNet).
   """
   name: str
   builder: Callable
@@ -42,6 +43,7 @@ class ModelInfo:
   aux_logits_scope: Optional[str]
   paper: str
   min_image_size: int
+  input_channels: int = 3
 
   @property
   def checkpoint_exclude_scopes(self):
@@ -56,7 +58,8 @@ _MODELS = {}
 
 
 def register(name, *, arg_scope, default_image_size, preprocessing, num_classes,
-             logits_scope, paper, aux_logits_scope=None, min_image_size=None):
+             logits_scope, paper, aux_logits_scope=None, min_image_size=None,
+             input_channels=3):
   """Returns a decorator that registers `builder` under `name`.
 
   The decorator also sets TF-Slim's `builder.default_image_size` and our
@@ -77,7 +80,7 @@ def register(name, *, arg_scope, default_image_size, preprocessing, num_classes,
         default_image_size=default_image_size, preprocessing=preprocessing,
         num_classes=num_classes, logits_scope=logits_scope,
         aux_logits_scope=aux_logits_scope, paper=paper,
-        min_image_size=builder.min_image_size)
+        min_image_size=builder.min_image_size, input_channels=input_channels)
     return builder
   return decorator
 

@@ -23,7 +23,7 @@ def parameter_count(name):
   info = nets_factory.model_info(name)
   with tf.Graph().as_default():
     size = info.default_image_size
-    images = tf1.placeholder(tf.float32, [1, size, size, 3])
+    images = tf1.placeholder(tf.float32, [1, size, size, info.input_channels])
     nets_factory.get_network_fn(name, num_classes=info.num_classes)(images)
     return sum(v.shape.num_elements() for v in tf1.trainable_variables())
 

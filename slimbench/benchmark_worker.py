@@ -119,7 +119,7 @@ def run_throughput(spec):
   model_name, batch_size = spec['model_name'], spec['batch_size']
   info = nets_factory.model_info(model_name)
   image_size = spec.get('image_size') or info.default_image_size
-  channels = 1 if model_name == 'lenet' else 3
+  channels = info.input_channels
   num_classes = spec.get('num_classes') or info.num_classes
   training_mode = spec['mode'] == 'train'
   with tf.Graph().as_default():

@@ -39,7 +39,7 @@ SMOKE_IMAGE_SIZE['inception_v2'] = 64
 
 
 def _channels(name):
-  return 1 if name == 'lenet' else 3
+  return nets_factory.model_info(name).input_channels
 
 
 def _smoke_size(name):
