@@ -108,11 +108,11 @@ def _pair(kernel):
   return tuple(kernel) if isinstance(kernel, (list, tuple)) else (kernel, kernel)
 
 
-def _min_input(size, kernel, stride, padding, rate=1):
+def _min_input(size, kernel, stride, padding):
   """Smallest input side that leaves an output of side `size` after one layer."""
   if padding == SAME:
     return (size - 1) * stride + 1
-  return (size - 1) * stride + (max(kernel) - 1) * rate + 1
+  return (size - 1) * stride + max(kernel)
 
 
 class Conv:
@@ -330,8 +330,8 @@ def fc_aux_logits(net, num_classes, *, pool_scope, conv_scope, logits_scope):
   net = slim.conv2d(net, 128, [1, 1], scope='Conv2d_1b_1x1')
   kernel = net.shape[1:3]
   if not kernel.is_fully_defined():
-    raise ValueError('the auxiliary logits need a static image size; pass '
-                     'create_aux_logits=False for images of unknown size')
+    raise ValueError(f'{tf1.get_variable_scope().name}: the auxiliary logits need a static '
+                     'image size; pass create_aux_logits=False for images of unknown size')
   net = slim.conv2d(net, 768, kernel.as_list(), padding=VALID, scope=conv_scope)
   net = slim.flatten(net)
   return slim.fully_connected(net, num_classes, activation_fn=None, scope=logits_scope)

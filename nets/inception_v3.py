@@ -185,7 +185,7 @@ def inception_v3(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0
       if with_aux:
         with tf1.variable_scope('AuxLogits'):
           end_points['AuxLogits'] = _aux_logits(end_points['Mixed_6e'], num_classes, depth,
-                                                spatial_squeeze, sc.name)
+                                                spatial_squeeze, f'{sc.name}/AuxLogits')
       return inception_utils.conv_logits(
           net, end_points, net_name=sc.name, num_classes=num_classes,
           dropout_keep_prob=dropout_keep_prob, spatial_squeeze=spatial_squeeze,
