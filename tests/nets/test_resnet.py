@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 import tf_slim as slim
 
+from nets import layers
 from nets import nets_factory
 from nets import resnet_utils
 from nets import resnet_v1
@@ -161,7 +162,6 @@ def test_classifier_outputs(version, graph):
 @pytest.mark.parametrize('builder', [resnet_v1.resnet_v1_50, resnet_v2.resnet_v2_50])
 def test_depth_multiplier_scales_widths_down_to_min_base_depth(builder, graph):
   images = tf1.placeholder(tf.float32, [1, 32, 32, 3])
-  name = builder.__name__
   with slim.arg_scope(resnet_utils.resnet_arg_scope()):
     _, end_points = builder(images, None, depth_multiplier=0.25, scope='quarter')
     # 512 * 0.01 = 5 bottleneck channels: every block is held at min_base_depth=8.
@@ -171,7 +171,6 @@ def test_depth_multiplier_scales_widths_down_to_min_base_depth(builder, graph):
   assert [end_points[f'quarter/block{i}'].shape[-1] for i in (1, 2, 3, 4)] == [
       64, 128, 256, 512]
   assert [thin_end_points[f'thin/block{i}'].shape[-1] for i in (1, 2, 3, 4)] == [32] * 4
-  assert name in nets_factory.list_models()
 
 
 def test_conv2d_same_samples_the_stride_1_positions(graph):
@@ -197,7 +196,7 @@ def test_conv2d_same_samples_the_stride_1_positions(graph):
 def test_bounded_activations_stay_within_six(graph):
   inputs = tf.constant(_random_images(8) * 100)
   with slim.arg_scope(resnet_utils.resnet_arg_scope()):
-    with slim.arg_scope([resnet_v1.layers.batch_norm], is_training=False):
+    with slim.arg_scope([layers.batch_norm], is_training=False):
       bounded = resnet_v1.bottleneck(inputs, 16, 4, stride=1, use_bounded_activations=True,
                                      scope='bounded')
       unbounded = resnet_v1.bottleneck(inputs, 16, 4, stride=1, scope='unbounded')
