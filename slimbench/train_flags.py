@@ -67,6 +67,10 @@ def define_train_flags(fv):
   flags.DEFINE_float('momentum', 0.9, 'Momentum of the momentum optimizer.', flag_values=fv)
   flags.DEFINE_float('rmsprop_momentum', 0.9, 'Momentum of RMSProp.', flag_values=fv)
   flags.DEFINE_float('rmsprop_decay', 0.9, 'Decay of RMSProp.', flag_values=fv)
+  flags.DEFINE_float('batch_norm_decay', None, 'Decay of the batch-norm moving statistics; '
+                     'by default the family\'s (0.997-0.9997, made for long ImageNet runs: '
+                     'short runs want 0.9 or their evaluation sees unsettled statistics).',
+                     lower_bound=0.0, upper_bound=1.0, flag_values=fv)
   flags.DEFINE_integer('quantize_delay', -1,
                        'TF-Slim\'s quantization-aware training delay. Its machinery '
                        '(tf.contrib.quantize) no longer exists: any value >= 0 is an error.',

@@ -192,7 +192,8 @@ def build_train_graph(fv):
     raise ValueError(f'--labels_offset={fv.labels_offset} leaves no classes of the '
                      f'{dataset.num_classes} in {fv.dataset_name}')
   network_fn = nets_factory.get_network_fn(fv.model_name, num_classes=num_classes,
-                                           weight_decay=fv.weight_decay, is_training=True)
+                                           weight_decay=fv.weight_decay, is_training=True,
+                                           batch_norm_decay=fv.batch_norm_decay)
   image_size = fv.train_image_size or network_fn.default_image_size
 
   with tf1.device(deploy_config.inputs_device()):

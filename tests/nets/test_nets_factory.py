@@ -191,3 +191,34 @@ def test_checkpoint_round_trip(name, tmp_path):
   saved = build_and_run()
   restored = build_and_run(restore_from=str(tmp_path / 'model.ckpt'))
   np.testing.assert_allclose(saved, restored, rtol=1e-6)
+
+
+def _first_moving_mean_after_one_update(name, batch_norm_decay):
+  size = _smoke_size(name)
+  with tf.Graph().as_default():
+    tf1.set_random_seed(0)
+    images = tf.constant(np.random.RandomState(0).uniform(0, 1, [2, size, size, 3]),
+                         tf.float32)
+    nets_factory.get_network_fn(name, num_classes=7, is_training=True,
+                                batch_norm_decay=batch_norm_decay)(images)
+    moving_mean = next(v for v in tf1.global_variables()
+                       if v.op.name.endswith('moving_mean'))
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      sess.run(tf1.get_collection(tf1.GraphKeys.UPDATE_OPS))
+      return sess.run(moving_mean)
+
+
+@pytest.mark.parametrize('name', ['inception_v3', 'resnet_v1_50', 'mobilenet_v1',
+                                  'mobilenet_v2', 'alexnet_bn'])
+def test_batch_norm_decay_reaches_the_moving_averages(name):
+  """From 0, one update moves the moving mean by (1 - decay) of the batch mean."""
+  batch_mean = _first_moving_mean_after_one_update(name, 0.0)
+  halfway = _first_moving_mean_after_one_update(name, 0.5)
+  assert np.abs(batch_mean).max() > 0
+  np.testing.assert_allclose(halfway, 0.5 * batch_mean, rtol=1e-4, atol=1e-7)
+
+
+def test_batch_norm_decay_for_a_net_without_batch_norm_is_an_error():
+  with pytest.raises(ValueError, match='no batch normalization'):
+    nets_factory.get_network_fn('vgg_16', num_classes=7, batch_norm_decay=0.9)
