@@ -92,20 +92,23 @@ def alexnet_v2(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5
                          biases_initializer=tf1.constant_initializer(0.1)))
 
 
-def alexnet_arg_scope(weight_decay=0.0005, batch_norm_decay=0.999):
-  """The 2012 paper's defaults: ReLU, weights N(0, 0.01), biases 0, weight decay 5e-4.
-
-  `batch_norm_decay` applies to alexnet_bn only.
-  """
+def alexnet_arg_scope(weight_decay=0.0005):
+  """The 2012 paper's defaults: ReLU, weights N(0, 0.01), biases 0, weight decay 5e-4."""
   with slim.arg_scope([slim.conv2d, layers.grouped_conv2d, slim.fully_connected],
                       activation_fn=tf.nn.relu,
                       weights_initializer=tf1.random_normal_initializer(stddev=0.01),
                       biases_initializer=tf1.zeros_initializer(),
                       weights_regularizer=slim.l2_regularizer(weight_decay)):
     with slim.arg_scope([slim.conv2d, layers.grouped_conv2d], padding='SAME'):
-      with slim.arg_scope([slim.max_pool2d], padding='VALID'):
-        with slim.arg_scope([layers.batch_norm], decay=batch_norm_decay) as arg_sc:
-          return arg_sc
+      with slim.arg_scope([slim.max_pool2d], padding='VALID') as arg_sc:
+        return arg_sc
+
+
+def alexnet_bn_arg_scope(weight_decay=0.0005, batch_norm_decay=0.999):
+  """`alexnet_arg_scope` plus the decay of alexnet_bn's moving statistics."""
+  with slim.arg_scope(alexnet_arg_scope(weight_decay)):
+    with slim.arg_scope([layers.batch_norm], decay=batch_norm_decay) as arg_sc:
+      return arg_sc
 
 
 def _conv(net, depth, kernel, groups, scope, **kwargs):
@@ -183,7 +186,7 @@ def alexnet(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5,
                        spatial_squeeze, scope, global_pool, groups, batch_norm=False)
 
 
-@registry.register('alexnet_bn', arg_scope=alexnet_arg_scope, default_image_size=227,
+@registry.register('alexnet_bn', arg_scope=alexnet_bn_arg_scope, default_image_size=227,
                    preprocessing='alexnet', num_classes=1000, logits_scope='alexnet_bn/fc8', paper=PAPER_2012)
 def alexnet_bn(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5,
                spatial_squeeze=True, scope='alexnet_bn', global_pool=False, groups=1):

@@ -53,12 +53,21 @@ def model_info(name):
   return _MODELS[name]
 
 
+def _batch_norm_decay_argument(info):
+  # The families name this argument as their original code did.
+  parameters = inspect.signature(info.arg_scope).parameters
+  return next((n for n in ('batch_norm_decay', 'bn_decay') if n in parameters), None)
+
+
+def has_batch_norm(name):
+  """Whether `name` uses batch normalization (so `batch_norm_decay` applies)."""
+  return _batch_norm_decay_argument(model_info(name)) is not None
+
+
 def _family_arg_scope(info, weight_decay, batch_norm_decay):
   kwargs = {'weight_decay': weight_decay}
   if batch_norm_decay is not None:
-    # The families name this argument as their papers' code did.
-    parameters = inspect.signature(info.arg_scope).parameters
-    name = next((n for n in ('batch_norm_decay', 'bn_decay') if n in parameters), None)
+    name = _batch_norm_decay_argument(info)
     if name is None:
       raise ValueError(f'{info.name} has no batch normalization: batch_norm_decay does not '
                        f'apply')

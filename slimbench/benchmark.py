@@ -179,6 +179,10 @@ def plan_train_runs(fv, train_flag_names, dataset_dir):
   for model, optimizer, batch_size in itertools.product(
       expand_models(fv.models), fv.optimizers, fv.batch_sizes):
     rates = fv.learning_rates or [str(DEFAULT_LEARNING_RATES[optimizer])]
+    # --batch_norm_decay is a knob of the nets that have batch norm; the others run as
+    # they are rather than fail.
+    model_argv = [arg for arg in base_argv if not (
+        arg.startswith('--batch_norm_decay=') and not nets_factory.has_batch_norm(model))]
     for rate in rates:
       name = _run_name(model=model, opt=optimizer, lr=rate, bs=batch_size)
       run_dir = os.path.join(fv.output_dir, 'train', name)
@@ -194,7 +198,7 @@ def plan_train_runs(fv, train_flag_names, dataset_dir):
         eval_argv.append(f'--moving_average_decay={fv.moving_average_decay}')
       runs.append({
           'kind': 'train', 'name': name, 'run_dir': run_dir,
-          'train_argv': base_argv + [
+          'train_argv': model_argv + [
               f'--model_name={model}', f'--optimizer={optimizer}',
               f'--learning_rate={rate}', f'--batch_size={batch_size}',
               f'--train_dir={run_dir}', f'--dataset_dir={dataset_dir}'],

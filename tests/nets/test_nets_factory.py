@@ -94,6 +94,9 @@ def test_builds_trains_and_reuses(name, graph):
   assert end_points, 'end_points must not be empty'
   trainable = tf1.trainable_variables()
   loss = tf.reduce_mean(tf.square(logits)) + tf.add_n(tf1.losses.get_regularization_losses())
+  if 'AuxLogits' in end_points:
+    # Trained together with the logits, as train_image_classifier does.
+    loss += 0.4 * tf.reduce_mean(tf.square(end_points['AuxLogits']))
   grads = tf.gradients(loss, trainable)
   missing = [v.op.name for v, g in zip(trainable, grads) if g is None]
   assert not missing, f'no gradient for {missing}'
@@ -219,6 +222,8 @@ def test_batch_norm_decay_reaches_the_moving_averages(name):
   np.testing.assert_allclose(halfway, 0.5 * batch_mean, rtol=1e-4, atol=1e-7)
 
 
-def test_batch_norm_decay_for_a_net_without_batch_norm_is_an_error():
+@pytest.mark.parametrize('name', ['vgg_16', 'alexnet', 'lenet'])
+def test_batch_norm_decay_for_a_net_without_batch_norm_is_an_error(name):
+  assert not nets_factory.has_batch_norm(name)
   with pytest.raises(ValueError, match='no batch normalization'):
-    nets_factory.get_network_fn('vgg_16', num_classes=7, batch_norm_decay=0.9)
+    nets_factory.get_network_fn(name, num_classes=7, batch_norm_decay=0.9)
