@@ -9,7 +9,9 @@ TF-Slim's `model_deploy` API and semantics:
 - the batch-norm update ops are those of the first clone.
 
 Unlike TF-Slim, asking for more GPU clones than the machine has puts the clones on the
-CPU with a logged notice, instead of failing at placement.
+CPU with a logged notice, instead of failing at placement; and with parameter servers the
+clones, inputs and optimizer name this replica's task (`/job:worker/task:N`), where
+TF-Slim's bare `/job:worker` let them land on any worker of the cluster.
 
 Usage:
   config = model_deploy.DeploymentConfig(num_clones=2)
@@ -23,6 +25,7 @@ Usage:
 """
 
 import collections
+import contextlib
 
 from absl import logging
 import tensorflow as tf
@@ -38,6 +41,10 @@ Clone = collections.namedtuple('Clone', ['outputs', 'scope', 'device'])
 
 DeployedModel = collections.namedtuple(
     'DeployedModel', ['train_op', 'summary_op', 'total_loss', 'clones'])
+
+# Ops that hold a variable's state and so belong on a parameter server.
+_VARIABLE_OPS = ('Variable', 'VariableV2', 'VarHandleOp')
+
 
 def _num_gpus():
   return len(tf.config.list_physical_devices('GPU'))
@@ -83,7 +90,13 @@ class DeploymentConfig:
     self._num_replicas = num_replicas
     self._num_ps_tasks = num_ps_tasks
     self._ps_device = f'/job:{ps_job_name}' if num_ps_tasks > 0 else ''
-    self._worker_device = f'/job:{worker_job_name}' if num_ps_tasks > 0 else ''
+    self._worker_device = (f'/job:{worker_job_name}/task:{replica_id}' if num_ps_tasks > 0
+                           else '')
+    # One round-robin counter for every variable of the graph, whichever device scope
+    # places it: all workers build the same graph, so each variable gets the same task.
+    self._ps_strategy = tf1.train.replica_device_setter(
+        ps_tasks=num_ps_tasks, ps_device=self._ps_device + '/device:CPU:0') if (
+            num_ps_tasks > 0) else None
 
   @property
   def num_clones(self):
@@ -150,16 +163,25 @@ class DeploymentConfig:
     if self._num_ps_tasks == 0:
       return device
 
-    strategy = tf1.train.replica_device_setter(ps_tasks=self._num_ps_tasks,
-                                               ps_device=self._ps_device)
-
     def place(op):
-      if op.device:
-        return op.device
-      if op.node_def.op in ('Variable', 'VariableV2', 'VarHandleOp'):
-        return strategy(op)
-      return device
+      return self._place_variable(op) or device
     return place
+
+  def _place_variable(self, op):
+    """A variable op not yet placed goes to the next PS task; any other op stays as is."""
+    if not op.device and op.node_def.op in _VARIABLE_OPS:
+      return self._ps_strategy(op)
+    return op.device
+
+  def clone_variables_scope(self):
+    """A device scope, inside a clone's, that sends the clone's new variables to the PS.
+
+    The arg_scope of `create_clones` alone does not: a network re-enters its family's saved
+    arg_scope (as nets_factory does), which replaces the arg_scope around it.
+    """
+    if self._num_ps_tasks == 0:
+      return contextlib.nullcontext()
+    return tf1.device(self._place_variable)
 
 
 def create_clones(config, model_fn, args=None, kwargs=None):
@@ -178,7 +200,7 @@ def create_clones(config, model_fn, args=None, kwargs=None):
                       device=config.variables_device()):
     for index in range(config.num_clones):
       with tf1.name_scope(config.clone_scope(index)) as clone_scope:
-        with tf1.device(config.clone_device(index)):
+        with tf1.device(config.clone_device(index)), config.clone_variables_scope():
           with tf1.variable_scope(tf1.get_variable_scope(), reuse=index > 0):
             outputs = model_fn(*args, **kwargs)
           clones.append(Clone(outputs, clone_scope, config.clone_device(index)))

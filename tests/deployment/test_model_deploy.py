@@ -116,8 +116,10 @@ def test_more_clones_than_gpus_fall_back_to_cpu():
 def test_parameter_servers_get_the_variables_round_robin(graph):
   config = model_deploy.DeploymentConfig(num_clones=1, clone_on_cpu=True, replica_id=1,
                                          num_replicas=2, num_ps_tasks=2)
-  assert config.clone_device(0) == '/job:worker/device:CPU:0'
-  assert config.optimizer_device() == '/job:worker/device:CPU:0'
+  # This replica's own task: a bare /job:worker would let the placer pick any worker.
+  assert config.clone_device(0) == '/job:worker/task:1/device:CPU:0'
+  assert config.optimizer_device() == '/job:worker/task:1/device:CPU:0'
+  assert config.inputs_device() == '/job:worker/task:1/device:CPU:0'
   with tf1.device(config.variables_device()):
     first = tf1.get_variable('a', [1])
     second = tf1.get_variable('b', [1])
@@ -135,3 +137,27 @@ def test_parameter_servers_get_the_variables_round_robin(graph):
 def test_rejects_inconsistent_configs(kwargs, message):
   with pytest.raises(ValueError, match=message):
     model_deploy.DeploymentConfig(**kwargs)
+
+
+def test_clone_variables_go_to_the_ps_under_a_saved_arg_scope(graph):
+  # nets_factory re-enters the family's saved arg_scope, which replaces create_clones' own.
+  with slim.arg_scope([slim.conv2d], padding='SAME') as saved_scope:
+    pass
+
+  def model_fn():
+    with slim.arg_scope(saved_scope):
+      net = slim.conv2d(tf.zeros([2, 6, 6, 3]), 4, [3, 3], scope='conv')
+      return slim.conv2d(net, 4, [3, 3], scope='conv2')
+
+  config = model_deploy.DeploymentConfig(num_clones=2, clone_on_cpu=True, replica_id=1,
+                                         num_replicas=2, num_ps_tasks=2)
+  with tf1.device(config.variables_device()):
+    tf1.train.get_or_create_global_step()
+  clones = model_deploy.create_clones(config, model_fn)
+  devices = {v.op.name: v.device for v in tf1.global_variables()}
+  assert devices == {'global_step': '/job:ps/task:0/device:CPU:0',
+                     'conv/weights': '/job:ps/task:1/device:CPU:0',
+                     'conv/biases': '/job:ps/task:0/device:CPU:0',
+                     'conv2/weights': '/job:ps/task:1/device:CPU:0',
+                     'conv2/biases': '/job:ps/task:0/device:CPU:0'}
+  assert [c.outputs.device for c in clones] == ['/job:worker/task:1/device:CPU:0'] * 2
