@@ -4,6 +4,15 @@ Usage:
   python train_image_classifier.py --train_dir=/tmp/lenet --dataset_name=mnist5k \
       --dataset_dir=/tmp/mnist5k --model_name=lenet --optimizer=momentum \
       --learning_rate=0.01 --batch_size=32 --max_number_of_steps=1000
+
+On several machines, the same command on every host, plus its task (see
+slimbench/cluster.py; scripts/launch_local_cluster.py does this on one machine):
+  python train_image_classifier.py ... --job_name=ps --task=0 \
+      --ps_hosts=ps0:2222 --worker_hosts=worker0:2222,worker1:2222
+  python train_image_classifier.py ... --job_name=worker --task=0 \
+      --ps_hosts=ps0:2222 --worker_hosts=worker0:2222,worker1:2222
+or with TF_CONFIG='{"cluster": {"ps": [...], "worker": [...]},
+"task": {"type": "worker", "index": 0}}' in the environment instead of the four flags.
 """
 
 import sys
@@ -23,7 +32,7 @@ def main(argv):
     sys.exit(f'train_image_classifier.py: unexpected arguments {argv[1:]}')
   try:
     training.train(flags.FLAGS, FLAG_NAMES)
-  except (ValueError, training.TrainingError) as error:
+  except (ValueError, TimeoutError, training.TrainingError) as error:
     logging.error('%s', error)
     sys.exit(f'train_image_classifier.py: {error}')
 

@@ -17,16 +17,27 @@ def define_train_flags(fv):
   flags.DEFINE_string('train_dir', '/tmp/tfmodel/',
                       'Where checkpoints, event logs and the resolved flags are written.',
                       flag_values=fv)
-  flags.DEFINE_string('master', '', 'Address of the TensorFlow master (multi-machine).',
-                      flag_values=fv)
+  flags.DEFINE_string('master', '', 'grpc:// address of a TensorFlow server started '
+                      'elsewhere for this worker; with --ps_hosts/--worker_hosts or TF_CONFIG '
+                      'this process starts its own and the flag stays empty.', flag_values=fv)
   flags.DEFINE_integer('num_clones', 1, 'Model clones to deploy (one per GPU).',
                        lower_bound=1, flag_values=fv)
   flags.DEFINE_boolean('clone_on_cpu', False, 'Put the clones on the CPU.', flag_values=fv)
-  flags.DEFINE_integer('worker_replicas', 1, 'Number of worker replicas.', lower_bound=1,
+  flags.DEFINE_integer('worker_replicas', 1, 'Number of worker replicas (taken from '
+                       '--worker_hosts or TF_CONFIG when given).', lower_bound=1,
                        flag_values=fv)
   flags.DEFINE_integer('num_ps_tasks', 0, 'Number of parameter servers; 0 keeps the '
-                       'variables on this worker.', lower_bound=0, flag_values=fv)
-  flags.DEFINE_integer('task', 0, 'Task id of this replica.', lower_bound=0, flag_values=fv)
+                       'variables on this worker (taken from --ps_hosts or TF_CONFIG when '
+                       'given).', lower_bound=0, flag_values=fv)
+  flags.DEFINE_integer('task', 0, 'Task index of this process in its job; worker 0 is the '
+                       'chief.', lower_bound=0, flag_values=fv)
+  flags.DEFINE_enum('job_name', None, ['ps', 'worker'], 'Multi-machine: run as a parameter '
+                    'server or as a worker of the cluster of --ps_hosts/--worker_hosts.',
+                    flag_values=fv)
+  flags.DEFINE_string('ps_hosts', None, 'Multi-machine: comma-separated host:port of the '
+                      'parameter servers.', flag_values=fv)
+  flags.DEFINE_string('worker_hosts', None, 'Multi-machine: comma-separated host:port of the '
+                      'workers, the chief first.', flag_values=fv)
   flags.DEFINE_integer('num_readers', 4, 'TFRecord files read in parallel.', lower_bound=1,
                        flag_values=fv)
   flags.DEFINE_integer('num_preprocessing_threads', 4,

@@ -3,7 +3,10 @@
 `train(flag_values)` does what train_image_classifier.py does, from the flags of
 `train_flags.define_train_flags`: clones over devices with `model_deploy`, a `tf.data`
 input pipeline, the optimizer and learning-rate schedule of the flags, fine-tuning from a
-checkpoint, resume from `train_dir`, checkpoints and TensorBoard summaries.
+checkpoint, resume from `train_dir`, checkpoints and TensorBoard summaries. The same call
+runs a parameter server or a worker of a multi-machine cluster (see `slimbench.cluster`):
+asynchronous training, or synchronous with `--sync_replicas`, where the chief aggregates
+`--replicas_to_aggregate` gradients per step.
 """
 
 import os
@@ -19,6 +22,7 @@ from datasets import dataset_factory
 from deployment import model_deploy
 from nets import nets_factory
 from slimbench import checkpoints
+from slimbench import cluster
 from slimbench import files
 from slimbench import inputs
 from slimbench import optimization
@@ -28,6 +32,9 @@ tf1 = tf.compat.v1
 FLAGS_FILE = 'flags.txt'
 RESULTS_FILE = 'train_results.json'
 AUX_LOSS_WEIGHT = 0.4
+# Seconds the session gives its threads to stop. Only synchronous training has one that
+# matters: the chief's, which closes the token queue so that no worker waits for a token.
+STOP_GRACE_SECS = 2
 
 
 def scalar_summary(tag, tensor):
@@ -42,14 +49,18 @@ class TrainingError(Exception):
   """Training stopped for a reason the user must act on (the message says which)."""
 
 
-def check_flags(fv):
+def check_flags(fv, task=None):
   """Rejects flag combinations that cannot work, with one clear line each."""
   if fv.quantize_delay >= 0:
     raise ValueError('--quantize_delay: quantization-aware training used tf.contrib.quantize, '
                      'which TensorFlow 2 no longer has; leave the flag at -1')
-  if fv.master or fv.num_ps_tasks or fv.worker_replicas > 1 or fv.sync_replicas:
-    raise ValueError('--master/--num_ps_tasks/--worker_replicas/--sync_replicas: '
-                     'multi-machine training is not available yet; train on one machine')
+  if not task and not fv.master and (fv.num_ps_tasks or fv.worker_replicas > 1):
+    raise ValueError('--num_ps_tasks/--worker_replicas describe a multi-machine cluster: '
+                     'give it with --job_name, --ps_hosts and --worker_hosts, or TF_CONFIG (or '
+                     '--master of a server started elsewhere)')
+  if fv.replicas_to_aggregate > 1 and not fv.sync_replicas:
+    raise ValueError('--replicas_to_aggregate applies to synchronous training: add '
+                     '--sync_replicas')
   if not fv.dataset_dir and fv.dataset_name != 'synthetic':
     raise ValueError('--dataset_dir is required: the folder of the converted dataset '
                      '(see download_and_convert_data.py)')
@@ -103,43 +114,63 @@ def _fine_tune_init_fn(fv, model_info, num_classes):
 
 
 class _ProgressHook(tf1.train.SessionRunHook):
-  """Logs `step N: loss = X (Y sec/step, Z images/sec)` and a summary at the end."""
+  """Logs `step N: loss = X (Y sec/step, Z images/sec)` and a summary at the end.
 
-  def __init__(self, loss, global_step, every_n_steps, images_per_step):
+  sec/step is this process's time per step; images/sec counts the images of every worker
+  and clone, from how far the global step moved (`images_per_step` per global step).
+  """
+
+  def __init__(self, loss, step_after_update, global_step, every_n_steps, images_per_step):
     self._loss = loss
+    self._step_after_update = step_after_update
     self._global_step = global_step
     self._every_n_steps = every_n_steps
     self._images_per_step = images_per_step
     self.steps_run = 0
     self.last_loss = None
-    self._seconds = 0.0
-    self._window_start = None
-    self._window_steps = 0
+    self.start_step = None
+    self.last_step = None
+    self._timed = None  # (time, global step) after the first step
+
+  def after_create_session(self, session, coord):
+    if self.start_step is None:
+      self.start_step = self.last_step = int(session.run(self._global_step))
 
   def before_run(self, run_context):
     self._step_start = time.perf_counter()
-    return tf1.train.SessionRunArgs([self._loss, self._global_step])
+    return tf1.train.SessionRunArgs([self._loss, self._step_after_update])
 
   def after_run(self, run_context, run_values):
-    elapsed = time.perf_counter() - self._step_start
+    now = time.perf_counter()
     loss, step = run_values.results
+    previous_step, self.last_step = self.last_step, int(step)
     self.last_loss = float(loss)
     self.steps_run += 1
-    # The first step includes graph optimization and is left out of the throughput.
-    if self.steps_run > 1:
-      self._seconds += elapsed
-      self._window_steps += 1
-    if step % self._every_n_steps == 0 or self.steps_run == 1:
-      per_step = elapsed if self._window_steps == 0 else (
-          (time.perf_counter() - self._window_start) / self._window_steps)
-      logging.info('step %d: loss = %.4f (%.3f sec/step, %.1f images/sec)', step, loss,
-                   per_step, self._images_per_step / max(per_step, 1e-9))
-      self._window_start, self._window_steps = time.perf_counter(), 0
+    if self.steps_run == 1:
+      # The first step includes graph optimization and is left out of the throughput.
+      self._timed = self._window = (now, self.last_step)
+      self._window_steps = 0
+      self._log(loss, now - self._step_start, self._images_per_step / (now - self._step_start))
+      return
+    self._window_steps += 1
+    # Other workers move the global step too: log on crossing a multiple of the interval.
+    if step // self._every_n_steps > previous_step // self._every_n_steps:
+      seconds = now - self._window[0]
+      self._log(loss, seconds / self._window_steps,
+                (self.last_step - self._window[1]) * self._images_per_step / seconds)
+      self._window, self._window_steps = (now, self.last_step), 0
+    self._last_time = now
+
+  def _log(self, loss, sec_per_step, images_per_sec):
+    logging.info('step %d: loss = %.4f (%.3f sec/step, %.1f images/sec)', self.last_step,
+                 loss, sec_per_step, images_per_sec)
 
   @property
   def images_per_sec(self):
-    timed_steps = self.steps_run - 1
-    return timed_steps * self._images_per_step / self._seconds if timed_steps > 0 else 0.0
+    if self.steps_run < 2:
+      return 0.0
+    seconds = self._last_time - self._timed[0]
+    return (self.last_step - self._timed[1]) * self._images_per_step / max(seconds, 1e-9)
 
 
 class _StopOnSignalHook(tf1.train.SessionRunHook):
@@ -174,7 +205,8 @@ def build_train_graph(fv):
 
   Returns:
     A dict with train_op, total_loss, global_step, summary_op, dataset, init_fn,
-    images_per_step.
+    images_per_step (per global step, over every worker and clone), param_count and
+    sync_optimizer (the SyncReplicasOptimizer with --sync_replicas, else None).
   """
   model_info = nets_factory.model_info(fv.model_name)
   if fv.random_seed is not None:
@@ -244,7 +276,15 @@ def build_train_graph(fv):
     learning_rate = optimization.configure_learning_rate(dataset.num_samples, global_step, fv)
     optimizer = optimization.configure_optimizer(learning_rate, fv)
     summaries.add(scalar_summary('learning_rate', learning_rate))
-  if variable_averages:
+  sync_optimizer = None
+  if fv.sync_replicas:
+    # The chief applies the mean of --replicas_to_aggregate gradients per step, and the
+    # moving averages with it.
+    optimizer = sync_optimizer = tf1.train.SyncReplicasOptimizer(
+        optimizer, replicas_to_aggregate=fv.replicas_to_aggregate,
+        total_num_replicas=fv.worker_replicas, variable_averages=variable_averages,
+        variables_to_average=moving_average_variables)
+  elif variable_averages:
     update_ops.append(variable_averages.apply(moving_average_variables))
 
   total_loss, clones_gradients = model_deploy.optimize_clones(
@@ -269,62 +309,89 @@ def build_train_graph(fv):
       'summary_op': tf1.summary.merge(list(summaries), name='summary_op'),
       'dataset': dataset,
       'init_fn': _fine_tune_init_fn(fv, model_info, num_classes),
-      'images_per_step': fv.batch_size * fv.num_clones,
+      'images_per_step': (fv.batch_size * fv.num_clones *
+                          (fv.replicas_to_aggregate if fv.sync_replicas else 1)),
+      'sync_optimizer': sync_optimizer,
       'param_count': int(sum(v.shape.num_elements() for v in tf1.trainable_variables())),
   }
 
 
+def results_file(task):
+  """This process's results file in train_dir: the chief's (or one machine's) is
+  train_results.json, worker N's train_results.workerN.json."""
+  return RESULTS_FILE if task == 0 else f'train_results.worker{task}.json'
+
+
 def train(fv, flag_names=()):
-  """Trains as the flags say.
+  """Trains as the flags say; in a cluster, runs this process's task.
 
   Args:
     fv: parsed FlagValues with the flags of `train_flags.define_train_flags`.
-    flag_names: names of those flags, written into train_dir.
+    flag_names: names of those flags, written into train_dir (by the chief).
 
   Returns:
-    A dict: global_step, loss (last step), steps_run, images_per_sec, seconds.
+    A dict: global_step (after this process's last step), loss (last step), steps_run,
+    start_step, images_per_sec (every worker's), seconds, task. A parameter server returns
+    what `cluster.serve` does.
 
   Raises:
     ValueError: bad flags or data, one clear line.
     TrainingError: the loss became NaN or Inf.
   """
-  check_flags(fv)
+  task = cluster.resolve(fv)
+  if task and task.job_name == cluster.PS_JOB:
+    return cluster.serve(task)
+  check_flags(fv, task)
+  is_chief = fv.task == 0
   tf.io.gfile.makedirs(fv.train_dir)
-  if flag_names:
+  if flag_names and is_chief:
     write_flags(fv, flag_names, fv.train_dir)
   start = time.time()
+  server = cluster.start_server(task) if task else None
+  master = server.target if server else fv.master
   with tf.Graph().as_default():
     graph = build_train_graph(fv)
     progress = _ProgressHook(graph['total_loss'], graph['step_after_update'],
-                             fv.log_every_n_steps, graph['images_per_step'])
+                             graph['global_step'], fv.log_every_n_steps,
+                             graph['images_per_step'])
     stop_on_signal = _StopOnSignalHook()
     hooks = [tf1.train.NanTensorHook(graph['total_loss']), progress, stop_on_signal]
     if fv.max_number_of_steps:
       hooks.append(tf1.train.StopAtStepHook(last_step=fv.max_number_of_steps))
+    if graph['sync_optimizer']:
+      hooks.append(cluster.SyncReplicasHook(graph['sync_optimizer'], is_chief))
     scaffold = tf1.train.Scaffold(
         init_fn=graph['init_fn'], summary_op=graph['summary_op'],
         saver=tf1.train.Saver(max_to_keep=5, keep_checkpoint_every_n_hours=1.0))
+    session_config = None
+    if fv.num_ps_tasks:
+      session_config = cluster.session_config(fv.task)
+      cluster.log_variable_placement(fv.task)
+    if master and not is_chief:
+      cluster.wait_for_chief(master, fv.task)
     try:
       with tf1.train.MonitoredTrainingSession(
-          master=fv.master, is_chief=fv.task == 0, checkpoint_dir=fv.train_dir,
+          master=master, is_chief=is_chief, checkpoint_dir=fv.train_dir,
           scaffold=scaffold, hooks=hooks, save_checkpoint_secs=fv.save_interval_secs,
           save_summaries_secs=fv.save_summaries_secs, log_step_count_steps=None,
-          stop_grace_period_secs=5) as session:
+          config=session_config, stop_grace_period_secs=STOP_GRACE_SECS) as session:
         while not session.should_stop():
           session.run(graph['train_op'])
     except tf1.train.NanLossDuringTrainingError as error:
       raise TrainingError(
           f'the loss became NaN or Inf at step {progress.steps_run}; the last good checkpoint '
           f'in {fv.train_dir} is kept. Lower --learning_rate or check the data') from error
-    step = tf.train.load_checkpoint(fv.train_dir).get_tensor('global_step')
+  if server and not stop_on_signal.received:
+    cluster.report_done(task, server)
   seconds = time.time() - start
+  step = progress.last_step
   logging.info('Finished at step %d: loss = %s, %.1f images/sec over %d steps (%.1f s)',
                step, progress.last_loss, progress.images_per_sec, progress.steps_run, seconds)
   logging.info('total images/sec: %.2f', progress.images_per_sec)
-  results = {'global_step': int(step), 'loss': progress.last_loss,
-             'steps_run': progress.steps_run, 'images_per_sec': progress.images_per_sec,
-             'seconds': seconds, 'signal': stop_on_signal.received,
-             'param_count': graph['param_count']}
-  files.write_json_atomically(os.path.join(fv.train_dir, RESULTS_FILE), results)
+  results = {'global_step': step, 'loss': progress.last_loss,
+             'steps_run': progress.steps_run, 'start_step': progress.start_step,
+             'images_per_sec': progress.images_per_sec, 'seconds': seconds,
+             'signal': stop_on_signal.received, 'param_count': graph['param_count'],
+             'task': fv.task}
+  files.write_json_atomically(os.path.join(fv.train_dir, results_file(fv.task)), results)
   return results
-
