@@ -1,0 +1,239 @@
+"""Multi-machine training on loopback: parameter servers and workers as real processes.
+
+The cluster tests start train_image_classifier.py processes on 127.0.0.1 through
+scripts/launch_local_cluster.py, each with a hard timeout; leaving a test kills whatever
+still runs.
+"""
+
+import json
+import os
+import re
+import signal
+import time
+
+from absl import flags
+import pytest
+import tensorflow as tf
+
+from scripts import launch_local_cluster
+from slimbench import cluster
+from slimbench import train_flags
+from slimbench import training
+
+tf1 = tf.compat.v1
+
+STEP_LINE = re.compile(r'\] step (\d+): loss = ')
+# A cluster run takes 15-30 s here; two may run at once on two cores.
+CLUSTER_TIMEOUT_SECS = 150
+
+
+def _flags(*args):
+  fv = flags.FlagValues()
+  train_flags.define_train_flags(fv)
+  fv(['train', *args])
+  return fv
+
+
+def _lenet_args(train_dir, dataset_dir, *extra):
+  return [f'--train_dir={train_dir}', '--dataset_name=mnist5k', f'--dataset_dir={dataset_dir}',
+          '--model_name=lenet', '--optimizer=momentum', '--learning_rate=0.005',
+          '--weight_decay=0', '--batch_size=16', '--num_readers=1',
+          '--num_preprocessing_threads=1', '--log_every_n_steps=1', *extra]
+
+
+def _results(train_dir, task):
+  with open(os.path.join(train_dir, training.results_file(task))) as f:
+    return json.load(f)
+
+
+def _logs(local_cluster, last=25):
+  """The last lines of every task, for failure messages."""
+  return '\n'.join(f'[{job}{index}] {line}' for (job, index), lines in
+                   local_cluster.logs.items() for line in lines[-(last or len(lines)):])
+
+
+def _step(line):
+  return int(STEP_LINE.search(line).group(1))
+
+
+# ----- Which task a process is -----
+
+def test_task_from_flags_sets_the_deployment_flags():
+  fv = _flags('--job_name=worker', '--task=1', '--ps_hosts=127.0.0.1:2222',
+              '--worker_hosts=127.0.0.1:2223, 127.0.0.1:2224')
+  task = cluster.resolve(fv, environ={})
+  assert (task.job_name, task.task_index, task.is_chief) == ('worker', 1, False)
+  assert task.worker_hosts == ('127.0.0.1:2223', '127.0.0.1:2224')
+  assert (fv.task, fv.num_ps_tasks, fv.worker_replicas) == (1, 1, 2)
+  assert cluster.resolve(_flags(), environ={}) is None
+
+
+def test_task_from_tf_config_puts_the_chief_first():
+  tf_config = {'cluster': {'chief': ['c:1'], 'worker': ['w:1', 'w:2'], 'ps': ['p:1', 'p:2']},
+               'task': {'type': 'worker', 'index': 1}}
+  fv = _flags()
+  task = cluster.resolve(fv, environ={'TF_CONFIG': json.dumps(tf_config)})
+  assert task.worker_hosts == ('c:1', 'w:1', 'w:2') and task.ps_hosts == ('p:1', 'p:2')
+  assert (task.job_name, task.task_index, task.address) == ('worker', 2, 'w:2')
+  assert (fv.task, fv.num_ps_tasks, fv.worker_replicas) == (2, 2, 3)
+  tf_config['task'] = {'type': 'chief', 'index': 0}
+  assert cluster.resolve(_flags(), environ={'TF_CONFIG': json.dumps(tf_config)}).is_chief
+  tf_config['task'] = {'type': 'ps', 'index': 1}
+  ps = cluster.resolve(_flags(), environ={'TF_CONFIG': json.dumps(tf_config)})
+  assert (ps.job_name, ps.device, ps.address) == ('ps', '/job:ps/task:1', 'p:2')
+
+
+HOSTS = ['--ps_hosts=127.0.0.1:2222', '--worker_hosts=127.0.0.1:2223,127.0.0.1:2224']
+TF_CONFIG = json.dumps({'cluster': {'ps': ['p:1'], 'worker': ['w:1']},
+                        'task': {'type': 'worker', 'index': 0}})
+
+
+@pytest.mark.parametrize('args, tf_config, message', [
+    (['--job_name=worker', *HOSTS], TF_CONFIG, 'given twice'),
+    (['--job_name=worker', '--ps_hosts=127.0.0.1:2222'], '', '--worker_hosts'),
+    (HOSTS, '', '--job_name'),
+    (['--job_name=worker', '--ps_hosts=localhost', HOSTS[1]], '', 'not host:port'),
+    (['--job_name=worker', '--task=2', *HOSTS], '', 'task 2 of job worker does not exist'),
+    (['--job_name=ps', '--task=1', *HOSTS], '', 'task 1 of job ps does not exist'),
+    (['--job_name=worker', HOSTS[1]], '', 'parameter servers'),
+    (['--job_name=worker', '--master=grpc://127.0.0.1:1', *HOSTS], '', '--master'),
+    (['--job_name=worker', '--num_ps_tasks=2', *HOSTS], '', '--num_ps_tasks=2 disagrees'),
+    (['--job_name=worker', '--ps_hosts=127.0.0.1:2223', HOSTS[1]], '', 'its own host:port'),
+    ([], '{"cluster": {"ps": ["p:1"], "worker": ["w:1"]}, "task": {"type": "evaluator"}}',
+     'eval_image_classifier.py --wait_for_checkpoints'),
+    ([], '{"cluster": {"worker": ["w:1"], "evaluator": ["e:1"]}, "task": {"type": "worker"}}',
+     'evaluator'),
+    ([], '{"cluster": ', 'not valid JSON'),
+    ([], '{"task": {"type": "worker", "index": 0}}', 'no "cluster"'),
+])
+def test_bad_cluster_descriptions_fail_clearly(args, tf_config, message):
+  with pytest.raises(ValueError, match=re.escape(message)):
+    cluster.resolve(_flags(*args), environ={'TF_CONFIG': tf_config})
+
+
+def test_replicas_to_aggregate_needs_sync_replicas(tmp_path, mnist5k_dir):
+  fv = _flags(*_lenet_args(tmp_path, mnist5k_dir, '--replicas_to_aggregate=2'))
+  with pytest.raises(ValueError, match='--sync_replicas'):
+    training.train(fv)
+
+
+# ----- Where a worker puts things -----
+
+@pytest.mark.parametrize('sync', [False, True])
+def test_worker_graph_keeps_variables_on_the_ps_and_computes_on_its_own_task(mnist5k_dir,
+                                                                              sync):
+  extra = ['--sync_replicas', '--replicas_to_aggregate=2'] if sync else []
+  fv = _flags(*_lenet_args('/unused', mnist5k_dir, '--num_ps_tasks=2', '--worker_replicas=2',
+                           '--task=1', '--num_clones=2', *extra))
+  with tf.Graph().as_default() as graph:
+    built = training.build_train_graph(fv)
+    placement = cluster.log_variable_placement(1)
+    variables = tf1.global_variables()
+    assert placement == {'/job:ps/task:0': 9, '/job:ps/task:1': 8}, placement
+    assert all(v.device.startswith('/job:ps/task:') for v in variables)
+    compute = [op for op in graph.get_operations() if op.type in ('Conv2D', 'MatMul')]
+    forward = [op.name for op in compute if 'gradients' not in op.name]
+    assert len(forward) == 8, forward  # two clones of LeNet's four layers
+    assert {op.device for op in compute} == {'/job:worker/task:1/device:CPU:0'}
+    iterators = [op for op in graph.get_operations() if op.type == 'OneShotIterator']
+    assert [op.device for op in iterators] == ['/job:worker/task:1/device:CPU:0']
+    # The global batch: 2 clones of 16, times the 2 gradients aggregated per step.
+    assert built['images_per_step'] == 16 * 2 * (2 if sync else 1)
+    if sync:
+      built['sync_optimizer'].ready_for_local_init_op.mark_used()  # no session runs here
+      # The gradients are aggregated where their variables live.
+      accumulators = {op.device for op in graph.get_operations()
+                      if op.type == 'ResourceConditionalAccumulator'}
+      assert accumulators == {'/job:ps/task:0/device:CPU:0', '/job:ps/task:1/device:CPU:0'}
+
+
+# ----- Clusters on loopback -----
+
+def test_async_cluster_steps_add_up_and_every_process_exits_by_itself(tmp_path, mnist5k_dir):
+  train_dir = str(tmp_path / 'async')
+  args = _lenet_args(train_dir, mnist5k_dir, '--max_number_of_steps=40')
+  with launch_local_cluster.LocalCluster(args, num_ps=1, num_workers=2, echo=False) as local:
+    local.start()
+    codes = local.wait(CLUSTER_TIMEOUT_SECS, ps_grace_secs=30)
+    logs = _logs(local)
+    chief_lines = local.logs[('worker', 0)]
+    ps_lines = local.logs[('ps', 0)]
+  assert codes == {'ps0': 0, 'worker0': 0, 'worker1': 0}, logs
+  chief, worker = _results(train_dir, 0), _results(train_dir, 1)
+  assert chief['steps_run'] > 0 and worker['steps_run'] > 0, logs
+  # Every step of either worker moved the one global step on the parameter server.
+  final_step = max(chief['global_step'], worker['global_step'])
+  assert chief['steps_run'] + worker['steps_run'] == final_step >= 40, (chief, worker)
+  assert tf.train.load_checkpoint(train_dir).get_tensor('global_step') >= 40
+  assert any('variables on /job:ps/task:0: 17' in line for line in chief_lines), logs
+  # Only the chief writes the flags; the ps stopped because both workers said they finished.
+  assert os.path.exists(os.path.join(train_dir, training.FLAGS_FILE))
+  assert any('worker 0 finished' in line for line in ps_lines), logs
+  assert any('worker 1 finished' in line for line in ps_lines), logs
+
+
+def test_sync_cluster_from_tf_config_aggregates_and_exits(tmp_path, mnist5k_dir):
+  train_dir = str(tmp_path / 'sync')
+  args = _lenet_args(train_dir, mnist5k_dir, '--max_number_of_steps=12', '--sync_replicas',
+                     '--replicas_to_aggregate=2')
+  with launch_local_cluster.LocalCluster(args, num_ps=1, num_workers=2, use_tf_config=True,
+                                         echo=False) as local:
+    local.start()
+    local.wait_for_line('worker', 0, lambda line: 'Finished at step' in line,
+                        CLUSTER_TIMEOUT_SECS)
+    chief_done = time.monotonic()
+    codes = local.wait(CLUSTER_TIMEOUT_SECS, ps_grace_secs=30)
+    exit_secs = time.monotonic() - chief_done
+    logs, all_logs = _logs(local), _logs(local, last=None)
+  assert codes == {'ps0': 0, 'worker0': 0, 'worker1': 0}, logs
+  # No worker waits for a token once the chief stops.
+  assert exit_secs < 20, f'{exit_secs:.1f} s from the chief\'s end to the last exit\n{logs}'
+  assert 'Traceback' not in all_logs, all_logs
+  # The chief applies one update per 2 gradients: the global step stops at exactly 12.
+  assert tf.train.load_checkpoint(train_dir).get_tensor('global_step') == 12
+  chief, worker = _results(train_dir, 0), _results(train_dir, 1)
+  assert chief['global_step'] == worker['global_step'] == 12, (chief, worker)
+  assert chief['steps_run'] + worker['steps_run'] >= 2 * 12, (chief, worker)
+
+
+def test_killed_worker_rejoins_and_restarted_chief_resumes(tmp_path, mnist5k_dir):
+  train_dir = str(tmp_path / 'restart')
+  args = _lenet_args(train_dir, mnist5k_dir, '--max_number_of_steps=100',
+                     '--save_interval_secs=1')
+  with launch_local_cluster.LocalCluster(args, num_ps=1, num_workers=2, echo=False) as local:
+    local.start()
+    try:
+      # Worker 1 dies mid-run; the chief is held still while it comes back, so that the
+      # run cannot end before the restarted worker shows what it resumed from.
+      killed_at = _step(local.wait_for_line('worker', 1, STEP_LINE.search,
+                                            CLUSTER_TIMEOUT_SECS))
+      local.signal_task('worker', 0, signal.SIGSTOP)
+      local.kill_task('worker', 1)
+      local.start_task('worker', 1)
+      rejoined_at = _step(local.wait_for_line('worker', 1, STEP_LINE.search,
+                                              CLUSTER_TIMEOUT_SECS))
+      local.signal_task('worker', 0, signal.SIGCONT)
+
+      # The chief dies once it has saved a checkpoint past that; worker 1 is held still.
+      local.wait_for_line('worker', 0, lambda line: 'Saving checkpoints for' in line and
+                          int(line.split('Saving checkpoints for ')[1].split()[0]) > rejoined_at,
+                          CLUSTER_TIMEOUT_SECS)
+      local.signal_task('worker', 1, signal.SIGSTOP)
+      local.kill_task('worker', 0)
+      saved = int(tf.train.latest_checkpoint(train_dir).rsplit('-', 1)[1])
+      local.start_task('worker', 0)
+      restored = local.wait_for_line('worker', 0, lambda line: 'Restoring parameters' in line,
+                                     CLUSTER_TIMEOUT_SECS)
+      resumed_at = _step(local.wait_for_line('worker', 0, STEP_LINE.search,
+                                             CLUSTER_TIMEOUT_SECS))
+      local.signal_task('worker', 1, signal.SIGCONT)
+      codes = local.wait(CLUSTER_TIMEOUT_SECS, ps_grace_secs=30)
+    finally:
+      logs = _logs(local)
+  assert rejoined_at > killed_at >= 1, logs
+  assert restored.endswith(f'model.ckpt-{saved}'), logs
+  assert resumed_at == saved + 1, logs
+  assert codes == {'ps0': 0, 'worker0': 0, 'worker1': 0}, logs
+  assert _results(train_dir, 1)['start_step'] >= killed_at
+  assert _results(train_dir, 0)['start_step'] == saved
+  assert tf.train.load_checkpoint(train_dir).get_tensor('global_step') >= 100
