@@ -267,7 +267,7 @@ def main(argv):
       sys.exit(130)
     except TimeoutError as error:
       sys.exit(f'[launcher] {error}; every process was stopped')
-  summary = ', '.join(f'{name}: {"killed, did not stop by itself" if code is None else code}'
+  summary = ', '.join(f'{name}: {"stopped by the launcher" if code is None else code}'
                       for name, code in codes.items())
   print(f'[launcher] done in {time.time() - start:.1f} s ({summary})', flush=True)
   if any(code != 0 for code in codes.values()):

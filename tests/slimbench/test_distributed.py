@@ -56,6 +56,12 @@ def _step(line):
   return int(STEP_LINE.search(line).group(1))
 
 
+def _losses(lines):
+  """[(global step, loss)] of a task's step lines."""
+  return [(_step(line), float(line.split('loss = ')[1].split()[0])) for line in lines
+          if STEP_LINE.search(line)]
+
+
 # ----- Which task a process is -----
 
 def test_task_from_flags_sets_the_deployment_flags():
@@ -154,16 +160,24 @@ def test_async_cluster_steps_add_up_and_every_process_exits_by_itself(tmp_path, 
   args = _lenet_args(train_dir, mnist5k_dir, '--max_number_of_steps=40')
   with launch_local_cluster.LocalCluster(args, num_ps=1, num_workers=2, echo=False) as local:
     local.start()
+    local.wait_for_line('worker', 0, lambda line: 'Finished at step' in line,
+                        CLUSTER_TIMEOUT_SECS)
+    chief_done = time.monotonic()
     codes = local.wait(CLUSTER_TIMEOUT_SECS, ps_grace_secs=30)
+    exit_secs = time.monotonic() - chief_done
     logs = _logs(local)
     chief_lines = local.logs[('worker', 0)]
+    losses = [_losses(local.logs[('worker', index)]) for index in (0, 1)]
     ps_lines = local.logs[('ps', 0)]
   assert codes == {'ps0': 0, 'worker0': 0, 'worker1': 0}, logs
+  assert exit_secs < 20, f'{exit_secs:.1f} s from the chief\'s end to the last exit\n{logs}'
   chief, worker = _results(train_dir, 0), _results(train_dir, 1)
   assert chief['steps_run'] > 0 and worker['steps_run'] > 0, logs
   # Every step of either worker moved the one global step on the parameter server.
   final_step = max(chief['global_step'], worker['global_step'])
   assert chief['steps_run'] + worker['steps_run'] == final_step >= 40, (chief, worker)
+  first_loss = min(losses[0] + losses[1])[1]  # the loss at the lowest global step
+  assert sum(loss for _, loss in losses[0][-3:]) / 3 < first_loss / 3, logs
   assert tf.train.load_checkpoint(train_dir).get_tensor('global_step') >= 40
   assert any('variables on /job:ps/task:0: 17' in line for line in chief_lines), logs
   # Only the chief writes the flags; the ps stopped because both workers said they finished.
@@ -185,6 +199,7 @@ def test_sync_cluster_from_tf_config_aggregates_and_exits(tmp_path, mnist5k_dir)
     codes = local.wait(CLUSTER_TIMEOUT_SECS, ps_grace_secs=30)
     exit_secs = time.monotonic() - chief_done
     logs, all_logs = _logs(local), _logs(local, last=None)
+    losses = [_losses(local.logs[('worker', index)]) for index in (0, 1)]
   assert codes == {'ps0': 0, 'worker0': 0, 'worker1': 0}, logs
   # No worker waits for a token once the chief stops.
   assert exit_secs < 20, f'{exit_secs:.1f} s from the chief\'s end to the last exit\n{logs}'
@@ -194,6 +209,8 @@ def test_sync_cluster_from_tf_config_aggregates_and_exits(tmp_path, mnist5k_dir)
   chief, worker = _results(train_dir, 0), _results(train_dir, 1)
   assert chief['global_step'] == worker['global_step'] == 12, (chief, worker)
   assert chief['steps_run'] + worker['steps_run'] >= 2 * 12, (chief, worker)
+  first_loss = min(losses[0] + losses[1])[1]  # the loss at the lowest global step
+  assert sum(loss for _, loss in losses[0][-3:]) / 3 < first_loss / 2, logs
 
 
 def test_killed_worker_rejoins_and_restarted_chief_resumes(tmp_path, mnist5k_dir):
