@@ -1,15 +1,26 @@
 """Optimizers and learning-rate schedules named by TF-Slim's training flags.
 
-`configure_learning_rate` and `configure_optimizer` read the flag values of
-`train_flags.define_optimization_flags` (any object with those attributes).
+`configure_learning_rate` and `configure_optimizer` read the training flags (any object
+with those attributes). Beyond TF-Slim's exponential, fixed and polynomial decay:
+- inverse_time: rate / (1 + decay_factor * epoch / num_epochs_per_decay);
+- piecewise: constant rates between epoch boundaries;
+- plateau: the AlexNet paper's rule, the rate divided by a factor whenever the validation
+  metric that the evaluator writes (eval_image_classifier.py --wait_for_checkpoints)
+  has not improved for a patience window. The current rate lives in a variable, so a
+  resumed run keeps it.
 """
 
+import csv
+import os
+
+from absl import logging
 import tensorflow as tf
 
 tf1 = tf.compat.v1
 
 OPTIMIZERS = ('adadelta', 'adagrad', 'adam', 'ftrl', 'momentum', 'sgd', 'rmsprop')
-DECAY_TYPES = ('exponential', 'fixed', 'polynomial')
+DECAY_TYPES = ('exponential', 'fixed', 'polynomial', 'inverse_time', 'piecewise', 'plateau')
+PLATEAU_SCOPE = 'plateau'
 
 
 def steps_per_epoch(num_samples_per_epoch, flag_values):
@@ -43,6 +54,14 @@ def configure_learning_rate(num_samples_per_epoch, global_step, flag_values):
     rate = tf1.train.polynomial_decay(
         flag_values.learning_rate, schedule_step, decay_steps,
         flag_values.end_learning_rate, power=1.0, cycle=False)
+  elif decay_type == 'inverse_time':
+    rate = tf1.train.inverse_time_decay(
+        flag_values.learning_rate, schedule_step, decay_steps,
+        flag_values.learning_rate_decay_factor, staircase=False)
+  elif decay_type == 'piecewise':
+    rate = _piecewise(schedule_step, epoch_steps, flag_values)
+  elif decay_type == 'plateau':
+    rate = _plateau_variables(flag_values.learning_rate)['rate'].read_value()
   else:
     raise ValueError(f'--learning_rate_decay_type={decay_type!r} is not one of '
                      f'{", ".join(DECAY_TYPES)}')
@@ -50,6 +69,103 @@ def configure_learning_rate(num_samples_per_epoch, global_step, flag_values):
     warmup = flag_values.learning_rate * tf.cast(step + 1, tf.float32) / warmup_steps
     rate = tf1.where(step < warmup_steps, warmup, rate)
   return tf.identity(rate, name='learning_rate')
+
+
+def _piecewise(step, epoch_steps, flag_values):
+  boundaries = [float(b) for b in flag_values.piecewise_boundaries_epochs]
+  rates = [float(r) for r in flag_values.piecewise_learning_rates]
+  if len(rates) != len(boundaries) + 1:
+    raise ValueError(f'--piecewise_learning_rates needs one more value than '
+                     f'--piecewise_boundaries_epochs ({len(boundaries)} boundaries, '
+                     f'{len(rates)} rates)')
+  if boundaries != sorted(boundaries) or len(set(boundaries)) != len(boundaries):
+    raise ValueError('--piecewise_boundaries_epochs must increase strictly')
+  steps = [int(round(b * epoch_steps)) for b in boundaries]
+  return tf1.train.piecewise_constant(step, [tf.constant(s, tf.int64) for s in steps], rates)
+
+
+def _plateau_variables(initial_rate=None):
+  """The plateau schedule's state, created once: rate, best metric, evaluations seen."""
+  with tf1.variable_scope(PLATEAU_SCOPE, reuse=tf1.AUTO_REUSE):
+    def variable(name, value, dtype):
+      return tf1.get_variable(name, dtype=dtype, initializer=tf.constant(value, dtype),
+                              trainable=False)
+    return {
+        'rate': variable('learning_rate', initial_rate or 0.0, tf.float32),
+        'best': variable('best_metric', float('-inf'), tf.float32),
+        'bad_evaluations': variable('evaluations_without_improvement', 0, tf.int64),
+        'last_step': variable('last_evaluated_step', -1, tf.int64),
+    }
+
+
+class PlateauHook(tf1.train.SessionRunHook):
+  """Divides the plateau rate when the evaluator's metric stops improving.
+
+  Reads the CSV that eval_image_classifier.py writes (one row per evaluated checkpoint);
+  every row newer than the last one seen counts as one evaluation.
+  """
+
+  def __init__(self, flag_values, check_every_n_steps):
+    self._file = flag_values.plateau_metric_file or os.path.join(
+        flag_values.train_dir, 'eval', 'eval_results.csv')
+    self._metric = flag_values.plateau_metric
+    self._patience = flag_values.plateau_patience
+    self._factor = flag_values.plateau_factor
+    self._min_delta = flag_values.plateau_min_delta
+    self._min_rate = flag_values.plateau_min_learning_rate
+    self._every = check_every_n_steps
+    self._steps = 0
+    self._state = _plateau_variables()
+    self._inputs = {name: tf1.placeholder(v.dtype.base_dtype, [])
+                    for name, v in self._state.items()}
+    self._assign = tf.group(*[v.assign(self._inputs[name])
+                              for name, v in self._state.items()])
+
+  def _new_rows(self, last_step):
+    if not tf.io.gfile.exists(self._file):
+      return []
+    with tf.io.gfile.GFile(self._file) as f:
+      rows = [row for row in csv.DictReader(f) if int(row['global_step']) > last_step]
+    if rows and self._metric not in rows[0]:
+      raise ValueError(f'--plateau_metric={self._metric}: {self._file} has no such column '
+                       f'(it has {", ".join(rows[0])})')
+    return sorted(rows, key=lambda row: int(row['global_step']))
+
+  def update(self, session):
+    """Takes the evaluations written since the last call into account."""
+    state = session.run(self._state)
+    rows = self._new_rows(int(state['last_step']))
+    if not rows:
+      return state['rate']
+    for row in rows:
+      value = float(row[self._metric])
+      # Lower is better for a loss; higher for accuracies.
+      score = -value if 'loss' in self._metric else value
+      if score > state['best'] + self._min_delta:
+        state['best'], state['bad_evaluations'] = score, 0
+      else:
+        state['bad_evaluations'] += 1
+      if state['bad_evaluations'] >= self._patience:
+        lowered = max(state['rate'] / self._factor, self._min_rate)
+        logging.info('%s has not improved for %d evaluations (step %s): learning rate '
+                     '%.6g -> %.6g', self._metric, self._patience, row['global_step'],
+                     state['rate'], lowered)
+        state['rate'], state['bad_evaluations'] = lowered, 0
+      state['last_step'] = int(row['global_step'])
+    session.run(self._assign, {self._inputs[name]: value for name, value in state.items()})
+    return state['rate']
+
+  def after_run(self, run_context, run_values):
+    self._steps += 1
+    if self._steps % self._every == 0:
+      self.update(run_context.session)
+
+
+def schedule_hooks(flag_values):
+  """Session hooks the learning-rate schedule needs (the plateau's metric reader)."""
+  if flag_values.learning_rate_decay_type != 'plateau':
+    return []
+  return [PlateauHook(flag_values, check_every_n_steps=flag_values.log_every_n_steps)]
 
 
 def configure_optimizer(learning_rate, flag_values):

@@ -107,6 +107,23 @@ def define_train_flags(fv):
                        'synchronously.', flag_values=fv)
   flags.DEFINE_integer('replicas_to_aggregate', 1, 'Gradients to aggregate per step with '
                        '--sync_replicas.', lower_bound=1, flag_values=fv)
+  flags.DEFINE_list('piecewise_boundaries_epochs', [], 'piecewise: epochs at which the rate '
+                    'changes, increasing (e.g. 30,60,80).', flag_values=fv)
+  flags.DEFINE_list('piecewise_learning_rates', [], 'piecewise: the rates before, between '
+                    'and after the boundaries (one more than boundaries).', flag_values=fv)
+  flags.DEFINE_string('plateau_metric_file', None, 'plateau: the CSV an evaluator writes '
+                      '(eval_image_classifier.py --wait_for_checkpoints); by default '
+                      'train_dir/eval/eval_results.csv.', flag_values=fv)
+  flags.DEFINE_string('plateau_metric', 'accuracy', 'plateau: the column watched; higher '
+                      'is better, except for a loss.', flag_values=fv)
+  flags.DEFINE_integer('plateau_patience', 2, 'plateau: evaluations without improvement '
+                       'before the rate is divided.', lower_bound=1, flag_values=fv)
+  flags.DEFINE_float('plateau_factor', 10.0, 'plateau: what the rate is divided by.',
+                     lower_bound=1.0, flag_values=fv)
+  flags.DEFINE_float('plateau_min_delta', 0.0, 'plateau: the least change that counts as '
+                     'an improvement.', lower_bound=0.0, flag_values=fv)
+  flags.DEFINE_float('plateau_min_learning_rate', 0.0, 'plateau: the rate never goes '
+                     'below this.', lower_bound=0.0, flag_values=fv)
   flags.DEFINE_float('moving_average_decay', None, 'Decay of the exponential moving '
                      'average of the model variables; unset for none.', flag_values=fv)
 

@@ -356,6 +356,7 @@ def train(fv, flag_names=()):
                              graph['images_per_step'])
     stop_on_signal = _StopOnSignalHook()
     hooks = [tf1.train.NanTensorHook(graph['total_loss']), progress, stop_on_signal]
+    hooks += optimization.schedule_hooks(fv)
     if fv.max_number_of_steps:
       hooks.append(tf1.train.StopAtStepHook(last_step=fv.max_number_of_steps))
     if graph['sync_optimizer']:

@@ -1,0 +1,106 @@
+"""The learning-rate schedules beyond TF-Slim's: inverse time, piecewise, plateau."""
+
+import csv
+
+from absl import flags
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from slimbench import optimization
+from slimbench import train_flags
+from slimbench import training
+
+tf1 = tf.compat.v1
+
+
+def _flags(**values):
+  fv = flags.FlagValues()
+  names = train_flags.define_train_flags(fv)
+  fv(['train'] + [f'--{key}={value}' for key, value in values.items()])
+  return fv, names
+
+
+def _rates(fv, steps, samples=100):
+  with tf.Graph().as_default():
+    step = tf1.placeholder(tf.int64, [])
+    rate = optimization.configure_learning_rate(samples, step, fv)
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      return [float(sess.run(rate, {step: s})) for s in steps]
+
+
+def test_inverse_time():
+  # 10 steps per epoch, decay over 2 epochs: rate / (1 + 0.95 * step / 20).
+  fv, _ = _flags(learning_rate_decay_type='inverse_time', learning_rate=0.1, batch_size=10,
+                 num_epochs_per_decay=2, learning_rate_decay_factor=0.95)
+  np.testing.assert_allclose(_rates(fv, [0, 20, 40]),
+                             [0.1, 0.1 / 1.95, 0.1 / 2.9], rtol=1e-5)
+
+
+def test_piecewise_epoch_boundaries():
+  fv, _ = _flags(learning_rate_decay_type='piecewise', batch_size=10,
+                 piecewise_boundaries_epochs='1,3', piecewise_learning_rates='0.1,0.01,0.001')
+  np.testing.assert_allclose(_rates(fv, [0, 10, 11, 30, 31, 500]),
+                             [0.1, 0.1, 0.01, 0.01, 0.001, 0.001], rtol=1e-5)
+
+
+@pytest.mark.parametrize('boundaries, rates, message', [
+    ('1,3', '0.1,0.01', 'one more value'),
+    ('3,1', '0.1,0.01,0.001', 'increase'),
+])
+def test_piecewise_rejects_inconsistent_flags(boundaries, rates, message):
+  fv, _ = _flags(learning_rate_decay_type='piecewise', piecewise_boundaries_epochs=boundaries,
+                 piecewise_learning_rates=rates)
+  with pytest.raises(ValueError, match=message):
+    _rates(fv, [0])
+
+
+def _write_metrics(path, rows):
+  with open(path, 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=['global_step', 'accuracy', 'loss'])
+    writer.writeheader()
+    for step, accuracy in rows:
+      writer.writerow({'global_step': step, 'accuracy': accuracy, 'loss': 1 - accuracy})
+
+
+def test_plateau_divides_the_rate_when_the_metric_stalls(tmp_path):
+  metrics = tmp_path / 'eval_results.csv'
+  fv, _ = _flags(learning_rate_decay_type='plateau', learning_rate=0.01,
+                 plateau_metric_file=str(metrics), plateau_patience=2, plateau_factor=10)
+  with tf.Graph().as_default():
+    step = tf1.train.get_or_create_global_step()
+    rate = optimization.configure_learning_rate(100, step, fv)
+    hook = optimization.schedule_hooks(fv)[0]
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      hook.update(sess)  # no evaluations yet
+      assert sess.run(rate) == pytest.approx(0.01)
+      _write_metrics(metrics, [(10, 0.5), (20, 0.6), (30, 0.6)])
+      hook.update(sess)
+      assert sess.run(rate) == pytest.approx(0.01)  # one evaluation without improvement
+      _write_metrics(metrics, [(10, 0.5), (20, 0.6), (30, 0.6), (40, 0.59)])
+      hook.update(sess)
+      assert sess.run(rate) == pytest.approx(0.001)  # two: divided by 10
+      hook.update(sess)  # the same rows again change nothing
+      assert sess.run(rate) == pytest.approx(0.001)
+
+
+def test_plateau_rate_survives_a_restart(tmp_path, mnist5k_dir):
+  metrics = tmp_path / 'metrics.csv'
+  _write_metrics(metrics, [(1, 0.5), (2, 0.4), (3, 0.4)])
+  train_dir = str(tmp_path / 'plateau')
+  common = dict(train_dir=train_dir, model_name='lenet', dataset_name='mnist5k',
+                dataset_dir=mnist5k_dir, batch_size=8, num_readers=1,
+                learning_rate_decay_type='plateau', learning_rate=0.01, optimizer='sgd',
+                plateau_metric_file=str(metrics), plateau_patience=2, log_every_n_steps=1)
+  fv, names = _flags(max_number_of_steps=2, **common)
+  training.train(fv, names)
+  assert tf.train.load_checkpoint(train_dir).get_tensor(
+      'plateau/learning_rate') == pytest.approx(0.001)
+  # A resumed run starts from the lowered rate, not from --learning_rate.
+  _write_metrics(metrics, [])
+  fv, names = _flags(max_number_of_steps=3, **common)
+  training.train(fv, names)
+  assert tf.train.load_checkpoint(train_dir).get_tensor(
+      'plateau/learning_rate') == pytest.approx(0.001)
