@@ -325,17 +325,22 @@ def serve(task, poll_secs=1.0):
     options = tf1.RunOptions(timeout_in_ms=max(1, int(poll_secs * 1000)))
     config = tf1.ConfigProto(device_filters=[task.device])
     with tf1.Session(server.target, config=config) as session:
-      while len(done) < task.num_workers:
-        try:
-          worker = int(session.run(dequeue, options=options))
-        except tf.errors.DeadlineExceededError:
-          continue
-        if worker not in done:
-          done.add(worker)
-          logging.info('%s: worker %d finished (%d of %d)', task.device, worker, len(done),
-                       task.num_workers)
+      try:
+        while len(done) < task.num_workers:
+          try:
+            worker = int(session.run(dequeue, options=options))
+          except tf.errors.DeadlineExceededError:
+            continue
+          if worker not in done:
+            done.add(worker)
+            logging.info('%s: worker %d finished (%d of %d)', task.device, worker, len(done),
+                         task.num_workers)
+      except KeyboardInterrupt:
+        logging.info('%s: interrupted; stopping with %d of %d workers finished', task.device,
+                     len(done), task.num_workers)
   seconds = time.time() - start
-  logging.info('%s: every worker finished; stopping after %.1f s', task.device, seconds)
+  if len(done) == task.num_workers:
+    logging.info('%s: every worker finished; stopping after %.1f s', task.device, seconds)
   return {'job_name': task.job_name, 'task': task.task_index, 'seconds': seconds,
           'workers_done': sorted(done)}
 

@@ -382,7 +382,12 @@ def train(fv, flag_names=()):
       raise TrainingError(
           f'the loss became NaN or Inf at step {progress.steps_run}; the last good checkpoint '
           f'in {fv.train_dir} is kept. Lower --learning_rate or check the data') from error
-  if server and not stop_on_signal.received:
+  sync = graph['sync_optimizer'] is not None
+  if sync and not is_chief and progress.last_step < (fv.max_number_of_steps or 0):
+    logging.info('The chief ended the synchronous run at step %d', progress.last_step)
+  # A worker stopped by a signal keeps the parameter servers for its restart; but a
+  # synchronous chief's stop closes the token queue and so ends the run for every worker.
+  if server and (not stop_on_signal.received or (sync and is_chief)):
     cluster.report_done(task, server)
   seconds = time.time() - start
   step = progress.last_step

@@ -213,6 +213,29 @@ def test_sync_cluster_from_tf_config_aggregates_and_exits(tmp_path, mnist5k_dir)
   assert sum(loss for _, loss in losses[0][-3:]) / 3 < first_loss / 2, logs
 
 
+def test_sigterm_to_the_sync_chief_saves_and_ends_every_process(tmp_path, mnist5k_dir):
+  train_dir = str(tmp_path / 'sigterm')
+  args = _lenet_args(train_dir, mnist5k_dir, '--max_number_of_steps=1000', '--sync_replicas',
+                     '--replicas_to_aggregate=2')
+  with launch_local_cluster.LocalCluster(args, num_ps=1, num_workers=2, echo=False) as local:
+    local.start()
+    local.wait_for_line('worker', 1, STEP_LINE.search, CLUSTER_TIMEOUT_SECS)
+    local.wait_for_line('worker', 0, STEP_LINE.search, CLUSTER_TIMEOUT_SECS)
+    local.signal_task('worker', 0, signal.SIGTERM)
+    sent = time.monotonic()
+    codes = local.wait(CLUSTER_TIMEOUT_SECS, ps_grace_secs=30)
+    exit_secs = time.monotonic() - sent
+    logs, worker_lines = _logs(local), local.logs[('worker', 1)]
+  assert codes == {'ps0': 0, 'worker0': 0, 'worker1': 0}, logs
+  assert exit_secs < 20, f'{exit_secs:.1f} s from SIGTERM to the last exit\n{logs}'
+  chief = _results(train_dir, 0)
+  assert chief['signal'] == 'SIGTERM' and 1 <= chief['global_step'] < 1000, chief
+  # Saved on the way out (the aggregation may still have applied one more update).
+  saved = tf.train.load_checkpoint(train_dir).get_tensor('global_step')
+  assert chief['global_step'] <= saved <= chief['global_step'] + 1, (saved, chief)
+  assert any('The chief ended the synchronous run' in line for line in worker_lines), logs
+
+
 def test_killed_worker_rejoins_and_restarted_chief_resumes(tmp_path, mnist5k_dir):
   train_dir = str(tmp_path / 'restart')
   args = _lenet_args(train_dir, mnist5k_dir, '--max_number_of_steps=100',
