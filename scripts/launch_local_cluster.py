@@ -76,7 +76,7 @@ class LocalCluster:
     self.echo = echo
     self.processes = {}  # (job, index) -> Popen
     self.logs = {}  # (job, index) -> every line, across restarts
-    self._readers = []
+    self._readers = {}  # (job, index) -> the thread reading its current process
     self._lock = threading.Lock()
     if log_dir:
       os.makedirs(log_dir, exist_ok=True)
@@ -113,7 +113,7 @@ class LocalCluster:
     self.logs.setdefault((job, index), [])
     reader = threading.Thread(target=self._read, args=(job, index, process), daemon=True)
     reader.start()
-    self._readers.append(reader)
+    self._readers[(job, index)] = reader
     return process
 
   def _read(self, job, index, process):
@@ -160,15 +160,17 @@ class LocalCluster:
     Raises:
       TimeoutError: no such line within `timeout_secs`, or the task ended first.
     """
-    seen = len(self.logs[(job, index)])
+    lines = self.logs[(job, index)]
+    seen = len(lines)
     deadline = time.monotonic() + timeout_secs
     while time.monotonic() < deadline:
-      lines = self.logs[(job, index)]
+      # Read before looking, so that no line comes after the last look.
+      ended = not self._readers[(job, index)].is_alive()
       for line in lines[seen:]:
         if predicate(line):
           return line
-      seen = len(lines)
-      if self.processes[(job, index)].poll() is not None and seen == len(self.logs[(job, index)]):
+        seen += 1
+      if ended:
         raise TimeoutError(f'{job}{index} ended without the line looked for')
       time.sleep(0.1)
     raise TimeoutError(f'{job}{index}: no such line within {timeout_secs} s')
@@ -207,7 +209,7 @@ class LocalCluster:
       except subprocess.TimeoutExpired:
         results[f'{task[0]}{task[1]}'] = None
     self.stop()
-    for reader in self._readers:
+    for reader in self._readers.values():
       reader.join(10)
     return results
 

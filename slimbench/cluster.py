@@ -20,11 +20,13 @@ A parameter server has no end of its own: it serves until every worker has said 
 training finished. Each worker, when it reaches the end, puts its task index into a small
 queue kept on every parameter server, and a parameter server exits once it has seen every
 worker. A worker stopped by a signal or an error says nothing, so that the parameter
-servers keep the state for its restart. Ctrl-C or SIGTERM stop a parameter server at once.
+servers keep the state for its restart; except the chief of synchronous training, whose
+stop ends every worker's sync steps and so the whole run. Ctrl-C or SIGTERM stop a
+parameter server at once.
 
 Usage:
   task = cluster.resolve(fv)  # None when training on one machine
-  if task.job_name == 'ps':
+  if task and task.job_name == 'ps':
     cluster.serve(task)
   server = cluster.start_server(task)
   if not task.is_chief:
@@ -250,8 +252,8 @@ def start_server(task):
     server = tf.distribute.Server(task.cluster_spec(), job_name=task.job_name,
                                   task_index=task.task_index, start=True)
   except tf.errors.OpError as error:
-    raise ValueError(f'cannot start the server of {task.device} at {task.address}: '
-                     f'{error.message}') from None
+    raise ValueError(f'cannot start the server of {task.device} at {task.address} '
+                     f'({error.message}); is the port in use?') from None
   logging.info('%s serving at %s (cluster from %s: %d parameter server(s), %d worker(s))',
                task.device, task.address, task.source, task.num_ps_tasks, task.num_workers)
   return server
