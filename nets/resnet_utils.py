@@ -304,3 +304,34 @@ def builder_doc(name, version):
     net: the logits, or the features when num_classes is 0 or None.
     end_points: the layers' outputs, in order, under TF-Slim's keys.
   """
+
+
+def build_resnet(inputs, blocks, bottleneck, *, num_classes, is_training, global_pool,
+                 output_stride, include_root_block, spatial_squeeze,
+                 store_non_strided_activations, reuse, scope, default_scope, preactivation):
+  """The body shared by `resnet_v1` and `resnet_v2` (whose docstrings give the arguments).
+
+  `preactivation` (v2) leaves conv1 without normalization and activation, since the first
+  unit's pre-activation provides them, and normalizes the sum the last unit ends in.
+  """
+  net_name = scope or default_scope
+  inputs = layers.check_images(inputs, net_name, 1)
+  block_output_stride = check_output_stride(output_stride, blocks, include_root_block,
+                                            net_name)
+  with tf1.variable_scope(scope, default_scope, [inputs], reuse=reuse) as sc:
+    end_points_collection = sc.original_name_scope + '_end_points'
+    with slim.arg_scope([slim.conv2d, bottleneck, stack_blocks_dense],
+                        outputs_collections=end_points_collection):
+      with slim.arg_scope([layers.batch_norm], is_training=is_training):
+        net = inputs
+        if include_root_block:
+          root = dict(activation_fn=None, normalizer_fn=None) if preactivation else {}
+          with slim.arg_scope([slim.conv2d], **root):
+            net = conv2d_same(net, 64, 7, stride=2, scope='conv1')
+          net = slim.max_pool2d(net, [3, 3], stride=2, scope='pool1')
+        net = stack_blocks_dense(net, blocks, block_output_stride,
+                                 store_non_strided_activations)
+        if preactivation:
+          net = layers.batch_norm(net, activation_fn=tf.nn.relu, scope='postnorm')
+        return classifier(net, sc, end_points_collection, num_classes, global_pool,
+                          spatial_squeeze)

@@ -24,7 +24,6 @@ Usage:
 import tensorflow as tf
 import tf_slim as slim
 
-from nets import layers
 from nets import registry
 from nets import resnet_utils
 
@@ -110,23 +109,12 @@ def resnet_v1(inputs, blocks, num_classes=None, is_training=True, global_pool=Tr
   Raises:
     ValueError: bad images, or an output_stride the blocks cannot reach.
   """
-  net_name = scope or 'resnet_v1'
-  inputs = layers.check_images(inputs, net_name, 1)
-  block_output_stride = resnet_utils.check_output_stride(output_stride, blocks,
-                                                         include_root_block, net_name)
-  with tf1.variable_scope(scope, 'resnet_v1', [inputs], reuse=reuse) as sc:
-    end_points_collection = sc.original_name_scope + '_end_points'
-    with slim.arg_scope([slim.conv2d, bottleneck, resnet_utils.stack_blocks_dense],
-                        outputs_collections=end_points_collection):
-      with slim.arg_scope([layers.batch_norm], is_training=is_training):
-        net = inputs
-        if include_root_block:
-          net = resnet_utils.conv2d_same(net, 64, 7, stride=2, scope='conv1')
-          net = slim.max_pool2d(net, [3, 3], stride=2, scope='pool1')
-        net = resnet_utils.stack_blocks_dense(net, blocks, block_output_stride,
-                                              store_non_strided_activations)
-        return resnet_utils.classifier(net, sc, end_points_collection, num_classes,
-                                       global_pool, spatial_squeeze)
+  return resnet_utils.build_resnet(
+      inputs, blocks, bottleneck, num_classes=num_classes, is_training=is_training,
+      global_pool=global_pool, output_stride=output_stride,
+      include_root_block=include_root_block, spatial_squeeze=spatial_squeeze,
+      store_non_strided_activations=store_non_strided_activations, reuse=reuse, scope=scope,
+      default_scope='resnet_v1', preactivation=False)
 
 
 resnet_v1.default_image_size = 224
