@@ -11,6 +11,17 @@ RGB_MEANS = np.array([123.68, 116.78, 103.94])
 GRAYSCALE_WEIGHTS = np.array([0.2989, 0.5870, 0.1140])
 
 
+def _interpolate(image, rows, columns):
+  """Bilinear interpolation at the given (low, high, fraction) rows and columns."""
+  y0, y1, dy = rows
+  x0, x1, dx = columns
+  dy = dy[:, None, None]
+  dx = dx[None, :, None]
+  top = image[y0][:, x0] + (image[y0][:, x1] - image[y0][:, x0]) * dx
+  bottom = image[y1][:, x0] + (image[y1][:, x1] - image[y1][:, x0]) * dx
+  return top + (bottom - top) * dy
+
+
 def resize_bilinear_legacy(image, new_height, new_width):
   """TF 1.x resize_bilinear(align_corners=False): sample at out * (in / out), no half pixel."""
   image = image.astype(np.float64)
@@ -24,13 +35,7 @@ def resize_bilinear_legacy(image, new_height, new_width):
     high = np.minimum(low + 1, size_in - 1)
     return low, high, position - low
 
-  y0, y1, dy = axis(height, new_height)
-  x0, x1, dx = axis(width, new_width)
-  dy = dy[:, None, None]
-  dx = dx[None, :, None]
-  top = image[y0][:, x0] + (image[y0][:, x1] - image[y0][:, x0]) * dx
-  bottom = image[y1][:, x0] + (image[y1][:, x1] - image[y1][:, x0]) * dx
-  return top + (bottom - top) * dy
+  return _interpolate(image, axis(height, new_height), axis(width, new_width))
 
 
 def resize_bilinear_half_pixel(image, new_height, new_width):
@@ -44,13 +49,7 @@ def resize_bilinear_half_pixel(image, new_height, new_width):
     high = np.minimum(low + 1, size_in - 1)
     return low, high, position - low
 
-  y0, y1, dy = axis(height, new_height)
-  x0, x1, dx = axis(width, new_width)
-  dy = dy[:, None, None]
-  dx = dx[None, :, None]
-  top = image[y0][:, x0] + (image[y0][:, x1] - image[y0][:, x0]) * dx
-  bottom = image[y1][:, x0] + (image[y1][:, x1] - image[y1][:, x0]) * dx
-  return top + (bottom - top) * dy
+  return _interpolate(image, axis(height, new_height), axis(width, new_width))
 
 
 def central_crop_fraction(image, fraction):
