@@ -14,6 +14,8 @@ import inspect
 
 import tf_slim as slim
 
+from nets import layers
+from nets import registry
 # Importing a family module registers its builders.
 from nets import alexnet  # pylint: disable=unused-import
 from nets import cifarnet  # pylint: disable=unused-import
@@ -23,7 +25,6 @@ from nets.mobilenet import mobilenet_v2  # pylint: disable=unused-import
 from nets.mobilenet import mobilenet_v3  # pylint: disable=unused-import
 from nets import mobilenet_v1  # pylint: disable=unused-import
 from nets import overfeat  # pylint: disable=unused-import
-from nets import registry
 from nets import resnet_v1  # pylint: disable=unused-import
 from nets import resnet_v2  # pylint: disable=unused-import
 from nets import vgg  # pylint: disable=unused-import
@@ -90,7 +91,8 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
 
   Returns:
     network_fn: `fn(images, **kwargs) -> (logits, end_points)` under the family's arg
-      scope; it carries `default_image_size`. Keyword arguments go to the builder.
+      scope, its convolutions differentiated by the faster ops of `layers.fast_conv_gradients`;
+      it carries `default_image_size`. Keyword arguments go to the builder.
 
   Raises:
     ValueError: the network name is not registered, or batch_norm_decay is given for a
@@ -101,7 +103,7 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
 
   @functools.wraps(info.builder)
   def network_fn(images, **kwargs):
-    with slim.arg_scope(arg_scope):
+    with slim.arg_scope(arg_scope), layers.fast_conv_gradients():
       return info.builder(images, num_classes=num_classes, is_training=is_training, **kwargs)
 
   network_fn.default_image_size = info.default_image_size

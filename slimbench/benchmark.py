@@ -64,7 +64,8 @@ TRAIN_COLUMNS = ('model', 'optimizer', 'learning_rate', 'batch_size', 'img_size'
                  'time_to_target', 'status', 'error', 'run')
 THROUGHPUT_COLUMNS = ('model', 'mode', 'batch_size', 'img_size', 'images_per_sec', 'ci95',
                       'jitter', 'step_time_ms', 'param_count', 'gflops_per_image',
-                      'achieved_gflops', 'peak_fraction', 'peak_memory_mb', 'status',
+                      'achieved_gflops', 'peak_fraction', 'peak_memory_mb', 'build_seconds',
+                      'first_step_seconds', 'status',
                       'error', 'run')
 
 

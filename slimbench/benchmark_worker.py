@@ -114,42 +114,60 @@ def _session_config(spec):
                          inter_op_parallelism_threads=spec.get('inter_op_threads', 0))
 
 
+def synthetic_step(model_name, batch_size, image_size=None, training=True,
+                   num_classes=None):
+  """Builds, in the default graph, one step of `model_name` on synthetic data.
+
+  A training step is the forward pass, the loss with weight decay (and 0.4 of the
+  auxiliary logits' loss), the backward pass, the batch-norm updates and a momentum
+  update; an inference step is the forward pass of the eval graph.
+
+  Returns:
+    (step_op, num_classes, image_size).
+  """
+  info = nets_factory.model_info(model_name)
+  image_size = image_size or info.default_image_size
+  num_classes = num_classes or info.num_classes
+  # Inputs live in variables, as in tf_cnn_benchmarks, so that no step pays for
+  # generating or copying data.
+  images = tf1.get_local_variable(
+      'synthetic_images', initializer=tf1.random_uniform(
+          [batch_size, image_size, image_size, info.input_channels], -1, 1), trainable=False)
+  labels = tf1.get_local_variable(
+      'synthetic_labels', initializer=tf1.random_uniform(
+          [batch_size], 0, num_classes, tf.int64), trainable=False)
+  network_fn = nets_factory.get_network_fn(model_name, num_classes=num_classes,
+                                           weight_decay=4e-5, is_training=training)
+  logits, end_points = network_fn(images)
+  if not training:
+    return tf.reduce_sum(logits), num_classes, image_size  # a scalar fetch: no output copy
+  loss = tf1.losses.sparse_softmax_cross_entropy(labels, logits)
+  if 'AuxLogits' in end_points:
+    loss += 0.4 * tf1.losses.sparse_softmax_cross_entropy(labels, end_points['AuxLogits'])
+  loss += tf.add_n(tf1.losses.get_regularization_losses() or [tf.constant(0.0)])
+  global_step = tf1.train.get_or_create_global_step()
+  with tf.control_dependencies(tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)):
+    step_op = tf1.train.MomentumOptimizer(0.01, 0.9).minimize(loss, global_step)
+  return step_op, num_classes, image_size
+
+
 def run_throughput(spec):
   """Times spec['timed_steps'] steps after spec['warmup_steps'] on synthetic data."""
   model_name, batch_size = spec['model_name'], spec['batch_size']
-  info = nets_factory.model_info(model_name)
-  image_size = spec.get('image_size') or info.default_image_size
-  channels = info.input_channels
-  num_classes = spec.get('num_classes') or info.num_classes
+  channels = nets_factory.model_info(model_name).input_channels
   training_mode = spec['mode'] == 'train'
+  build_start = time.perf_counter()
   with tf.Graph().as_default():
-    # Inputs live in variables, as in tf_cnn_benchmarks, so that no step pays for
-    # generating or copying data.
-    images = tf1.get_local_variable(
-        'synthetic_images', initializer=tf1.random_uniform(
-            [batch_size, image_size, image_size, channels], -1, 1), trainable=False)
-    labels = tf1.get_local_variable(
-        'synthetic_labels', initializer=tf1.random_uniform(
-            [batch_size], 0, num_classes, tf.int64), trainable=False)
-    network_fn = nets_factory.get_network_fn(model_name, num_classes=num_classes,
-                                             weight_decay=4e-5, is_training=training_mode)
-    logits, end_points = network_fn(images)
-    if training_mode:
-      loss = tf1.losses.sparse_softmax_cross_entropy(labels, logits)
-      if 'AuxLogits' in end_points:
-        loss += 0.4 * tf1.losses.sparse_softmax_cross_entropy(labels, end_points['AuxLogits'])
-      loss += tf.add_n(tf1.losses.get_regularization_losses() or [tf.constant(0.0)])
-      global_step = tf1.train.get_or_create_global_step()
-      with tf.control_dependencies(tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)):
-        step_op = tf1.train.MomentumOptimizer(0.01, 0.9).minimize(loss, global_step)
-    else:
-      step_op = tf.reduce_sum(logits)  # a scalar fetch keeps the output copy negligible
+    step_op, num_classes, image_size = synthetic_step(
+        model_name, batch_size, spec.get('image_size'), training_mode,
+        spec.get('num_classes'))
     param_count = int(sum(np.prod(v.shape) for v in tf1.trainable_variables()))
+    build_seconds = time.perf_counter() - build_start
     with tf1.Session(config=_session_config(spec)) as session:
       session.run([tf1.global_variables_initializer(), tf1.local_variables_initializer()])
-      build_start = time.perf_counter()
+      first_step_start = time.perf_counter()
       session.run(step_op)
-      first_step_seconds = time.perf_counter() - build_start
+      first_step_seconds = time.perf_counter() - first_step_start
       for _ in range(spec['warmup_steps']):
         session.run(step_op)
       step_times = []
@@ -169,6 +187,7 @@ def run_throughput(spec):
       'ci95': float(1.96 * rates.std(ddof=1) / np.sqrt(len(rates))) if len(rates) > 1 else 0.0,
       'jitter': float(1.4826 * np.median(np.abs(rates - np.median(rates)))),
       'step_time_ms': float(np.median(step_times) * 1000),
+      'build_seconds': build_seconds,
       'first_step_seconds': first_step_seconds,
       'param_count': param_count,
       'gflops_per_image': flops / 1e9,

@@ -139,3 +139,62 @@ def test_grouped_conv_keeps_towers_apart(graph):
 def test_grouped_conv_rejects_indivisible_channels(graph):
   with pytest.raises(ValueError, match='do not split into 2 groups'):
     layers.grouped_conv2d(tf.zeros([1, 5, 5, 3]), 4, [3, 3], groups=2)
+
+
+def _computing_op_type(tensor):
+  """The type of the op that computed `tensor`, looking through reshapes."""
+  while tensor.op.type == 'Reshape':
+    tensor = tensor.op.inputs[0]
+  return tensor.op.type
+
+
+@pytest.mark.parametrize('input_shape,kernel_shape,strides,padding,input_gradient_op', [
+    ([2, 5, 5, 3], [1, 1, 3, 4], 1, 'SAME', 'MatMul'),                  # pointwise
+    ([2, 5, 5, 3], [1, 1, 3, 4], 1, 'VALID', 'MatMul'),
+    ([2, 4, 3, 6], [4, 3, 6, 5], 1, 'VALID', 'MatMul'),                 # whole map
+    ([2, 4, 4, 6], [4, 4, 6, 5], 2, 'VALID', 'MatMul'),
+    ([2, 1, 1, 8], [1, 1, 8, 3], 1, 'VALID', 'MatMul'),                 # fc7 on 1x1
+    ([2, 5, 5, 3], [3, 3, 3, 4], 1, 'SAME', 'Conv2D'),                  # full convolution
+    ([2, 6, 7, 3], [3, 3, 3, 4], 1, 'VALID', 'Conv2D'),
+    ([2, 6, 6, 3], [2, 4, 3, 4], 1, 'SAME', 'Conv2D'),                  # even: uneven pads
+    ([2, 7, 6, 3], [1, 5, 3, 4], 1, 'SAME', 'Conv2D'),
+    ([2, 4, 4, 6], [4, 4, 6, 5], 1, 'SAME', 'Conv2D'),
+    ([2, 5, 5, 3], [1, 1, 3, 4], 2, 'SAME', 'Conv2DBackpropInput'),     # strided
+    ([2, 9, 9, 3], [3, 3, 3, 4], 2, 'VALID', 'Conv2DBackpropInput'),
+])
+def test_fast_conv_gradients_equal_tensorflows(graph, input_shape, kernel_shape, strides,
+                                               padding, input_gradient_op):
+  rng = np.random.RandomState(1)
+  inputs = tf.constant(rng.normal(size=input_shape).astype(np.float32))
+  weights = tf.constant(rng.normal(size=kernel_shape).astype(np.float32))
+  with layers.fast_conv_gradients():
+    outputs = tf.nn.conv2d(inputs, weights, strides, padding)
+  grads = tf.gradients(tf.reduce_sum(tf.sin(outputs)), [inputs, weights])
+  assert _computing_op_type(grads[0]) == input_gradient_op
+  reference = tf.nn.conv2d(inputs, weights, strides, padding)
+  reference_grads = tf.gradients(tf.reduce_sum(tf.sin(reference)), [inputs, weights])
+  assert reference_grads[0].op.type == 'Conv2DBackpropInput'
+  with tf1.Session() as sess:
+    expected, got = sess.run([reference_grads, grads])
+  for want, have in zip(expected, got):
+    np.testing.assert_allclose(have, want, rtol=1e-4, atol=1e-4)
+
+
+def test_fast_conv_gradients_with_unknown_batch(graph):
+  """The whole-map case reshapes by the batch it is fed, not a static one."""
+  rng = np.random.RandomState(2)
+  kernel = rng.normal(size=[3, 3, 4, 2]).astype(np.float32)
+  data = rng.normal(size=[5, 3, 3, 4]).astype(np.float32)
+  inputs = tf1.placeholder(tf.float32, [None, 3, 3, 4])
+  weights = tf.constant(kernel)
+  with layers.fast_conv_gradients():
+    outputs = tf.nn.conv2d(inputs, weights, 1, 'VALID')
+  grad_inputs, grad_weights = tf.gradients(tf.reduce_sum(outputs * outputs), [inputs, weights])
+  with tf1.Session() as sess:
+    got_inputs, got_weights = sess.run([grad_inputs, grad_weights], {inputs: data})
+  rows, matrix = data.reshape(5, -1), kernel.reshape(-1, 2)
+  products = rows @ matrix
+  np.testing.assert_allclose(got_weights.reshape(-1, 2), 2 * rows.T @ products, rtol=1e-4,
+                             atol=1e-3)
+  np.testing.assert_allclose(got_inputs.reshape(5, -1), 2 * products @ matrix.T, rtol=1e-4,
+                             atol=1e-3)
