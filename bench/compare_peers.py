@@ -24,6 +24,8 @@ import time
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# Sets TensorFlow's runtime defaults (oneDNN) before TensorFlow loads, for every peer alike.
+import slimbench  # pylint: disable=g-import-not-at-top,unused-import
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags  # pylint: disable=g-import-not-at-top

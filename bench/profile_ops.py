@@ -17,6 +17,8 @@ import time
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# Sets TensorFlow's runtime defaults (oneDNN) before TensorFlow loads.
+import slimbench  # pylint: disable=g-import-not-at-top,unused-import
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags  # pylint: disable=g-import-not-at-top
@@ -37,9 +39,13 @@ def main(argv):
   from slimbench import benchmark_worker  # pylint: disable=g-import-not-at-top
   tf1 = tf.compat.v1
   fv = flags.FLAGS
+  from nets import nets_factory  # pylint: disable=g-import-not-at-top
+  info = nets_factory.model_info(fv.net)
   with tf.Graph().as_default():
-    step_op, _, _ = benchmark_worker.synthetic_step(
-        fv.net, fv.batch_size, fv.image_size, fv.mode == 'train')
+    images, labels = benchmark_worker.synthetic_inputs(
+        fv.net, fv.batch_size, fv.image_size or info.default_image_size, info.num_classes)
+    step_op = benchmark_worker.benchmark_step(fv.net, images, labels, info.num_classes,
+                                              fv.mode == 'train')
     with tf1.Session() as session:
       session.run([tf1.global_variables_initializer(), tf1.local_variables_initializer()])
       for _ in range(2):

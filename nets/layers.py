@@ -22,36 +22,27 @@ _FAST_CONV2D_GRADIENT = 'SlimbenchFastConv2DGradient'
 
 
 def _conv2d_gradient(op, grad):
-  """Conv2D's gradient, computed by the fastest exact means on TensorFlow 2.21's CPU.
+  """Conv2D's gradient, by matmul where the kernel covers the whole input map.
 
-  - A 1x1 convolution with stride 1, and a VALID one whose kernel covers its whole input
-    (fc6 of AlexNet/VGG), are matrix products over [pixels, channels]: both gradients are
-    matmuls. TensorFlow's Conv2DBackpropInput takes 60x the matmul's time on a 1x1
-    output map, and up to 2x on larger ones.
-  - Any other stride-1 convolution: the input gradient is the forward convolution of
-    the output gradient with the kernel rotated by 180 degrees and its channels
-    swapped, which oneDNN runs up to 2x faster than Conv2DBackpropInput.
-  - The rest (strides, dilations, NCHW) gets TensorFlow's own gradient ops.
-  bench/conv_kernels.py measures each case.
+  Such a convolution (fc6-fc8 of AlexNet, OverFeat and VGG, the logits layers on pooled
+  features) is a matrix product of [images, k * k * in] by [k * k * in, out], and
+  TensorFlow 2.21's CPU kernels for its gradients are slow: 8-14x the matmul's time with
+  oneDNN, 40x without (bench/conv_kernels.py). Other convolutions get TensorFlow's own
+  gradient ops, which were as fast as any rewrite measured.
   """
   inputs, weights = op.inputs
   kernel_height, kernel_width, in_channels, out_channels = weights.shape.as_list()
-  strides = list(op.get_attr('strides'))
   padding = op.get_attr('padding')
-  dilations = list(op.get_attr('dilations'))
-  data_format = op.get_attr('data_format')
-  input_height, input_width = inputs.shape[1], inputs.shape[2]
-  plain = (data_format == b'NHWC' and dilations == [1, 1, 1, 1] and
-           padding in (b'SAME', b'VALID') and
-           None not in (kernel_height, kernel_width, in_channels, out_channels))
-  unit_stride = strides == [1, 1, 1, 1]
-  pointwise = kernel_height == kernel_width == 1 and unit_stride
-  whole_map = (padding == b'VALID' and input_height == kernel_height and
-               input_width == kernel_width)
-  if plain and (pointwise or whole_map):
-    # Rows are pixels (pointwise) or images (whole map); the NHWC layout makes both plain
-    # reshapes, and the 4-D weights flatten to [k * k * in, out] in the same order.
-    depth = kernel_height * kernel_width * in_channels if whole_map else in_channels
+  whole_map = (
+      op.get_attr('data_format') == b'NHWC' and
+      list(op.get_attr('dilations')) == [1, 1, 1, 1] and
+      None not in (kernel_height, kernel_width, in_channels, out_channels) and
+      (inputs.shape[1], inputs.shape[2]) == (kernel_height, kernel_width) and
+      # SAME pads a larger kernel and slides it; a 1x1 kernel it leaves as it is.
+      (padding == b'VALID' or (padding == b'SAME' and kernel_height == kernel_width == 1)))
+  if whole_map:
+    # NHWC rows flatten in the order of the [k, k, in, out] weights.
+    depth = kernel_height * kernel_width * in_channels
     rows_in = tf.reshape(inputs, [-1, depth])
     rows_grad = tf.reshape(grad, [-1, out_channels])
     matrix = tf.reshape(weights, [depth, out_channels])
@@ -59,29 +50,13 @@ def _conv2d_gradient(op, grad):
     grad_weights = tf.reshape(tf.matmul(rows_in, rows_grad, transpose_a=True),
                               tf.shape(weights))
     return grad_inputs, grad_weights
-  attributes = dict(strides=strides, padding=padding, dilations=dilations,
-                    data_format=data_format,
-                    explicit_paddings=op.get_attr('explicit_paddings'),
-                    use_cudnn_on_gpu=op.get_attr('use_cudnn_on_gpu'))
-  grad_weights = tf.raw_ops.Conv2DBackpropFilter(
-      input=inputs, filter_sizes=tf.shape(weights), out_backprop=grad, **attributes)
-  if plain and unit_stride:
-    # Each input pixel gets the output gradients its kernel window touched: a full
-    # convolution, padded by what the forward pass cut off (VALID) or on the sides
-    # opposite to the forward padding (SAME, which pads the extra row at the end).
-    def full_padding(kernel):
-      if padding == b'VALID':
-        return [kernel - 1, kernel - 1]
-      before = (kernel - 1) // 2
-      return [kernel - 1 - before, before]
-    rotated = tf.reverse(tf.transpose(weights, [0, 1, 3, 2]), [0, 1])
-    grad_inputs = tf.nn.conv2d(
-        grad, rotated, 1, [[0, 0], full_padding(kernel_height), full_padding(kernel_width),
-                           [0, 0]])
-    return grad_inputs, grad_weights
-  grad_inputs = tf.raw_ops.Conv2DBackpropInput(
-      input_sizes=tf.shape(inputs), filter=weights, out_backprop=grad, **attributes)
-  return grad_inputs, grad_weights
+  attributes = {name: op.get_attr(name) for name in (
+      'strides', 'padding', 'dilations', 'data_format', 'explicit_paddings',
+      'use_cudnn_on_gpu')}
+  return (tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(inputs), filter=weights,
+                                         out_backprop=grad, **attributes),
+          tf.raw_ops.Conv2DBackpropFilter(input=inputs, filter_sizes=tf.shape(weights),
+                                          out_backprop=grad, **attributes))
 
 
 tf.RegisterGradient(_FAST_CONV2D_GRADIENT)(_conv2d_gradient)
@@ -89,7 +64,7 @@ tf.RegisterGradient(_FAST_CONV2D_GRADIENT)(_conv2d_gradient)
 
 @contextlib.contextmanager
 def fast_conv_gradients():
-  """Conv2D ops created inside get the faster gradients of `_conv2d_gradient`.
+  """Conv2D ops created inside get the faster gradient of `_conv2d_gradient`.
 
   The forward graph is unchanged (same ops, names and variables); only `tf.gradients`
   builds different ops, with the same values.

@@ -62,7 +62,7 @@ MAIN_JOB_DEFAULTS = {
 TRAIN_COLUMNS = ('model', 'optimizer', 'learning_rate', 'batch_size', 'img_size', 'top1',
                  'top5', 'loss', 'param_count', 'images_per_sec', 'train_seconds', 'steps',
                  'time_to_target', 'status', 'error', 'run')
-THROUGHPUT_COLUMNS = ('model', 'mode', 'batch_size', 'img_size', 'images_per_sec', 'ci95',
+THROUGHPUT_COLUMNS = ('model', 'mode', 'data', 'batch_size', 'img_size', 'images_per_sec', 'ci95',
                       'jitter', 'step_time_ms', 'param_count', 'gflops_per_image',
                       'achieved_gflops', 'peak_fraction', 'peak_memory_mb', 'build_seconds',
                       'first_step_seconds', 'status',
@@ -74,7 +74,7 @@ def define_benchmark_flags(fv):
   train_flag_names = train_flags.define_train_flags(fv)
   flags.DEFINE_enum('study', 'train', ['throughput', 'train', 'both'],
                     'train: train and evaluate each model x optimizer; throughput: time '
-                    'training and inference steps on synthetic data; both.', flag_values=fv)
+                    'training and inference steps (--throughput_data); both.', flag_values=fv)
   flags.DEFINE_list('models', ['lenet', 'cifarnet', 'mobilenet_v1_025'],
                     'Models or shell patterns of registered names (e.g. resnet_v1_*).',
                     flag_values=fv)
@@ -94,6 +94,11 @@ def define_benchmark_flags(fv):
   flags.DEFINE_string('eval_split_name', 'test', 'Held-out split to evaluate on.',
                       flag_values=fv)
   flags.DEFINE_list('modes', ['train', 'inference'], 'Throughput study modes.',
+                    flag_values=fv)
+  flags.DEFINE_list('throughput_data', ['synthetic'], 'Throughput: where the images come '
+                    'from: synthetic (held in memory), real (--dataset_name/--dataset_dir '
+                    'through the training input pipeline, with each model\'s own '
+                    'preprocessing unless --preprocessing_name is given), or both.',
                     flag_values=fv)
   flags.DEFINE_integer('warmup_steps', 5, 'Throughput: untimed steps after the first.',
                        lower_bound=0, flag_values=fv)
@@ -142,6 +147,9 @@ def _check_flags(fv):
   for mode in fv.modes:
     if mode not in ('train', 'inference'):
       raise ValueError(f'--modes: {mode!r} is not train or inference')
+  for data in fv.throughput_data:
+    if data not in ('synthetic', 'real'):
+      raise ValueError(f'--throughput_data: {data!r} is not synthetic or real')
   for value in fv.batch_sizes:
     if not value.isdigit() or int(value) < 1:
       raise ValueError(f'--batch_sizes: {value!r} is not a positive whole number')
@@ -220,19 +228,29 @@ def plan_train_runs(fv, train_flag_names, dataset_dir):
   return runs
 
 
-def plan_throughput_runs(fv):
+def plan_throughput_runs(fv, dataset_dir=None):
+  """The run specs of the throughput study; dataset_dir is needed for real data."""
   runs = []
-  for model, batch_size, mode in itertools.product(expand_models(fv.models),
-                                                   fv.batch_sizes, fv.modes):
-    name = _run_name(model=model, bs=batch_size, mode=mode)
-    runs.append({
+  for model, batch_size, mode, data in itertools.product(
+      expand_models(fv.models), fv.batch_sizes, fv.modes, fv.throughput_data):
+    name = _run_name(model=model, bs=batch_size, mode=mode, data=data)
+    run = {
         'kind': 'throughput', 'name': name,
         'run_dir': os.path.join(fv.output_dir, 'throughput', name),
-        'model_name': model, 'batch_size': int(batch_size), 'mode': mode,
+        'model_name': model, 'batch_size': int(batch_size), 'mode': mode, 'data': data,
         'image_size': fv.image_size, 'warmup_steps': fv.warmup_steps,
-        'timed_steps': fv.timed_steps,
-        'row': {'model': model, 'mode': mode, 'batch_size': batch_size},
-    })
+        'timed_steps': fv.timed_steps, 'num_intra_threads': fv.num_intra_threads,
+        'num_inter_threads': fv.num_inter_threads,
+        'row': {'model': model, 'mode': mode, 'data': data, 'batch_size': batch_size},
+    }
+    if data == 'real':
+      run.update(dataset_name=fv.dataset_name, dataset_dir=dataset_dir,
+                 dataset_split_name=fv.dataset_split_name,
+                 preprocessing_name=(fv.preprocessing_name
+                                     if fv['preprocessing_name'].present else None),
+                 num_readers=fv.num_readers,
+                 num_preprocessing_threads=fv.num_preprocessing_threads)
+    runs.append(run)
   return runs
 
 
@@ -379,7 +397,7 @@ def write_plots(output_dir, train_runs, train_results, throughput_rows):
   measured = [row for row in throughput_rows if row.get('status') == 'ok']
   if measured:
     figure, axes = plt.subplots(figsize=(8, max(3, 0.35 * len(measured))))
-    labels = [f"{r['model']} {r['mode']} bs={r['batch_size']}" for r in measured]
+    labels = [f"{r['model']} {r['mode']} {r['data']} bs={r['batch_size']}" for r in measured]
     axes.barh(labels, [r['images_per_sec'] for r in measured])
     axes.set_xlabel('images/sec (median)')
     axes.set_title('Throughput on synthetic data')
@@ -404,7 +422,8 @@ def run_study(fv, train_flag_names):
     dataset_dir = ensure_dataset(fv)
     train_runs = plan_train_runs(fv, train_flag_names, dataset_dir)
   if fv.study in ('throughput', 'both'):
-    throughput_runs = plan_throughput_runs(fv)
+    real_data = 'real' in fv.throughput_data
+    throughput_runs = plan_throughput_runs(fv, ensure_dataset(fv) if real_data else None)
     peak = execute({'kind': 'peak', 'name': 'peak', 'row': {},
                     'run_dir': os.path.join(fv.output_dir, 'throughput', 'matmul_peak')},
                    timeout=fv.run_timeout_secs, echo=False)

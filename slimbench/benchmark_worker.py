@@ -5,7 +5,8 @@ SPEC is a run_spec.json written by `benchmark.py`; the worker writes result.json
 finished. Kinds of run:
 - 'train': trains in segments, evaluating the held-out split after each, so the run yields
   accuracy over training time; writes the run's HParams to TensorBoard.
-- 'throughput': times training or inference steps on synthetic data.
+- 'throughput': times training or inference steps on synthetic data or a converted
+  dataset.
 - 'peak': measures this machine's float32 matrix-multiply rate, the yardstick of
   achieved GFLOP/s.
 """
@@ -24,10 +25,12 @@ from absl import logging  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
+from datasets import dataset_factory  # pylint: disable=g-import-not-at-top
 from nets import nets_factory  # pylint: disable=g-import-not-at-top
 from slimbench import benchmark  # pylint: disable=g-import-not-at-top
 from slimbench import evaluation  # pylint: disable=g-import-not-at-top
 from slimbench import files  # pylint: disable=g-import-not-at-top
+from slimbench import inputs  # pylint: disable=g-import-not-at-top
 from slimbench import train_flags  # pylint: disable=g-import-not-at-top
 from slimbench import training  # pylint: disable=g-import-not-at-top
 
@@ -109,61 +112,87 @@ def _flops_per_image(model_name, num_classes, image_size, channels):
   return profile.total_float_ops
 
 
-def _session_config(spec):
-  return tf1.ConfigProto(intra_op_parallelism_threads=spec.get('intra_op_threads', 0),
-                         inter_op_parallelism_threads=spec.get('inter_op_threads', 0))
+def session_config(spec):
+  """The session config of a run: its thread counts (0: TensorFlow's choice)."""
+  return tf1.ConfigProto(intra_op_parallelism_threads=spec.get('num_intra_threads') or 0,
+                         inter_op_parallelism_threads=spec.get('num_inter_threads') or 0)
 
 
-def synthetic_step(model_name, batch_size, image_size=None, training=True,
-                   num_classes=None):
-  """Builds, in the default graph, one step of `model_name` on synthetic data.
+def synthetic_inputs(model_name, batch_size, image_size, num_classes):
+  """Images and labels held in variables, as in tf_cnn_benchmarks: no step pays for
+  generating or copying data."""
+  channels = nets_factory.model_info(model_name).input_channels
+  images = tf1.get_local_variable(
+      'synthetic_images', initializer=tf1.random_uniform(
+          [batch_size, image_size, image_size, channels], -1, 1), trainable=False)
+  labels = tf1.get_local_variable(
+      'synthetic_labels', initializer=tf1.random_uniform(
+          [batch_size], 0, num_classes, tf.int64), trainable=False)
+  return images, labels
+
+
+def dataset_inputs(spec, image_size, training):
+  """Batches from the converted dataset of the spec, through the training input pipeline
+  (decoding, the model's preprocessing, parallel reads and prefetch).
+
+  Returns:
+    (images, labels, num_classes).
+  """
+  dataset = dataset_factory.get_dataset(spec['dataset_name'],
+                                        spec.get('dataset_split_name', 'train'),
+                                        spec['dataset_dir'])
+  batches = inputs.make_batches(
+      dataset, spec.get('preprocessing_name') or spec['model_name'], image_size,
+      spec['batch_size'], is_training=training,
+      num_readers=spec.get('num_readers', 4),
+      num_preprocessing_threads=spec.get('num_preprocessing_threads', 4),
+      num_epochs=None)
+  images, labels = tf1.data.make_one_shot_iterator(batches).get_next()
+  return images, labels, dataset.num_classes
+
+
+def benchmark_step(model_name, images, labels, num_classes, training):
+  """One step of `model_name` on `images`, built in the default graph.
 
   A training step is the forward pass, the loss with weight decay (and 0.4 of the
   auxiliary logits' loss), the backward pass, the batch-norm updates and a momentum
   update; an inference step is the forward pass of the eval graph.
-
-  Returns:
-    (step_op, num_classes, image_size).
   """
-  info = nets_factory.model_info(model_name)
-  image_size = image_size or info.default_image_size
-  num_classes = num_classes or info.num_classes
-  # Inputs live in variables, as in tf_cnn_benchmarks, so that no step pays for
-  # generating or copying data.
-  images = tf1.get_local_variable(
-      'synthetic_images', initializer=tf1.random_uniform(
-          [batch_size, image_size, image_size, info.input_channels], -1, 1), trainable=False)
-  labels = tf1.get_local_variable(
-      'synthetic_labels', initializer=tf1.random_uniform(
-          [batch_size], 0, num_classes, tf.int64), trainable=False)
   network_fn = nets_factory.get_network_fn(model_name, num_classes=num_classes,
                                            weight_decay=4e-5, is_training=training)
   logits, end_points = network_fn(images)
   if not training:
-    return tf.reduce_sum(logits), num_classes, image_size  # a scalar fetch: no output copy
+    return tf.reduce_sum(logits)  # a scalar fetch keeps the output copy negligible
   loss = tf1.losses.sparse_softmax_cross_entropy(labels, logits)
   if 'AuxLogits' in end_points:
     loss += 0.4 * tf1.losses.sparse_softmax_cross_entropy(labels, end_points['AuxLogits'])
   loss += tf.add_n(tf1.losses.get_regularization_losses() or [tf.constant(0.0)])
   global_step = tf1.train.get_or_create_global_step()
   with tf.control_dependencies(tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)):
-    step_op = tf1.train.MomentumOptimizer(0.01, 0.9).minimize(loss, global_step)
-  return step_op, num_classes, image_size
+    return tf1.train.MomentumOptimizer(0.01, 0.9).minimize(loss, global_step)
 
 
 def run_throughput(spec):
-  """Times spec['timed_steps'] steps after spec['warmup_steps'] on synthetic data."""
+  """Times spec['timed_steps'] steps after spec['warmup_steps'].
+
+  The images are synthetic, or with spec['data'] == 'real' come from the converted
+  dataset spec['dataset_dir'] through the training input pipeline.
+  """
   model_name, batch_size = spec['model_name'], spec['batch_size']
-  channels = nets_factory.model_info(model_name).input_channels
+  info = nets_factory.model_info(model_name)
+  image_size = spec.get('image_size') or info.default_image_size
   training_mode = spec['mode'] == 'train'
   build_start = time.perf_counter()
   with tf.Graph().as_default():
-    step_op, num_classes, image_size = synthetic_step(
-        model_name, batch_size, spec.get('image_size'), training_mode,
-        spec.get('num_classes'))
+    if spec.get('data', 'synthetic') == 'real':
+      images, labels, num_classes = dataset_inputs(spec, image_size, training_mode)
+    else:
+      num_classes = spec.get('num_classes') or info.num_classes
+      images, labels = synthetic_inputs(model_name, batch_size, image_size, num_classes)
+    step_op = benchmark_step(model_name, images, labels, num_classes, training_mode)
     param_count = int(sum(np.prod(v.shape) for v in tf1.trainable_variables()))
     build_seconds = time.perf_counter() - build_start
-    with tf1.Session(config=_session_config(spec)) as session:
+    with tf1.Session(config=session_config(spec)) as session:
       session.run([tf1.global_variables_initializer(), tf1.local_variables_initializer()])
       first_step_start = time.perf_counter()
       session.run(step_op)
@@ -176,7 +205,7 @@ def run_throughput(spec):
         session.run(step_op)
         step_times.append(time.perf_counter() - start)
   rates = batch_size / np.array(step_times)
-  flops = _flops_per_image(model_name, num_classes, image_size, channels)
+  flops = _flops_per_image(model_name, num_classes, image_size, info.input_channels)
   images_per_sec = float(np.median(rates))
   achieved = flops * (3 if training_mode else 1) * images_per_sec / 1e9
   peak = spec.get('peak_gflops')
@@ -204,7 +233,7 @@ def run_peak(spec):
     a = tf1.get_local_variable('a', initializer=tf1.random_uniform([size, size]))
     b = tf1.get_local_variable('b', initializer=tf1.random_uniform([size, size]))
     product = tf.reduce_sum(tf.matmul(a, b))
-    with tf1.Session(config=_session_config(spec)) as session:
+    with tf1.Session(config=session_config(spec)) as session:
       session.run(tf1.local_variables_initializer())
       session.run(product)
       times = []

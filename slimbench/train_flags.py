@@ -43,6 +43,10 @@ def define_train_flags(fv):
   flags.DEFINE_integer('num_preprocessing_threads', 4,
                        'Examples decoded and preprocessed in parallel.', lower_bound=1,
                        flag_values=fv)
+  flags.DEFINE_integer('num_intra_threads', 0, 'Threads of one op (a convolution); 0 lets '
+                       'TensorFlow pick (one per core).', lower_bound=0, flag_values=fv)
+  flags.DEFINE_integer('num_inter_threads', 0, 'Ops run at the same time; 0 lets TensorFlow '
+                       'pick.', lower_bound=0, flag_values=fv)
   flags.DEFINE_integer('log_every_n_steps', 10, 'Steps between log lines.', lower_bound=1,
                        flag_values=fv)
   flags.DEFINE_integer('save_summaries_secs', 600, 'Seconds between summary writes.',

@@ -364,9 +364,11 @@ def train(fv, flag_names=()):
     scaffold = tf1.train.Scaffold(
         init_fn=graph['init_fn'], summary_op=graph['summary_op'],
         saver=tf1.train.Saver(max_to_keep=5, keep_checkpoint_every_n_hours=1.0))
-    session_config = None
+    session_config = (cluster.session_config(fv.task) if fv.num_ps_tasks
+                      else tf1.ConfigProto())
+    session_config.intra_op_parallelism_threads = fv.num_intra_threads
+    session_config.inter_op_parallelism_threads = fv.num_inter_threads
     if fv.num_ps_tasks:
-      session_config = cluster.session_config(fv.task)
       cluster.log_variable_placement(fv.task)
     if master and not is_chief:
       cluster.wait_for_chief(master, fv.task)

@@ -4,6 +4,8 @@ import os
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
+# The tests run with the TensorFlow defaults that the scripts set (oneDNN on).
+import slimbench  # pylint: disable=g-import-not-at-top,unused-import
 import pytest  # pylint: disable=g-import-not-at-top
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 

@@ -1,12 +1,14 @@
 """benchmark_models.py: a tiny study end to end, resume, failures, HParams."""
 
 import csv
+import json
 import os
 
 from absl import flags
 import pytest
 
 from slimbench import benchmark
+from slimbench import benchmark_worker
 
 
 def _study(tmp_path, dataset_dir, *extra):
@@ -80,18 +82,27 @@ def test_resumed_study_skips_finished_runs(tmp_path, mnist5k_dir):
   assert result_files[1].exists()
 
 
-def test_throughput_study(tmp_path):
+def test_throughput_study_on_synthetic_and_real_data(tmp_path, mnist5k_dir):
   fv = flags.FlagValues()
   names = benchmark.define_benchmark_flags(fv)
   fv(['benchmark', '--study=throughput', '--models=lenet', '--batch_sizes=4',
       '--timed_steps=3', '--warmup_steps=1', f'--output_dir={tmp_path / "tp"}',
-      '--noplots'])
+      '--throughput_data=synthetic,real', f'--dataset_dir={mnist5k_dir}',
+      '--num_intra_threads=1', '--noplots'])
   rows = benchmark.run_study(fv, names)['throughput']
-  assert [(r['mode'], r['status']) for r in rows] == [('train', 'ok'), ('inference', 'ok')]
+  assert [(r['mode'], r['data'], r['status']) for r in rows] == [
+      ('train', 'synthetic', 'ok'), ('train', 'real', 'ok'),
+      ('inference', 'synthetic', 'ok'), ('inference', 'real', 'ok')]
   for row in rows:
     assert row['images_per_sec'] > 0 and row['gflops_per_image'] > 0
     assert 0 < row['peak_fraction'] < 2
-  assert len(_rows(tmp_path / 'tp' / benchmark.THROUGHPUT_CSV)) == 2
+    assert row['build_seconds'] > 0 and row['first_step_seconds'] > 0
+  assert len(_rows(tmp_path / 'tp' / benchmark.THROUGHPUT_CSV)) == 4
+  spec_path = tmp_path / 'tp' / 'throughput' / rows[1]['run'] / benchmark.SPEC_FILE
+  with open(spec_path) as f:
+    spec = json.load(f)
+  assert spec['dataset_dir'] == str(mnist5k_dir) and spec['num_intra_threads'] == 1
+  assert benchmark_worker.session_config(spec).intra_op_parallelism_threads == 1
 
 
 @pytest.mark.parametrize('argv, message', [
@@ -99,6 +110,7 @@ def test_throughput_study(tmp_path):
     (['--models=zzz*'], 'matches no registered model'),
     (['--optimizers=adamw'], 'adamw'),
     (['--model_name=lenet'], 'use --models'),
+    (['--study=throughput', '--throughput_data=imagenet'], 'synthetic or real'),
 ])
 def test_bad_flags_fail_clearly(tmp_path, argv, message):
   fv = flags.FlagValues()
