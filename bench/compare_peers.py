@@ -112,9 +112,14 @@ def measure_tf_slim(spec):
   import tf_slim  # pylint: disable=g-import-not-at-top
   from nets import layers  # pylint: disable=g-import-not-at-top
   from nets import nets_factory  # pylint: disable=g-import-not-at-top
-  # The shim: tf_slim's batch_norm imports a Keras module TF 2.21 no longer has.
-  tf_slim.batch_norm = layers.batch_norm
-  tf_slim.layers.batch_norm = layers.batch_norm
+  # The shim: tf_slim's batch_norm imports a Keras module TF 2.21 no longer has. Ours is
+  # always fused, so TF-Slim's `fused` argument has nothing left to choose.
+  @tf_slim.add_arg_scope
+  def batch_norm(inputs, fused=None, **kwargs):
+    del fused
+    return layers.batch_norm(inputs, **kwargs)
+  tf_slim.batch_norm = batch_norm
+  tf_slim.layers.batch_norm = batch_norm
   module_name, function_name = TF_SLIM_MODELS[spec['net']]
   module = importlib.import_module(f'tf_slim.nets.{module_name}')
   builder = getattr(module, function_name)

@@ -400,7 +400,7 @@ def write_plots(output_dir, train_runs, train_results, throughput_rows):
     labels = [f"{r['model']} {r['mode']} {r['data']} bs={r['batch_size']}" for r in measured]
     axes.barh(labels, [r['images_per_sec'] for r in measured])
     axes.set_xlabel('images/sec (median)')
-    axes.set_title('Throughput on synthetic data')
+    axes.set_title('Throughput')
     written.append(_save(figure, os.path.join(output_dir, 'throughput.png')))
   plt.close('all')
   return written
@@ -459,7 +459,7 @@ def run_study(fv, train_flag_names):
   if throughput_runs:
     write_csv(os.path.join(fv.output_dir, THROUGHPUT_CSV), THROUGHPUT_COLUMNS,
               throughput_rows)
-    sections.append('## Throughput on synthetic data\n\n' +
+    sections.append('## Throughput\n\n' +
                     markdown_table(THROUGHPUT_COLUMNS[:-1], throughput_rows))
   report = '\n\n'.join(sections) + '\n'
   files.write_text_atomically(os.path.join(fv.output_dir, MARKDOWN), report)
