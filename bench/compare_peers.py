@@ -19,7 +19,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
@@ -57,19 +56,20 @@ TF_SLIM_MODELS = {'alexnet_v2': ('alexnet', 'alexnet_v2'), 'vgg_a': ('vgg', 'vgg
                   'resnet_v2_50': ('resnet_v2', 'resnet_v2_50')}
 
 
+def _time_steps(run_step, warmup, timed):
+  """Times `timed` calls of `run_step()` after the first and `warmup` more."""
+  from slimbench import benchmark_worker  # pylint: disable=g-import-not-at-top
+  for _ in range(1 + warmup):
+    run_step()
+  return benchmark_worker.time_steps(run_step, timed)
+
+
 def _time_session_steps(step_op, warmup, timed):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf1 = tf.compat.v1
   with tf1.Session() as session:
     session.run([tf1.global_variables_initializer(), tf1.local_variables_initializer()])
-    for _ in range(1 + warmup):
-      session.run(step_op)
-    times = []
-    for _ in range(timed):
-      start = time.perf_counter()
-      session.run(step_op)
-      times.append(time.perf_counter() - start)
-  return times
+    return _time_steps(lambda: session.run(step_op), warmup, timed)
 
 
 def _graph_step(build, spec, num_classes):
@@ -152,14 +152,7 @@ def measure_keras(spec):
     step = lambda: model.train_on_batch(images, labels)
   else:
     step = lambda: model.predict_on_batch(images)
-  for _ in range(1 + spec['warmup_steps']):
-    step()
-  times = []
-  for _ in range(spec['timed_steps']):
-    start = time.perf_counter()
-    step()
-    times.append(time.perf_counter() - start)
-  return times
+  return _time_steps(step, spec['warmup_steps'], spec['timed_steps'])
 
 
 MEASURES = {'ours': measure_ours, 'tf_slim': measure_tf_slim, 'keras': measure_keras}

@@ -11,8 +11,8 @@ Usage (from the repository root, on an otherwise idle machine):
 """
 
 import os
+import statistics
 import sys
-import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
@@ -41,6 +41,7 @@ CASES = [
 def _time_gradients(shape, kernel, stride, padding, fast, batch_size, timed_steps):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from nets import layers  # pylint: disable=g-import-not-at-top
+  from slimbench import benchmark_worker  # pylint: disable=g-import-not-at-top
   tf1 = tf.compat.v1
   with tf.Graph().as_default():
     inputs = tf1.get_local_variable('inputs', initializer=tf1.random_normal(
@@ -58,12 +59,8 @@ def _time_gradients(shape, kernel, stride, padding, fast, batch_size, timed_step
     with tf1.Session() as session:
       session.run(tf1.local_variables_initializer())
       session.run(step)
-      times = []
-      for _ in range(timed_steps):
-        start = time.perf_counter()
-        session.run(step)
-        times.append(time.perf_counter() - start)
-  return sorted(times)[len(times) // 2]
+      times = benchmark_worker.time_steps(lambda: session.run(step), timed_steps)
+  return statistics.median(times)
 
 
 def main(argv):

@@ -172,6 +172,16 @@ def benchmark_step(model_name, images, labels, num_classes, training):
     return tf1.train.MomentumOptimizer(0.01, 0.9).minimize(loss, global_step)
 
 
+def time_steps(run_step, timed_steps):
+  """Seconds of each of `timed_steps` calls of `run_step()`."""
+  times = []
+  for _ in range(timed_steps):
+    start = time.perf_counter()
+    run_step()
+    times.append(time.perf_counter() - start)
+  return times
+
+
 def run_throughput(spec):
   """Times spec['timed_steps'] steps after spec['warmup_steps'].
 
@@ -199,11 +209,7 @@ def run_throughput(spec):
       first_step_seconds = time.perf_counter() - first_step_start
       for _ in range(spec['warmup_steps']):
         session.run(step_op)
-      step_times = []
-      for _ in range(spec['timed_steps']):
-        start = time.perf_counter()
-        session.run(step_op)
-        step_times.append(time.perf_counter() - start)
+      step_times = time_steps(lambda: session.run(step_op), spec['timed_steps'])
   rates = batch_size / np.array(step_times)
   flops = _flops_per_image(model_name, num_classes, image_size, info.input_channels)
   images_per_sec = float(np.median(rates))

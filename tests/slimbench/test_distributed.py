@@ -155,16 +155,22 @@ def test_worker_graph_keeps_variables_on_the_ps_and_computes_on_its_own_task(mni
 
 # ----- Clusters on loopback -----
 
+def _run_until_every_process_exits(local):
+  """Starts the cluster; returns the exit codes and the seconds from the chief's last
+  step to the last exit."""
+  local.start()
+  local.wait_for_line('worker', 0, lambda line: 'Finished at step' in line,
+                      CLUSTER_TIMEOUT_SECS)
+  chief_done = time.monotonic()
+  codes = local.wait(CLUSTER_TIMEOUT_SECS, ps_grace_secs=30)
+  return codes, time.monotonic() - chief_done
+
+
 def test_async_cluster_steps_add_up_and_every_process_exits_by_itself(tmp_path, mnist5k_dir):
   train_dir = str(tmp_path / 'async')
   args = _lenet_args(train_dir, mnist5k_dir, '--max_number_of_steps=40')
   with launch_local_cluster.LocalCluster(args, num_ps=1, num_workers=2, echo=False) as local:
-    local.start()
-    local.wait_for_line('worker', 0, lambda line: 'Finished at step' in line,
-                        CLUSTER_TIMEOUT_SECS)
-    chief_done = time.monotonic()
-    codes = local.wait(CLUSTER_TIMEOUT_SECS, ps_grace_secs=30)
-    exit_secs = time.monotonic() - chief_done
+    codes, exit_secs = _run_until_every_process_exits(local)
     logs = _logs(local)
     chief_lines = local.logs[('worker', 0)]
     losses = [_losses(local.logs[('worker', index)]) for index in (0, 1)]
@@ -192,12 +198,7 @@ def test_sync_cluster_from_tf_config_aggregates_and_exits(tmp_path, mnist5k_dir)
                      '--replicas_to_aggregate=2')
   with launch_local_cluster.LocalCluster(args, num_ps=1, num_workers=2, use_tf_config=True,
                                          echo=False) as local:
-    local.start()
-    local.wait_for_line('worker', 0, lambda line: 'Finished at step' in line,
-                        CLUSTER_TIMEOUT_SECS)
-    chief_done = time.monotonic()
-    codes = local.wait(CLUSTER_TIMEOUT_SECS, ps_grace_secs=30)
-    exit_secs = time.monotonic() - chief_done
+    codes, exit_secs = _run_until_every_process_exits(local)
     logs, all_logs = _logs(local), _logs(local, last=None)
     losses = [_losses(local.logs[('worker', index)]) for index in (0, 1)]
   assert codes == {'ps0': 0, 'worker0': 0, 'worker1': 0}, logs
