@@ -194,3 +194,80 @@ def test_fast_conv_gradients_with_unknown_batch(graph):
                              atol=1e-3)
   np.testing.assert_allclose(got_inputs.reshape(5, -1), 2 * products @ matrix.T, rtol=1e-4,
                              atol=1e-3)
+
+
+def _built_like_slim(build, input_shape, scope_args):
+  """Builds `build` under `scope_args` for slim.conv2d; returns its graph's facts and value."""
+  graph = tf.Graph()
+  with graph.as_default():
+    tf1.set_random_seed(7)
+    inputs = tf1.placeholder(tf.float32, [None] + input_shape[1:])
+    with slim.arg_scope([slim.conv2d], **scope_args):
+      outputs = build(inputs)
+    variables = [(v.op.name, v.shape.as_list()) for v in tf1.global_variables()]
+    facts = {
+        'variables': variables,
+        'model_variables': [v.op.name for v in tf1.model_variables()],
+        'in_custom_collection': [v.op.name for v in tf1.get_collection('custom')],
+        'regularization_losses': len(tf1.losses.get_regularization_losses()),
+        'outputs_collected': [t.name for t in tf1.get_collection('end_points')],
+        'shape': outputs.shape.as_list(),
+        'op_types': {op.type for op in graph.get_operations()},
+    }
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      weights = {v.op.name: sess.run(v) for v in tf1.global_variables()}
+      data = np.random.RandomState(3).normal(size=input_shape).astype(np.float32)
+      value = sess.run(outputs, {inputs: data})
+  return facts, weights, value
+
+
+@pytest.mark.parametrize('input_shape,kernel,padding,by_matmul', [
+    ([2, 4, 3, 6], [4, 3], 'VALID', True),      # fc6 at the default size
+    ([2, 1, 1, 8], [1, 1], 'SAME', True),       # fc7/fc8
+    ([2, 6, 6, 6], [4, 4], 'VALID', False),     # fc6 on a larger map: dense evaluation
+    ([2, 4, 4, 6], [4, 4], 'SAME', False),      # SAME slides a kernel the size of the map
+])
+def test_fully_connected_conv2d_is_slim_conv2d(input_shape, kernel, padding, by_matmul):
+  """Same variables, collections and outputs as slim.conv2d, computed by matmul where the
+  kernel covers the map; slim.conv2d's arg_scope applies to it."""
+  scope_args = {'weights_regularizer': slim.l2_regularizer(0.1),
+                'biases_initializer': tf1.random_normal_initializer(),
+                'variables_collections': ['custom'], 'outputs_collections': ['end_points'],
+                'activation_fn': tf.nn.tanh}
+  ours, ours_weights, _ = _built_like_slim(
+      lambda x: layers.fully_connected_conv2d(x, 5, kernel, padding=padding, scope='fc6'),
+      input_shape, scope_args)
+  slims, _, _ = _built_like_slim(
+      lambda x: slim.conv2d(x, 5, kernel, padding=padding, scope='fc6'),
+      input_shape, scope_args)
+  assert ('MatMul' in ours['op_types']) == by_matmul
+  assert ('Conv2D' in ours['op_types']) != by_matmul
+  slims['op_types'] = ours['op_types'] = None
+  assert ours == slims
+  # With the same weights, the value is the convolution's.
+  graph = tf.Graph()
+  with graph.as_default():
+    data = np.random.RandomState(3).normal(size=input_shape).astype(np.float32)
+    conv = tf.nn.conv2d(data, ours_weights['fc6/weights'], 1, padding)
+    expected = tf.nn.tanh(tf.nn.bias_add(conv, ours_weights['fc6/biases']))
+    with tf1.Session() as sess:
+      expected = sess.run(expected)
+  _, _, got = _built_like_slim(
+      lambda x: layers.fully_connected_conv2d(
+          x, 5, kernel, padding=padding, scope='fc6',
+          weights_initializer=tf1.constant_initializer(ours_weights['fc6/weights']),
+          biases_initializer=tf1.constant_initializer(ours_weights['fc6/biases'])),
+      input_shape, scope_args)
+  np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_fully_connected_conv2d_normalizer_replaces_biases(graph):
+  inputs = tf.zeros([2, 3, 3, 4])
+  outputs = layers.fully_connected_conv2d(
+      inputs, 6, 3, padding='VALID', normalizer_fn=layers.batch_norm,
+      normalizer_params={'is_training': False}, scope='fc6')
+  assert outputs.shape.as_list() == [2, 1, 1, 6]
+  names = sorted(v.op.name for v in tf1.global_variables())
+  assert names == ['fc6/BatchNorm/beta', 'fc6/BatchNorm/moving_mean',
+                   'fc6/BatchNorm/moving_variance', 'fc6/weights']
