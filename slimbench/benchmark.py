@@ -22,8 +22,9 @@ from absl import flags
 from absl import logging
 
 from nets import nets_factory
-from slimbench import train_flags
 from slimbench import files
+from slimbench import precision
+from slimbench import train_flags
 
 RESULT_FILE = 'result.json'
 SPEC_FILE = 'run_spec.json'
@@ -62,8 +63,8 @@ MAIN_JOB_DEFAULTS = {
 TRAIN_COLUMNS = ('model', 'optimizer', 'learning_rate', 'batch_size', 'img_size', 'top1',
                  'top5', 'loss', 'param_count', 'images_per_sec', 'train_seconds', 'steps',
                  'time_to_target', 'status', 'error', 'run')
-THROUGHPUT_COLUMNS = ('model', 'mode', 'data', 'batch_size', 'img_size', 'images_per_sec', 'ci95',
-                      'jitter', 'step_time_ms', 'param_count', 'gflops_per_image',
+THROUGHPUT_COLUMNS = ('model', 'mode', 'data', 'precision', 'batch_size', 'img_size',
+                      'images_per_sec', 'ci95', 'jitter', 'step_time_ms', 'param_count', 'gflops_per_image',
                       'achieved_gflops', 'peak_fraction', 'peak_memory_mb', 'build_seconds',
                       'first_step_seconds', 'status',
                       'error', 'run')
@@ -147,6 +148,7 @@ def _check_flags(fv):
   for mode in fv.modes:
     if mode not in ('train', 'inference'):
       raise ValueError(f'--modes: {mode!r} is not train or inference')
+  precision.check_flags(fv)
   for data in fv.throughput_data:
     if data not in ('synthetic', 'real'):
       raise ValueError(f'--throughput_data: {data!r} is not synthetic or real')
@@ -184,6 +186,15 @@ def _forwarded_train_argv(fv, train_flag_names):
   return argv
 
 
+def _precision(fv):
+  return 'fp16' if fv.use_fp16 else 'fp32'
+
+
+def _precision_part(fv):
+  """The run-name part of --use_fp16; float32 runs keep their names from before it."""
+  return {'prec': 'fp16'} if fv.use_fp16 else {}
+
+
 def plan_train_runs(fv, train_flag_names, dataset_dir):
   """The run specs of the training study."""
   base_argv = _forwarded_train_argv(fv, train_flag_names)
@@ -199,7 +210,8 @@ def plan_train_runs(fv, train_flag_names, dataset_dir):
     model_argv = [arg for arg in base_argv if not (
         arg.startswith('--batch_norm_decay=') and not nets_factory.has_batch_norm(model))]
     for rate in rates:
-      name = _run_name(model=model, opt=optimizer, lr=rate, bs=batch_size)
+      name = _run_name(model=model, opt=optimizer, lr=rate, bs=batch_size,
+                       **_precision_part(fv))
       run_dir = os.path.join(fv.output_dir, 'train', name)
       image_size = fv.train_image_size or nets_factory.model_info(model).default_image_size
       eval_argv = [f'--checkpoint_path={run_dir}', f'--eval_dir={run_dir}/eval',
@@ -221,7 +233,7 @@ def plan_train_runs(fv, train_flag_names, dataset_dir):
           'target_accuracy': fv.target_accuracy,
           'hparams': {'model': model, 'optimizer': optimizer, 'learning_rate': float(rate),
                       'batch_size': int(batch_size), 'num_clones': fv.num_clones,
-                      'image_size': image_size},
+                      'image_size': image_size, 'precision': _precision(fv)},
           'row': {'model': model, 'optimizer': optimizer, 'learning_rate': rate,
                   'batch_size': batch_size, 'img_size': image_size},
       })
@@ -233,15 +245,18 @@ def plan_throughput_runs(fv, dataset_dir=None):
   runs = []
   for model, batch_size, mode, data in itertools.product(
       expand_models(fv.models), fv.batch_sizes, fv.modes, fv.throughput_data):
-    name = _run_name(model=model, bs=batch_size, mode=mode, data=data)
+    name = _run_name(model=model, bs=batch_size, mode=mode, data=data,
+                     **_precision_part(fv))
     run = {
         'kind': 'throughput', 'name': name,
         'run_dir': os.path.join(fv.output_dir, 'throughput', name),
         'model_name': model, 'batch_size': int(batch_size), 'mode': mode, 'data': data,
         'image_size': fv.image_size, 'warmup_steps': fv.warmup_steps,
         'timed_steps': fv.timed_steps, 'num_intra_threads': fv.num_intra_threads,
-        'num_inter_threads': fv.num_inter_threads,
-        'row': {'model': model, 'mode': mode, 'data': data, 'batch_size': batch_size},
+        'num_inter_threads': fv.num_inter_threads, 'use_fp16': fv.use_fp16,
+        'fp16_loss_scale': fv.fp16_loss_scale,
+        'row': {'model': model, 'mode': mode, 'data': data, 'precision': _precision(fv),
+                'batch_size': batch_size},
     }
     if data == 'real':
       run.update(dataset_name=fv.dataset_name, dataset_dir=dataset_dir,

@@ -31,6 +31,7 @@ from slimbench import benchmark  # pylint: disable=g-import-not-at-top
 from slimbench import evaluation  # pylint: disable=g-import-not-at-top
 from slimbench import files  # pylint: disable=g-import-not-at-top
 from slimbench import inputs  # pylint: disable=g-import-not-at-top
+from slimbench import precision  # pylint: disable=g-import-not-at-top
 from slimbench import train_flags  # pylint: disable=g-import-not-at-top
 from slimbench import training  # pylint: disable=g-import-not-at-top
 
@@ -151,15 +152,19 @@ def dataset_inputs(spec, image_size, training):
   return images, labels, dataset.num_classes
 
 
-def benchmark_step(model_name, images, labels, num_classes, training):
+def benchmark_step(model_name, images, labels, num_classes, training, use_fp16=False,
+                   fp16_loss_scale=None):
   """One step of `model_name` on `images`, built in the default graph.
 
   A training step is the forward pass, the loss with weight decay (and 0.4 of the
   auxiliary logits' loss), the backward pass, the batch-norm updates and a momentum
-  update; an inference step is the forward pass of the eval graph.
+  update; an inference step is the forward pass of the eval graph. `use_fp16` computes in
+  float16 over float32 variables, as training's --use_fp16 does.
   """
   network_fn = nets_factory.get_network_fn(model_name, num_classes=num_classes,
                                            weight_decay=4e-5, is_training=training)
+  if use_fp16:
+    network_fn = precision.float16_network(network_fn)
   logits, end_points = network_fn(images)
   if not training:
     return tf.reduce_sum(logits)  # a scalar fetch keeps the output copy negligible
@@ -168,8 +173,11 @@ def benchmark_step(model_name, images, labels, num_classes, training):
     loss += 0.4 * tf1.losses.sparse_softmax_cross_entropy(labels, end_points['AuxLogits'])
   loss += tf.add_n(tf1.losses.get_regularization_losses() or [tf.constant(0.0)])
   global_step = tf1.train.get_or_create_global_step()
+  optimizer = tf1.train.MomentumOptimizer(0.01, 0.9)
+  if use_fp16:
+    optimizer = precision.loss_scale_optimizer(optimizer, fp16_loss_scale)
   with tf.control_dependencies(tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)):
-    return tf1.train.MomentumOptimizer(0.01, 0.9).minimize(loss, global_step)
+    return optimizer.minimize(loss, global_step)
 
 
 def time_steps(run_step, timed_steps):
@@ -199,7 +207,9 @@ def run_throughput(spec):
     else:
       num_classes = spec.get('num_classes') or info.num_classes
       images, labels = synthetic_inputs(model_name, batch_size, image_size, num_classes)
-    step_op = benchmark_step(model_name, images, labels, num_classes, training_mode)
+    step_op = benchmark_step(model_name, images, labels, num_classes, training_mode,
+                             use_fp16=spec.get('use_fp16', False),
+                             fp16_loss_scale=spec.get('fp16_loss_scale'))
     param_count = int(sum(np.prod(v.shape) for v in tf1.trainable_variables()))
     build_seconds = time.perf_counter() - build_start
     with tf1.Session(config=session_config(spec)) as session:

@@ -47,6 +47,11 @@ def define_train_flags(fv):
                        'TensorFlow pick (one per core).', lower_bound=0, flag_values=fv)
   flags.DEFINE_integer('num_inter_threads', 0, 'Ops run at the same time; 0 lets TensorFlow '
                        'pick.', lower_bound=0, flag_values=fv)
+  flags.DEFINE_boolean('use_fp16', False, 'Mixed precision: compute activations and '
+                       'gradients in float16 over float32 variables (for GPUs with float16 '
+                       'units; slower on CPU).', flag_values=fv)
+  flags.DEFINE_float('fp16_loss_scale', None, 'With --use_fp16: a fixed loss scale; unset '
+                     'scales the loss dynamically.', lower_bound=1.0, flag_values=fv)
   flags.DEFINE_integer('log_every_n_steps', 10, 'Steps between log lines.', lower_bound=1,
                        flag_values=fv)
   flags.DEFINE_integer('save_summaries_secs', 600, 'Seconds between summary writes.',

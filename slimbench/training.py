@@ -26,6 +26,7 @@ from slimbench import cluster
 from slimbench import files
 from slimbench import inputs
 from slimbench import optimization
+from slimbench import precision
 
 tf1 = tf.compat.v1
 
@@ -61,6 +62,7 @@ def check_flags(fv, task=None):
   if fv.replicas_to_aggregate > 1 and not fv.sync_replicas:
     raise ValueError('--replicas_to_aggregate applies to synchronous training: add '
                      '--sync_replicas')
+  precision.check_flags(fv)
   if not fv.dataset_dir and fv.dataset_name != 'synthetic':
     raise ValueError('--dataset_dir is required: the folder of the converted dataset '
                      '(see download_and_convert_data.py)')
@@ -227,6 +229,8 @@ def build_train_graph(fv):
                                            weight_decay=fv.weight_decay, is_training=True,
                                            batch_norm_decay=fv.batch_norm_decay)
   image_size = fv.train_image_size or network_fn.default_image_size
+  if fv.use_fp16:
+    network_fn = precision.float16_network(network_fn)
 
   with tf1.device(deploy_config.inputs_device()):
     batches = inputs.make_batches(
@@ -275,6 +279,8 @@ def build_train_graph(fv):
   with tf1.device(deploy_config.optimizer_device()):
     learning_rate = optimization.configure_learning_rate(dataset.num_samples, global_step, fv)
     optimizer = optimization.configure_optimizer(learning_rate, fv)
+    if fv.use_fp16:
+      optimizer = precision.loss_scale_optimizer(optimizer, fv.fp16_loss_scale)
     summaries.add(scalar_summary('learning_rate', learning_rate))
   sync_optimizer = None
   if fv.sync_replicas:

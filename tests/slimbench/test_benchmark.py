@@ -105,12 +105,28 @@ def test_throughput_study_on_synthetic_and_real_data(tmp_path, mnist5k_dir):
   assert benchmark_worker.session_config(spec).intra_op_parallelism_threads == 1
 
 
+def test_throughput_study_in_float16(tmp_path):
+  fv = flags.FlagValues()
+  names = benchmark.define_benchmark_flags(fv)
+  fv(['benchmark', '--study=throughput', '--models=lenet', '--batch_sizes=4',
+      '--timed_steps=2', '--warmup_steps=0', f'--output_dir={tmp_path / "tp"}',
+      '--use_fp16', '--fp16_loss_scale=64', '--noplots'])
+  rows = benchmark.run_study(fv, names)['throughput']
+  assert [(r['mode'], r['precision'], r['status']) for r in rows] == [
+      ('train', 'fp16', 'ok'), ('inference', 'fp16', 'ok')]
+  assert all('prec=fp16' in row['run'] for row in rows)
+  with open(tmp_path / 'tp' / 'throughput' / rows[0]['run'] / benchmark.SPEC_FILE) as f:
+    spec = json.load(f)
+  assert spec['use_fp16'] and spec['fp16_loss_scale'] == 64
+
+
 @pytest.mark.parametrize('argv, message', [
     (['--models=no_such_net'], 'no_such_net'),
     (['--models=zzz*'], 'matches no registered model'),
     (['--optimizers=adamw'], 'adamw'),
     (['--model_name=lenet'], 'use --models'),
     (['--study=throughput', '--throughput_data=imagenet'], 'synthetic or real'),
+    (['--fp16_loss_scale=128'], 'add --use_fp16'),
 ])
 def test_bad_flags_fail_clearly(tmp_path, argv, message):
   fv = flags.FlagValues()

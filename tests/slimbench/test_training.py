@@ -134,6 +134,25 @@ def test_two_clones_train(tmp_path, mnist5k_dir):
   assert 'LeNet/conv1/weights' in graph_variables  # one shared set, no clone copies
 
 
+def test_fp16_training_learns_into_a_float32_checkpoint(tmp_path, mnist5k_dir):
+  train_dir = str(tmp_path / 'fp16')
+  fv, names = _lenet(train_dir, mnist5k_dir, max_number_of_steps=100, use_fp16=True,
+                     weight_decay=4e-5)
+  results = training.train(fv, names)
+  assert results['global_step'] == 100
+  reader = tf.train.load_checkpoint(train_dir)
+  dtypes = reader.get_variable_to_dtype_map()
+  assert dtypes['LeNet/conv1/weights'] == tf.float32
+  # The float32 eval graph reads it as any other checkpoint.
+  eval_fv = flags.FlagValues()
+  evaluation.define_eval_flags(eval_fv)
+  eval_fv(['eval', f'--checkpoint_path={train_dir}', f'--eval_dir={tmp_path / "ev"}',
+           '--model_name=lenet', '--dataset_name=mnist5k', f'--dataset_dir={mnist5k_dir}',
+           '--dataset_split_name=train', '--max_num_batches=5'])
+  accuracy = evaluation.evaluate(eval_fv)[0]['accuracy']
+  assert accuracy > 0.5, f'training accuracy {accuracy} is near the 10% of chance'
+
+
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_checkpoint(tmp_path, mnist5k_dir):
   train_dir = str(tmp_path / 'nan')
   fv, names = _lenet(train_dir, mnist5k_dir, max_number_of_steps=50, optimizer='sgd',
@@ -148,6 +167,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_checkpoint(tmp_path, mn
     ({'quantize_delay': 0}, 'quantize_delay'),
     ({'model_name': 'lenett'}, 'lenet'),
     ({'num_ps_tasks': 1}, 'multi-machine'),
+    ({'fp16_loss_scale': 128}, 'add --use_fp16'),
 ])
 def test_bad_flags_fail_clearly(tmp_path, mnist5k_dir, values, message):
   fv, names = _lenet(str(tmp_path / 'bad'), mnist5k_dir, **values)
