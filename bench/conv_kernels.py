@@ -1,10 +1,12 @@
 """Times the gradients of single convolutions: TensorFlow's ops against ours.
 
-For each convolution whose kernel covers its whole input map (shapes from our nets, at
-batch 32), times one step that computes the forward pass and both gradients, built once
-with TensorFlow's registered gradient (Conv2DBackpropInput / Conv2DBackpropFilter) and
-once under `nets.layers.fast_conv_gradients` (two matmuls). This is the measurement
-behind that choice.
+For convolutions of our nets (at batch 32), times one step that computes the forward pass
+and both gradients, built once with TensorFlow's registered gradient (Conv2DBackpropInput /
+Conv2DBackpropFilter) and once under `nets.layers.fast_conv_gradients`: two matmuls where
+the kernel covers the whole input map, one matmul per kernel tap for the filter gradient
+of stride-1 convolutions. This is the measurement behind those choices; a training step
+gains more than the single op, because there TensorFlow's gradient ops also contend with
+the ops running beside them.
 
 Usage (from the repository root, on an otherwise idle machine):
   .venv/bin/python bench/conv_kernels.py
@@ -35,6 +37,12 @@ CASES = [
     ('resnet_v1_50 logits', [1, 1, 2048], [1, 1, 2048, 1000], 1, 'SAME'),
     ('mobilenet_v2 logits', [1, 1, 1280], [1, 1, 1280, 1001], 1, 'SAME'),
     ('inception_v3 logits', [1, 1, 2048], [1, 1, 2048, 1001], 1, 'SAME'),
+    ('vgg_16 conv1_2', [224, 224, 64], [3, 3, 64, 64], 1, 'SAME'),
+    ('vgg_16 conv2_2', [112, 112, 128], [3, 3, 128, 128], 1, 'SAME'),
+    ('vgg_16 conv3_2', [56, 56, 256], [3, 3, 256, 256], 1, 'SAME'),
+    ('vgg_16 conv4_2', [28, 28, 512], [3, 3, 512, 512], 1, 'SAME'),
+    ('resnet_v1_50 block1 conv2', [56, 56, 64], [3, 3, 64, 64], 1, 'SAME'),
+    ('inception_v3 Mixed_6b 1x7', [17, 17, 128], [1, 7, 128, 128], 1, 'SAME'),
 ]
 
 

@@ -148,25 +148,32 @@ def _computing_op_type(tensor):
   return tensor.op.type
 
 
-@pytest.mark.parametrize('input_shape,kernel_shape,strides,padding,by_matmul', [
-    ([2, 1, 1, 8], [1, 1, 8, 3], 1, 'SAME', True),        # fc7/fc8 on a 1x1 map
-    ([2, 1, 1, 8], [1, 1, 8, 3], 1, 'VALID', True),
-    ([2, 4, 3, 6], [4, 3, 6, 5], 1, 'VALID', True),       # fc6: kernel = map
-    ([2, 4, 4, 6], [4, 4, 6, 5], 2, 'VALID', True),
-    ([2, 5, 5, 3], [1, 1, 3, 4], 1, 'SAME', False),       # pointwise on a larger map
-    ([2, 5, 5, 3], [3, 3, 3, 4], 1, 'SAME', False),
-    ([2, 4, 4, 6], [4, 4, 6, 5], 1, 'SAME', False),       # kernel = map, but it slides
-    ([2, 9, 9, 3], [3, 3, 3, 4], 2, 'VALID', False),
+# How each gradient is computed: 'matmul' (the whole-map product), 'taps' (the input
+# gradient is TensorFlow's, the filter gradient one matmul per kernel tap) or 'tf'.
+@pytest.mark.parametrize('input_shape,kernel_shape,strides,padding,computed_by', [
+    ([2, 1, 1, 8], [1, 1, 8, 3], 1, 'SAME', 'matmul'),     # fc7/fc8 on a 1x1 map
+    ([2, 1, 1, 8], [1, 1, 8, 3], 1, 'VALID', 'matmul'),
+    ([2, 4, 3, 6], [4, 3, 6, 5], 1, 'VALID', 'matmul'),    # fc6: kernel = map
+    ([2, 4, 4, 6], [4, 4, 6, 5], 2, 'VALID', 'matmul'),
+    ([2, 5, 5, 3], [3, 3, 3, 4], 1, 'SAME', 'taps'),       # VGG's 3x3 layers
+    ([2, 4, 4, 6], [4, 4, 6, 5], 1, 'SAME', 'taps'),       # even kernel: uneven padding
+    ([2, 7, 6, 3], [3, 2, 3, 4], 1, 'VALID', 'taps'),
+    ([2, 6, 6, 2], [1, 7, 2, 3], 1, 'SAME', 'taps'),       # inception_v3's 1x7
+    ([2, 5, 5, 3], [1, 1, 3, 4], 1, 'SAME', 'tf'),         # pointwise: one tap
+    ([2, 9, 9, 3], [3, 3, 3, 4], 2, 'VALID', 'tf'),        # strided
+    ([2, 8, 8, 2], [6, 6, 2, 3], 1, 'SAME', 'tf'),         # 36 taps: too many copies
 ])
 def test_fast_conv_gradients_equal_tensorflows(graph, input_shape, kernel_shape, strides,
-                                               padding, by_matmul):
+                                               padding, computed_by):
   rng = np.random.RandomState(1)
   inputs = tf.constant(rng.normal(size=input_shape).astype(np.float32))
   weights = tf.constant(rng.normal(size=kernel_shape).astype(np.float32))
   with layers.fast_conv_gradients():
     outputs = tf.nn.conv2d(inputs, weights, strides, padding)
   grads = tf.gradients(tf.reduce_sum(tf.sin(outputs)), [inputs, weights])
-  assert _computing_op_type(grads[0]) == ('MatMul' if by_matmul else 'Conv2DBackpropInput')
+  expected_ops = {'matmul': ('MatMul', 'MatMul'), 'taps': ('Conv2DBackpropInput', 'Pack'),
+                  'tf': ('Conv2DBackpropInput', 'Conv2DBackpropFilter')}[computed_by]
+  assert tuple(_computing_op_type(g) for g in grads) == expected_ops
   reference = tf.nn.conv2d(inputs, weights, strides, padding)
   reference_grads = tf.gradients(tf.reduce_sum(tf.sin(reference)), [inputs, weights])
   assert reference_grads[0].op.type == 'Conv2DBackpropInput'
@@ -194,6 +201,22 @@ def test_fast_conv_gradients_with_unknown_batch(graph):
                              atol=1e-3)
   np.testing.assert_allclose(got_inputs.reshape(5, -1), 2 * products @ matrix.T, rtol=1e-4,
                              atol=1e-3)
+
+
+def test_filter_gradient_by_taps_with_unknown_batch(graph):
+  rng = np.random.RandomState(5)
+  data = rng.normal(size=[3, 5, 5, 2]).astype(np.float32)
+  weights = tf.constant(rng.normal(size=[3, 3, 2, 4]).astype(np.float32))
+  inputs = tf1.placeholder(tf.float32, [None, 5, 5, 2])
+  with layers.fast_conv_gradients():
+    ours = tf.gradients(tf.reduce_sum(tf.nn.conv2d(inputs, weights, 1, 'SAME') ** 2),
+                        weights)[0]
+  reference = tf.gradients(tf.reduce_sum(tf.nn.conv2d(inputs, weights, 1, 'SAME') ** 2),
+                           weights)[0]
+  assert _computing_op_type(ours) == 'Pack'
+  with tf1.Session() as sess:
+    got, want = sess.run([ours, reference], {inputs: data})
+  np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
 
 
 def _built_like_slim(build, input_shape, scope_args):
