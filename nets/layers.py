@@ -34,8 +34,8 @@ def _conv2d_gradient(op, grad):
     dW[i, j] = x[:, i:i + h, j:j + w, :]^T dy, over all images and positions. oneDNN's
     Conv2DBackpropFilter runs at 64-113 GFLOP/s on VGG's 3x3 layers, the taps at 95-131,
     and in a training step the gain is larger (vgg_16 +18%, inception_v3 +8%,
-    inception_v1 +7%, alexnet_v2 +3%, resnet_v1_50 +2%). Only without a GPU, whose
-    convolution kernels have no such gap.
+    inception_v1 +7%, alexnet_v2 +3%, resnet_v1_50 +2%). Only in float32 and without a
+    GPU, whose convolution kernels have no such gap.
 
   The input gradient of sliding kernels stays TensorFlow's: rewritten as a convolution
   it measured no faster.
@@ -65,7 +65,10 @@ def _conv2d_gradient(op, grad):
   taps = kernel_height * kernel_width
   if (nhwc_undilated and list(op.get_attr('strides')) == [1, 1, 1, 1] and
       padding in ('SAME', 'VALID') and 1 < taps <= _MAX_FILTER_TAPS and
-      None not in (grad.shape[1], grad.shape[2]) and not _has_gpu()):
+      None not in (grad.shape[1], grad.shape[2]) and not _has_gpu() and
+      # A float16 matmul sums its long rows (every image and position) in float16: LeNet
+      # trained under --use_fp16 stalled near chance this way.
+      inputs.dtype == tf.float32):
     grad_weights = _filter_gradient_by_taps(inputs, grad, kernel_height, kernel_width,
                                             padding)
   else:

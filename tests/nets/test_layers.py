@@ -219,6 +219,15 @@ def test_filter_gradient_by_taps_with_unknown_batch(graph):
   np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
 
 
+def test_float16_filter_gradients_stay_tensorflows(graph):
+  """The tap matmuls would sum whole batches in float16; TensorFlow's op is kept."""
+  inputs = tf.zeros([2, 5, 5, 3], tf.float16)
+  weights = tf.zeros([3, 3, 3, 4], tf.float16)
+  with layers.fast_conv_gradients():
+    outputs = tf.nn.conv2d(inputs, weights, 1, 'SAME')
+  assert tf.gradients(outputs, weights)[0].op.type == 'Conv2DBackpropFilter'
+
+
 def _built_like_slim(build, input_shape, scope_args):
   """Builds `build` under `scope_args` for slim.conv2d; returns its graph's facts and value."""
   graph = tf.Graph()
