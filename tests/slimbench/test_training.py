@@ -43,6 +43,17 @@ def _variables(checkpoint_dir):
           if name.startswith('LeNet/') and '/Momentum' not in name}
 
 
+def _assert_beats_chance(checkpoint_dir, eval_dir, dataset_dir):
+  """The float32 eval graph of the checkpoint scores well above chance on training data."""
+  eval_fv = flags.FlagValues()
+  evaluation.define_eval_flags(eval_fv)
+  eval_fv(['eval', f'--checkpoint_path={checkpoint_dir}', f'--eval_dir={eval_dir}',
+           '--model_name=lenet', '--dataset_name=mnist5k', f'--dataset_dir={dataset_dir}',
+           '--dataset_split_name=train', '--max_num_batches=5'])
+  accuracy = evaluation.evaluate(eval_fv)[0]['accuracy']
+  assert accuracy > 0.5, f'training accuracy {accuracy} is near the 10% of chance'
+
+
 def test_lenet_loss_falls_and_beats_chance(tmp_path, mnist5k_dir):
   fv, names = _lenet(str(tmp_path / 'lenet'), mnist5k_dir, max_number_of_steps=150)
   results = training.train(fv, names)
@@ -55,13 +66,7 @@ def test_lenet_loss_falls_and_beats_chance(tmp_path, mnist5k_dir):
       first_losses += [v.simple_value for v in event.summary.value if v.tag == 'total_loss']
   assert first_losses and results['loss'] < first_losses[0] / 2
 
-  eval_fv = flags.FlagValues()
-  evaluation.define_eval_flags(eval_fv)
-  eval_fv(['eval', f'--checkpoint_path={tmp_path / "lenet"}', f'--eval_dir={tmp_path / "ev"}',
-           '--model_name=lenet', '--dataset_name=mnist5k', f'--dataset_dir={mnist5k_dir}',
-           '--dataset_split_name=train', '--max_num_batches=5'])
-  accuracy = evaluation.evaluate(eval_fv)[0]['accuracy']
-  assert accuracy > 0.5, f'training accuracy {accuracy} is near the 10% of chance'
+  _assert_beats_chance(tmp_path / 'lenet', tmp_path / 'ev', mnist5k_dir)
   flags_file = (tmp_path / 'lenet' / training.FLAGS_FILE).read_text()
   assert '--model_name=lenet' in flags_file and '--max_number_of_steps=150' in flags_file
 
@@ -144,13 +149,7 @@ def test_fp16_training_learns_into_a_float32_checkpoint(tmp_path, mnist5k_dir):
   dtypes = reader.get_variable_to_dtype_map()
   assert dtypes['LeNet/conv1/weights'] == tf.float32
   # The float32 eval graph reads it as any other checkpoint.
-  eval_fv = flags.FlagValues()
-  evaluation.define_eval_flags(eval_fv)
-  eval_fv(['eval', f'--checkpoint_path={train_dir}', f'--eval_dir={tmp_path / "ev"}',
-           '--model_name=lenet', '--dataset_name=mnist5k', f'--dataset_dir={mnist5k_dir}',
-           '--dataset_split_name=train', '--max_num_batches=5'])
-  accuracy = evaluation.evaluate(eval_fv)[0]['accuracy']
-  assert accuracy > 0.5, f'training accuracy {accuracy} is near the 10% of chance'
+  _assert_beats_chance(train_dir, tmp_path / 'ev', mnist5k_dir)
 
 
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_checkpoint(tmp_path, mnist5k_dir):
