@@ -3,6 +3,8 @@
 `configure_learning_rate` and `configure_optimizer` read the training flags (any object
 with those attributes). Beyond TF-Slim's exponential, fixed and polynomial decay:
 - inverse_time: rate / (1 + decay_factor * epoch / num_epochs_per_decay);
+- cosine: half a cosine from the rate down to end_learning_rate over num_epochs_per_decay
+  epochs (Loshchilov & Hutter, SGDR, 2017, without restarts), then flat at that floor;
 - piecewise: constant rates between epoch boundaries;
 - plateau: the AlexNet paper's rule, the rate divided by a factor whenever the validation
   metric that the evaluator writes (eval_image_classifier.py --wait_for_checkpoints)
@@ -11,6 +13,7 @@ with those attributes). Beyond TF-Slim's exponential, fixed and polynomial decay
 """
 
 import csv
+import math
 import os
 
 from absl import logging
@@ -19,7 +22,8 @@ import tensorflow as tf
 tf1 = tf.compat.v1
 
 OPTIMIZERS = ('adadelta', 'adagrad', 'adam', 'ftrl', 'momentum', 'sgd', 'rmsprop')
-DECAY_TYPES = ('exponential', 'fixed', 'polynomial', 'inverse_time', 'piecewise', 'plateau')
+DECAY_TYPES = ('exponential', 'fixed', 'polynomial', 'inverse_time', 'piecewise', 'plateau',
+               'cosine')
 PLATEAU_SCOPE = 'plateau'
 
 
@@ -35,7 +39,7 @@ def configure_learning_rate(num_samples_per_epoch, global_step, flag_values):
   """The learning rate tensor of `--learning_rate_decay_type`, after `--warmup_epochs`.
 
   Raises:
-    ValueError: the decay type is unknown.
+    ValueError: the decay type is unknown, or its flags disagree.
   """
   epoch_steps = steps_per_epoch(num_samples_per_epoch, flag_values)
   decay_steps = max(1, int(epoch_steps * flag_values.num_epochs_per_decay))
@@ -58,6 +62,9 @@ def configure_learning_rate(num_samples_per_epoch, global_step, flag_values):
     rate = tf1.train.inverse_time_decay(
         flag_values.learning_rate, schedule_step, decay_steps,
         flag_values.learning_rate_decay_factor, staircase=False)
+  elif decay_type == 'cosine':
+    rate = _cosine(flag_values.learning_rate, flag_values.end_learning_rate, schedule_step,
+                   decay_steps)
   elif decay_type == 'piecewise':
     rate = _piecewise(schedule_step, epoch_steps, flag_values)
   elif decay_type == 'plateau':
@@ -69,6 +76,16 @@ def configure_learning_rate(num_samples_per_epoch, global_step, flag_values):
     warmup = flag_values.learning_rate * tf.cast(step + 1, tf.float32) / warmup_steps
     rate = tf1.where(step < warmup_steps, warmup, rate)
   return tf.identity(rate, name='learning_rate')
+
+
+def _cosine(initial_rate, end_rate, step, decay_steps):
+  """end + (initial - end) * (1 + cos(pi * step / decay_steps)) / 2, then end."""
+  if end_rate > initial_rate:
+    raise ValueError(f'--end_learning_rate={end_rate} is the floor of the cosine decay and '
+                     f'must not exceed --learning_rate={initial_rate}')
+  progress = tf.minimum(tf.cast(step, tf.float32) / float(decay_steps), 1.0)
+  cosine = 0.5 * (1.0 + tf.cos(math.pi * progress))
+  return end_rate + (initial_rate - end_rate) * cosine
 
 
 def _piecewise(step, epoch_steps, flag_values):

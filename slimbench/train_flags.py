@@ -87,6 +87,9 @@ def define_train_flags(fv):
   flags.DEFINE_float('momentum', 0.9, 'Momentum of the momentum optimizer.', flag_values=fv)
   flags.DEFINE_float('rmsprop_momentum', 0.9, 'Momentum of RMSProp.', flag_values=fv)
   flags.DEFINE_float('rmsprop_decay', 0.9, 'Decay of RMSProp.', flag_values=fv)
+  flags.DEFINE_float('clip_gradient_norm', 0.0, 'Rescale the gradients whenever their '
+                     'global norm (over every trained variable, clones summed) exceeds this; '
+                     '0 does not clip.', lower_bound=0.0, flag_values=fv)
   flags.DEFINE_float('batch_norm_decay', None, 'Decay of the batch-norm moving statistics; '
                      'by default the family\'s (0.997-0.9997, made for long ImageNet runs: '
                      'short runs want 0.9 or their evaluation sees unsettled statistics).',
@@ -98,17 +101,20 @@ def define_train_flags(fv):
 
   # ----- Learning rate -----
   flags.DEFINE_enum('learning_rate_decay_type', 'exponential', optimization.DECAY_TYPES,
-                    'How the learning rate decays.', flag_values=fv)
+                    'How the learning rate decays (cosine: half a cosine down to '
+                    '--end_learning_rate over --num_epochs_per_decay, then flat).',
+                    flag_values=fv)
   flags.DEFINE_float('learning_rate', 0.01, 'Initial learning rate.', lower_bound=0.0,
                      flag_values=fv)
-  flags.DEFINE_float('end_learning_rate', 0.0001, 'Final rate of polynomial decay.',
-                     flag_values=fv)
+  flags.DEFINE_float('end_learning_rate', 0.0001, 'Final rate of polynomial decay, and the '
+                     'floor of cosine decay.', lower_bound=0.0, flag_values=fv)
   flags.DEFINE_float('label_smoothing', 0.0, 'Label smoothing of the cross entropy.',
                      lower_bound=0.0, upper_bound=1.0, flag_values=fv)
   flags.DEFINE_float('learning_rate_decay_factor', 0.94, 'Learning rate decay factor.',
                      flag_values=fv)
   flags.DEFINE_float('num_epochs_per_decay', 2.0, 'Epochs between decays (exponential) or '
-                     'until the end rate (polynomial).', lower_bound=0.0, flag_values=fv)
+                     'until the end rate (polynomial, cosine: give the run\'s length after '
+                     'the warm-up).', lower_bound=0.0, flag_values=fv)
   flags.DEFINE_float('warmup_epochs', 0.0, 'Epochs of linear warm-up from 0 to '
                      '--learning_rate before the decay schedule starts.', lower_bound=0.0,
                      flag_values=fv)

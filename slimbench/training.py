@@ -202,6 +202,18 @@ class _StopOnSignalHook(tf1.train.SessionRunHook):
       signal.signal(sig, handler)
 
 
+def clip_by_global_norm(gradients_and_variables, clip_norm):
+  """Scales every gradient by min(1, clip_norm / global norm), as TF-Slim's
+  `clip_gradient_norm` did; returns the new pairs and the norm before clipping.
+
+  Under dynamic loss scaling a non-finite gradient makes every clipped gradient NaN, so
+  the optimizer still skips that step.
+  """
+  gradients, variables = zip(*gradients_and_variables)
+  clipped, norm = tf.clip_by_global_norm(list(gradients), clip_norm)
+  return list(zip(clipped, variables)), norm
+
+
 def build_train_graph(fv):
   """Builds the training graph in the default graph.
 
@@ -296,6 +308,10 @@ def build_train_graph(fv):
   total_loss, clones_gradients = model_deploy.optimize_clones(
       clones, optimizer, var_list=_variables_to_train(fv.trainable_scopes))
   summaries.add(scalar_summary('total_loss', total_loss))
+  if fv.clip_gradient_norm > 0:
+    clones_gradients, gradient_norm = clip_by_global_norm(clones_gradients,
+                                                          fv.clip_gradient_norm)
+    summaries.add(scalar_summary('gradient_norm', gradient_norm))
   if fv.summarize_histograms:
     for gradient, variable in clones_gradients:
       summaries.add(tf1.summary.histogram(variable.op.name + '/gradients', gradient))

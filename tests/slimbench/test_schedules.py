@@ -1,4 +1,5 @@
-"""The learning-rate schedules beyond TF-Slim's: inverse time, piecewise, plateau."""
+"""The learning-rate schedules beyond TF-Slim's (inverse time, piecewise, plateau, cosine)
+and gradient clipping."""
 
 import csv
 
@@ -104,3 +105,69 @@ def test_plateau_rate_survives_a_restart(tmp_path, mnist5k_dir):
   training.train(fv, names)
   assert tf.train.load_checkpoint(train_dir).get_tensor(
       'plateau/learning_rate') == pytest.approx(0.001)
+
+
+def test_cosine_after_warmup_down_to_its_floor():
+  # 10 steps per epoch: 1 epoch of warm-up (steps 0-9), then 4 epochs (40 steps) of cosine.
+  fv, _ = _flags(learning_rate_decay_type='cosine', learning_rate=0.1, end_learning_rate=0.001,
+                 batch_size=10, warmup_epochs=1, num_epochs_per_decay=4)
+  steps = [0, 4, 10, 20, 30, 50, 80]
+  half_cosine = lambda t: 0.001 + 0.099 * 0.5 * (1 + np.cos(np.pi * t))
+  expected = [0.01, 0.05, 0.1, half_cosine(0.25), 0.0505, 0.001, 0.001]
+  np.testing.assert_allclose(_rates(fv, steps), expected, rtol=1e-5)
+  assert expected[3] == pytest.approx(0.085502, abs=1e-6)
+
+
+def test_cosine_floor_above_the_rate_is_an_error():
+  fv, _ = _flags(learning_rate_decay_type='cosine', learning_rate=0.001,
+                 end_learning_rate=0.01)
+  with pytest.raises(ValueError, match='--end_learning_rate=0.01 is the floor'):
+    _rates(fv, [0])
+
+
+@pytest.mark.parametrize('flag', ['--clip_gradient_norm=-1', '--end_learning_rate=-0.1'])
+def test_negative_clip_or_floor_is_refused(flag):
+  fv = flags.FlagValues()
+  train_flags.define_train_flags(fv)
+  with pytest.raises(flags.IllegalFlagValueError, match=flag.split('=')[0][2:]):
+    fv(['train', flag])
+
+
+def test_clip_by_global_norm_scales_only_above_the_bound():
+  with tf.Graph().as_default():
+    a, b = tf1.Variable([3.0]), tf1.Variable([[4.0]])
+    gradients = [(tf.constant([3.0]), a), (tf.constant([[4.0]]), b)]  # global norm 5
+    clipped, norm = training.clip_by_global_norm(gradients, 1.0)
+    kept, _ = training.clip_by_global_norm(gradients, 10.0)
+    with tf1.Session() as sess:
+      assert sess.run(norm) == pytest.approx(5.0)
+      first, second = sess.run([g for g, _ in clipped])
+      np.testing.assert_allclose(first, [0.6], rtol=1e-6)
+      np.testing.assert_allclose(second, [[0.8]], rtol=1e-6)
+      first, second = sess.run([g for g, _ in kept])
+      np.testing.assert_allclose(first, [3.0])
+      np.testing.assert_allclose(second, [[4.0]])
+      assert [v for _, v in clipped] == [a, b]
+
+
+def _update_norm(train_dir):
+  before = tf.train.load_checkpoint(f'{train_dir}/model.ckpt-0')
+  after = tf.train.load_checkpoint(f'{train_dir}/model.ckpt-1')
+  names = [n for n in after.get_variable_to_shape_map() if n.startswith('LeNet/')]
+  return float(np.sqrt(sum(np.sum((after.get_tensor(n) - before.get_tensor(n)) ** 2)
+                           for n in names)))
+
+
+def test_one_sgd_step_moves_the_weights_by_lr_times_the_clip(tmp_path, mnist5k_dir):
+  """Gradients far above the bound: the SGD update is lr * clip long, exactly."""
+  common = dict(model_name='lenet', dataset_name='mnist5k', dataset_dir=mnist5k_dir,
+                batch_size=2, num_readers=1, optimizer='sgd', learning_rate=0.5,
+                learning_rate_decay_type='fixed', weight_decay=0.0, random_seed=3,
+                max_number_of_steps=1)
+  fv, names = _flags(train_dir=str(tmp_path / 'clipped'), clip_gradient_norm=0.002,
+                     **common)
+  training.train(fv, names)
+  assert _update_norm(tmp_path / 'clipped') == pytest.approx(0.5 * 0.002, rel=1e-4)
+  fv, names = _flags(train_dir=str(tmp_path / 'free'), **common)
+  training.train(fv, names)
+  assert _update_norm(tmp_path / 'free') > 10 * 0.5 * 0.002  # the bound did bind
