@@ -5,13 +5,16 @@ names are used without downloading (after a SHA-256 check), --source_dir points 
 extracted copy elsewhere, and a re-run skips what is complete. Converting needs no
 TensorFlow import for small datasets; large ones run in --num_workers processes.
 
-Datasets: mnist5k (built in, offline), mnist, cifar10, cifar100, flowers, imagenet (your
-own ILSVRC2012 files) and image_folder (any folder of class folders). The `synthetic`
+Datasets: mnist5k (built in, offline), mnist, fashion_mnist (offline from Debian's
+dataset-fashion-mnist package), cifar10, cifar100, flowers, imagenet (your own ILSVRC2012
+files) and image_folder (any folder of class folders). The `synthetic`
 dataset needs no conversion.
 
 Usage:
   python download_and_convert_data.py --dataset_name=mnist5k --dataset_dir=/tmp/mnist5k
   python download_and_convert_data.py --dataset_name=cifar10 --dataset_dir=/tmp/cifar10
+  python download_and_convert_data.py --dataset_name=fashion_mnist \
+      --source_dir=/usr/share/datasets/fashion-mnist --dataset_dir=/tmp/fashion_mnist
   python download_and_convert_data.py --dataset_name=image_folder \
       --source_dir=~/PetImages --dataset_dir=/tmp/pets --validation_fraction=0.1
 """
@@ -40,6 +43,13 @@ flags.DEFINE_string('source_dir', None,
 flags.DEFINE_bool('overwrite', False,
                   'Replace a dataset in --dataset_dir that was converted from other sources '
                   'or options.')
+flags.DEFINE_bool('verify_checksums', True,
+                  'Refuse source files under the official names that are not the published '
+                  'ones (mnist, fashion_mnist, cifar10, cifar100, flowers). '
+                  '--noverify_checksums converts them anyway (a subset, a re-packed '
+                  'archive, your own files in the format), with a warning, and '
+                  'dataset_info.json records checksums_verified: false. Downloads are '
+                  'always checked; format checks always apply.')
 
 # --- Output ------------------------------------------------------------------------------
 flags.DEFINE_integer('train_shards', 0, 'Shards of the train split (0: the dataset\'s '
@@ -61,8 +71,8 @@ flags.DEFINE_string('output_name', None,
 flags.mark_flags_as_required(['dataset_name', 'dataset_dir'])
 
 FLAGS_FILENAME = 'download_and_convert_flags.txt'
-_DATASET_FLAGS = ('source_dir', 'overwrite', 'train_shards', 'validation_shards',
-                  'num_workers', 'validation_fraction', 'seed', 'output_name')
+_DATASET_FLAGS = ('source_dir', 'overwrite', 'verify_checksums', 'train_shards',
+                  'validation_shards', 'num_workers', 'validation_fraction', 'seed', 'output_name')
 
 
 def converter_options(spec, flag_values):

@@ -10,6 +10,7 @@ import difflib
 
 # Importing a converter module registers it.
 from datasets import convert_cifar  # pylint: disable=unused-import
+from datasets import convert_fashion_mnist  # pylint: disable=unused-import
 from datasets import convert_flowers  # pylint: disable=unused-import
 from datasets import convert_image_folder  # pylint: disable=unused-import
 from datasets import convert_imagenet  # pylint: disable=unused-import

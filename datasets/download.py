@@ -1,7 +1,11 @@
 """Fetching source archives: use what is on disk, else download with resume and SHA-256.
 
 A file already in the dataset folder under its official name is used as it is, after its
-SHA-256 is checked; nothing is downloaded then. A download goes to `NAME.part`, continues
+SHA-256 is checked; nothing is downloaded then. With `verify_checksums=False`
+(--noverify_checksums) such a file is used even when it is not the published bytes (a
+re-packed archive, a subset, your own files in the same format), with a warning; the caller
+records that it was not verified. A download is always checked: a mismatch there is a
+broken transfer, and it is deleted. A download goes to `NAME.part`, continues
 from where an interrupted one stopped (HTTP Range), tries the mirrors in order, is checked
 against the SHA-256 and only then renamed to `NAME`. Without network the error says which
 file to put where by hand.
@@ -35,6 +39,20 @@ class ChecksumError(ValueError):
 
 
 @dataclasses.dataclass(frozen=True)
+class LocalFile:
+  """A file on disk standing for a published one.
+
+  Attributes:
+    path: where it is.
+    sha256: the SHA-256 of its bytes.
+    official: whether those bytes are the published file's.
+  """
+  path: str
+  sha256: str
+  official: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class RemoteFile:
   """A published file: official name, SHA-256, size in bytes and mirror URLs in order."""
   filename: str
@@ -51,16 +69,45 @@ def sha256_of(path):
   return digest.hexdigest()
 
 
+UNVERIFIED_HINT = ('delete or replace it, or convert it unverified with '
+                   '--noverify_checksums')
+
+
+def unverified_warning(path, difference):
+  logging.warning('%s %s: not the official file; converting it unverified '
+                  '(--noverify_checksums)', path, difference)
+
+
+def _difference(path, remote):
+  """(SHA-256 of `path`, how it differs from `remote` or None when it is the same)."""
+  size = os.path.getsize(path)
+  actual = sha256_of(path)
+  if size != remote.size:
+    return actual, f'has {size} bytes, the official {remote.filename} has {remote.size}'
+  if actual != remote.sha256:
+    return actual, f'has SHA-256 {actual}, expected {remote.sha256}'
+  return actual, None
+
+
 def verify(path, remote):
   """Raises ChecksumError naming `path` unless it is `remote` byte for byte."""
-  size = os.path.getsize(path)
-  if size != remote.size:
-    raise ChecksumError(f'{path} has {size} bytes, the official {remote.filename} has '
-                        f'{remote.size}: a damaged or different file; delete or replace it')
-  actual = sha256_of(path)
-  if actual != remote.sha256:
-    raise ChecksumError(f'{path} has SHA-256 {actual}, expected {remote.sha256}: a damaged '
-                        f'or different file; delete or replace it')
+  check(path, remote, verify_checksums=True)
+
+
+def check(path, remote, verify_checksums=True):
+  """The `LocalFile` of `path`, compared with the published `remote`.
+
+  Raises:
+    ChecksumError: `path` is not `remote` byte for byte and `verify_checksums` is True.
+      Otherwise a difference is a warning, and `official` is False.
+  """
+  actual, difference = _difference(path, remote)
+  if difference and verify_checksums:
+    raise ChecksumError(f'{path} {difference}: a damaged or different file; '
+                        f'{UNVERIFIED_HINT}')
+  if difference:
+    unverified_warning(path, difference)
+  return LocalFile(path, actual, official=difference is None)
 
 
 def _by_hand(remote, dataset_dir, reason):
@@ -118,19 +165,26 @@ def _download(url, part_path, remote):
                         f'{remote.size} bytes')
 
 
-def fetch(remote, dataset_dir):
+def fetch(remote, dataset_dir, verify_checksums=True):
   """Returns the path of `remote.filename` in `dataset_dir`, downloading it if missing.
 
+  See `fetch_file`.
+  """
+  return fetch_file(remote, dataset_dir, verify_checksums).path
+
+
+def fetch_file(remote, dataset_dir, verify_checksums=True):
+  """The `LocalFile` of `remote.filename` in `dataset_dir`, downloading it if missing.
+
   Raises:
-    ChecksumError: the file on disk or the download is not the published one. A bad
-      download is deleted; a file the user placed is left alone.
+    ChecksumError: the download is not the published file (it is deleted), or the file on
+      disk is not and `verify_checksums` is True (it is left alone).
     DownloadError: no mirror could be reached; the message names the file to place.
   """
   os.makedirs(dataset_dir, exist_ok=True)
   path = os.path.join(dataset_dir, remote.filename)
   if os.path.exists(path):
-    verify(path, remote)
-    return path
+    return check(path, remote, verify_checksums)
   part_path = path + '.part'
   reasons = []
   for url in remote.urls:
@@ -143,11 +197,10 @@ def fetch(remote, dataset_dir):
       reasons.append(f'{url}: {reason}')
   else:
     raise DownloadError(_by_hand(remote, dataset_dir, '; '.join(reasons)))
-  try:
-    verify(part_path, remote)
-  except ChecksumError as e:
+  _, difference = _difference(part_path, remote)
+  if difference:
     os.remove(part_path)
-    raise ChecksumError(f'downloaded {remote.filename} is damaged, deleted it ({e}); run '
-                        'again or place the file by hand') from None
+    raise ChecksumError(f'downloaded {remote.filename} is damaged, deleted it (it '
+                        f'{difference}); run again or place the file by hand')
   os.replace(part_path, path)
-  return path
+  return LocalFile(path, remote.sha256, official=True)
