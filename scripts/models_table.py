@@ -3,7 +3,8 @@
 Usage (from the repository root):
   .venv/bin/python scripts/models_table.py
 Parameters are counted by building each net at its default size with the classes of its
-published checkpoint.
+published checkpoint. The published checkpoint, its ImageNet top-1 and the flags that
+fine-tune from it come from `nets/published_checkpoints.py`.
 """
 
 import os
@@ -15,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 from nets import nets_factory  # pylint: disable=g-import-not-at-top
+from nets import published_checkpoints  # pylint: disable=g-import-not-at-top
 
 tf1 = tf.compat.v1
 
@@ -28,13 +30,30 @@ def parameter_count(name):
     return sum(v.shape.num_elements() for v in tf1.trainable_variables())
 
 
+def published_columns(info):
+  """The published checkpoint's archive link, its top-1 and the fine-tuning flags."""
+  published = published_checkpoints.PUBLISHED.get(info.name)
+  if published is None:
+    return ['none', '', '']
+  top1 = f'{published.top1:.1f}'
+  if published.image_size:
+    top1 += f' (at {published.image_size})'
+  flags = published_checkpoints.fine_tuning_flags(info)
+  evaluation = published_checkpoints.evaluation_flags(info)
+  if evaluation:
+    flags += f'; eval on ImageNet: {evaluation}'
+  return [f'[{published.archive}]({published.url})', top1, f'`{flags}`']
+
+
 def main():
-  print('| model | default size | parameters | classes | preprocessing | paper |')
-  print('|---|---|---|---|---|---|')
+  print('| model | default size | parameters | classes | preprocessing | published checkpoint '
+        '| ImageNet top-1 | fine-tuning flags | paper |')
+  print('|---|---|---|---|---|---|---|---|---|')
   for name in nets_factory.list_models():
     info = nets_factory.model_info(name)
-    print(f'| `{name}` | {info.default_image_size} | {parameter_count(name):,} | '
-          f'{info.num_classes} | {info.preprocessing} | {info.paper} |')
+    columns = [f'`{name}`', str(info.default_image_size), f'{parameter_count(name):,}',
+               str(info.num_classes), info.preprocessing, *published_columns(info), info.paper]
+    print('| ' + ' | '.join(columns) + ' |')
 
 
 if __name__ == '__main__':
