@@ -19,6 +19,7 @@ from nets import registry
 # Importing a family module registers its builders.
 from nets import alexnet  # pylint: disable=unused-import
 from nets import cifarnet  # pylint: disable=unused-import
+from nets import i3d  # pylint: disable=unused-import
 from nets import inception  # pylint: disable=unused-import
 from nets import lenet  # pylint: disable=unused-import
 from nets.mobilenet import mobilenet_v2  # pylint: disable=unused-import
@@ -27,6 +28,7 @@ from nets import mobilenet_v1  # pylint: disable=unused-import
 from nets import overfeat  # pylint: disable=unused-import
 from nets import resnet_v1  # pylint: disable=unused-import
 from nets import resnet_v2  # pylint: disable=unused-import
+from nets import s3dg  # pylint: disable=unused-import
 from nets import vgg  # pylint: disable=unused-import
 
 _MODELS = registry.registered_models()
@@ -52,6 +54,23 @@ def model_info(name):
     raise ValueError(f'Name of network unknown: {name!r}{hint} '
                      f'(nets_factory.list_models() lists all {len(_MODELS)})')
   return _MODELS[name]
+
+
+def input_shape(name, batch_size, image_size=None, num_frames=None, channels=None):
+  """The input shape `name` takes: [batch, size, size, C], or for a video model
+  [batch, frames, size, size, C]; sizes, frames and channels default to the registry's.
+
+  Raises:
+    ValueError: `num_frames` is given for an image model.
+  """
+  info = model_info(name)
+  image_size = image_size or info.default_image_size
+  channels = channels or info.input_channels
+  if not info.is_video_model:
+    if num_frames:
+      raise ValueError(f'{name} is an image model: num_frames does not apply')
+    return [batch_size, image_size, image_size, channels]
+  return [batch_size, num_frames or info.num_frames, image_size, image_size, channels]
 
 
 def _batch_norm_decay_argument(info):
@@ -92,7 +111,9 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
   Returns:
     network_fn: `fn(images, **kwargs) -> (logits, end_points)` under the family's arg
       scope, its convolutions differentiated by the faster ops of `layers.fast_conv_gradients`;
-      it carries `default_image_size`. Keyword arguments go to the builder.
+      it carries `default_image_size` and `num_frames` (None for an image model; a video
+      model takes clips [batch, num_frames, height, width, channels]). Keyword arguments
+      go to the builder.
 
   Raises:
     ValueError: the network name is not registered, or batch_norm_decay is given for a
@@ -107,4 +128,5 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
       return info.builder(images, num_classes=num_classes, is_training=is_training, **kwargs)
 
   network_fn.default_image_size = info.default_image_size
+  network_fn.num_frames = info.num_frames
   return network_fn

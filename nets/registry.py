@@ -32,6 +32,8 @@ class ModelInfo:
     paper: the paper the definition follows.
     min_image_size: smallest square input the default build accepts.
     input_channels: channels of the published checkpoint's input (1 for MNIST's LeNet).
+    num_frames: frames per clip of a video model's published checkpoint; None for an image
+      model. A video model takes [batch, num_frames, height, width, channels].
   """
   name: str
   builder: Callable
@@ -44,6 +46,12 @@ class ModelInfo:
   paper: str
   min_image_size: int
   input_channels: int = 3
+  num_frames: Optional[int] = None
+
+  @property
+  def is_video_model(self):
+    """Whether the model takes clips [batch, frames, height, width, channels]."""
+    return self.num_frames is not None
 
   @property
   def checkpoint_exclude_scopes(self):
@@ -59,7 +67,7 @@ _MODELS = {}
 
 def register(name, *, arg_scope, default_image_size, preprocessing, num_classes,
              logits_scope, paper, aux_logits_scope=None, min_image_size=None,
-             input_channels=3):
+             input_channels=3, num_frames=None):
   """Returns a decorator that registers `builder` under `name`.
 
   The decorator also sets TF-Slim's `builder.default_image_size` and our
@@ -80,7 +88,8 @@ def register(name, *, arg_scope, default_image_size, preprocessing, num_classes,
         default_image_size=default_image_size, preprocessing=preprocessing,
         num_classes=num_classes, logits_scope=logits_scope,
         aux_logits_scope=aux_logits_scope, paper=paper,
-        min_image_size=builder.min_image_size, input_channels=input_channels)
+        min_image_size=builder.min_image_size, input_channels=input_channels,
+        num_frames=num_frames)
     return builder
   return decorator
 
