@@ -4,6 +4,7 @@
 2.21 removed. It keeps slim's arguments and variable names (`BatchNorm/gamma`, `beta`,
 `moving_mean`, `moving_variance`) so that published TF-Slim checkpoints restore, and it can
 be used as `normalizer_fn` of `slim.conv2d` / `slim.fully_connected` under `slim.arg_scope`.
+It shares slim.batch_norm's arg-scope entry, so settings given under either name reach it.
 
 Usage:
   with slim.arg_scope([slim.conv2d], normalizer_fn=layers.batch_norm,
@@ -14,6 +15,7 @@ Usage:
 import contextlib
 import functools
 
+import numpy as np
 import tensorflow as tf
 import tf_slim as slim
 from tf_slim.ops import arg_scope as arg_scope_lib
@@ -127,7 +129,23 @@ def fast_conv_gradients():
     yield
 
 
-@slim.add_arg_scope
+def _answers_to(slim_op):
+  """Decorates a stand-in for `slim_op` so that arg scopes treat the two as one op.
+
+  tf_slim keys an arg scope entry by the op's `_key_op` (`arg_scope_func_key`). Giving our
+  function slim's key means `slim.arg_scope([slim.batch_norm], is_training=False)`, the
+  TF-Slim idiom for freezing batch norm, reaches ours, and our own `<family>_arg_scope`
+  settings are visible under `sc[slim.arg_scope_func_key(slim.batch_norm)]` as in TF-Slim.
+  The stand-in must accept every argument of `slim_op`, since tf_slim now records its
+  argument names for the shared key.
+  """
+  def decorate(func):
+    func._key_op = arg_scope_lib.arg_scope_func_key(slim_op)  # pylint: disable=protected-access
+    return slim.add_arg_scope(func)
+  return decorate
+
+
+@_answers_to(slim.batch_norm)
 def batch_norm(inputs,
                decay=0.999,
                center=True,
@@ -142,9 +160,15 @@ def batch_norm(inputs,
                variables_collections=None,
                outputs_collections=None,
                trainable=True,
+               batch_weights=None,
+               fused=None,
                data_format='NHWC',
                zero_debias_moving_mean=False,
-               scope=None):
+               scope=None,
+               renorm=False,
+               renorm_clipping=None,
+               renorm_decay=0.99,
+               adjustment=None):
   """Batch normalization (Ioffe & Szegedy, 2015) with TF-Slim's interface and names.
 
   Uses the fused kernel for 2-D and 4-D inputs. In training, normalizes with the batch
@@ -170,17 +194,39 @@ def batch_norm(inputs,
       `param_initializers`.
     outputs_collections: collections to add the output to.
     trainable: add `beta` / `gamma` to the trainable variables.
+    batch_weights: slim's weighted batch statistics; not supported, must be None.
+    fused: slim's choice of kernel. This one always uses the fused kernel, which is what
+      slim picks for None and True. False (slim's kernel built from separate ops) is
+      accepted and gives the fused result: the same normalization, and moving variances
+      that differ only by the fused kernel's n / (n - 1) correction of batch variances.
     data_format: 'NHWC' or 'NCHW' for rank-4 inputs.
     zero_debias_moving_mean: correct the moving mean's bias towards its zero start.
     scope: variable scope; 'BatchNorm' by default.
+    renorm, renorm_clipping, renorm_decay, adjustment: slim's batch renormalization and
+      adjustment; not supported: renorm must be False and the others None (renorm_decay,
+      which only renorm reads, is accepted).
 
   Returns:
     A tensor with the shape of `inputs`.
 
   Raises:
-    ValueError: the rank is not 2 or 4, the channel dimension is unknown, or
-      `data_format` is unknown.
+    ValueError: the rank is not 2 or 4, the channel dimension is unknown, `data_format`
+      is unknown, `is_training` is None, or an unsupported slim option is set.
   """
+  del renorm_decay, fused  # See Args: nothing left for them to choose.
+  unsupported = {name: value for name, value in (
+      ('batch_weights', batch_weights), ('renorm', renorm or None),
+      ('renorm_clipping', renorm_clipping), ('adjustment', adjustment)) if value is not None}
+  if unsupported:
+    names = ', '.join(sorted(unsupported))
+    raise ValueError(f'batch_norm: slim.batch_norm\'s {names} '
+                     f'{"is" if len(unsupported) == 1 else "are"} not supported here; '
+                     f'leave {"it" if len(unsupported) == 1 else "them"} unset')
+  if is_training is None:
+    raise ValueError('batch_norm: is_training is None; pass True, False or a boolean '
+                     'tensor, or set it with slim.arg_scope([slim.batch_norm], '
+                     'is_training=...)')
+  check_flag(is_training, 'is_training', 'batch_norm', allow_tensor=True)
   if data_format not in ('NHWC', 'NCHW'):
     raise ValueError(f'batch_norm: data_format must be NHWC or NCHW, not {data_format!r}')
   inputs = tf.convert_to_tensor(inputs)
@@ -308,6 +354,22 @@ def check_images(images, net_name, min_size=None, channels=(1, 3)):
         raise ValueError(f'{net_name}: image {side} {size} is too small; this net needs '
                          f'at least {min_size}x{min_size}')
   return images
+
+
+def check_flag(value, name, net_name, allow_tensor=False):
+  """Raises unless `value` is a bool (Python or numpy), or with `allow_tensor` a tensor.
+
+  A TF-Slim call that passes arguments by position puts a scope name or a number into a
+  flag when the order differs; truthiness would accept it silently.
+
+  Raises:
+    TypeError: one line naming the net, the argument and what it got.
+  """
+  if isinstance(value, (bool, np.bool_)) or (allow_tensor and tf.is_tensor(value)):
+    return
+  expected = 'True, False or a boolean tensor' if allow_tensor else 'True or False'
+  raise TypeError(f'{net_name}: {name} must be {expected}, got {value!r} '
+                  f'({type(value).__name__})')
 
 
 def squeeze_spatial(net, net_name, name):
