@@ -3,7 +3,8 @@
 Krizhevsky, "Learning Multiple Layers of Features from Tiny Images", 2009. The sources, in
 order: an extracted folder given by --source_dir; the official archives in --dataset_dir
 (`cifar-10-binary.tar.gz`, else `cifar-10-python.tar.gz`; `cifar-100-...` alike), checked
-against their SHA-256; else the binary archive is downloaded. The binary version is plain
+against their SHA-256 (--noverify_checksums: converted anyway, with a warning, and recorded
+as not verified); else the binary archive is downloaded. The binary version is plain
 bytes (label, then 1024 red, green and blue values); the python version's pickles go
 through `archives.restricted_unpickle`, which builds nothing but containers and numeric
 arrays. Both versions hold the same images in the same order.
@@ -113,8 +114,8 @@ def _names_from_meta(data, source_name, key):
   return [n.decode('utf-8') if isinstance(n, bytes) else str(n) for n in names]
 
 
-def _find_source(name, dataset_dir, source_dir):
-  """('folder' | 'archive', 'binary' | 'python', path)."""
+def _find_source(name, dataset_dir, source_dir, verify_checksums):
+  """('folder' | 'archive', 'binary' | 'python', path, download.LocalFile or None)."""
   variant = VARIANTS[name]
   if source_dir:
     for kind in ('binary', 'python'):
@@ -122,15 +123,16 @@ def _find_source(name, dataset_dir, source_dir):
       for candidate in (os.path.join(source_dir, folder), source_dir):
         first = variant[f'{kind}_members']['test'][0]
         if os.path.isfile(os.path.join(candidate, first)):
-          return 'folder', kind, candidate
+          return 'folder', kind, candidate, None
     raise ValueError(f'{source_dir} holds neither {variant["binary_folder"]}/ nor '
                      f'{variant["python_folder"]}/ (or their files)')
   for kind in ('binary', 'python'):
     path = os.path.join(dataset_dir, variant[kind].filename)
     if os.path.exists(path):
-      download.verify(path, variant[kind])
-      return 'archive', kind, path
-  return 'archive', 'binary', download.fetch(variant['binary'], dataset_dir)
+      local = download.check(path, variant[kind], verify_checksums)
+      return 'archive', kind, path, local
+  local = download.fetch_file(variant['binary'], dataset_dir, verify_checksums)
+  return 'archive', 'binary', local.path, local
 
 
 def _read_members(location, kind, path, members):
@@ -153,15 +155,17 @@ def _read_members(location, kind, path, members):
   return found
 
 
-def _convert(name, dataset_dir, source_dir, overwrite, num_workers, train_shards,
-             validation_shards):
+def _convert(name, dataset_dir, source_dir, overwrite, verify_checksums, num_workers,
+             train_shards, validation_shards):
   variant = VARIANTS[name]
   cifar100 = name == 'cifar100'
-  location, kind, path = _find_source(name, dataset_dir, source_dir)
+  location, kind, path, archive = _find_source(name, dataset_dir, source_dir,
+                                               verify_checksums)
   members = variant[f'{kind}_members']
-  if location == 'archive':
-    checksum = variant[kind].sha256
+  if archive:
+    checksum = archive.sha256
   else:
+    # Extracted batches have no published checksum: the conversion records them unverified.
     checksum = {m: download.sha256_of(os.path.join(path, m))
                 for key in ('train', 'test') for m in members[key]}
   job = conversion.Conversion(dataset_dir, name, name, overwrite=overwrite,
@@ -207,6 +211,7 @@ def _convert(name, dataset_dir, source_dir, overwrite, num_workers, train_shards
           found[names_member], f'{path}:{names_member}', b'coarse_label_names')
   source = {'path': path, 'version': kind, 'sha256': checksum,
             'url': variant[kind].urls[0] if location == 'archive' else None}
+  extra_info['checksums_verified'] = bool(archive and archive.official)
   return job.write(splits, conversion.encode_pixels,
                    labels_to_names=dict(enumerate(names)), channels=3, source=source,
                    num_workers=num_workers,
@@ -220,36 +225,40 @@ def _convert(name, dataset_dir, source_dir, overwrite, num_workers, train_shards
                                  'test': 'cifar10_test.tfrecord'},
                    tfslim_sizes={'train': 50000, 'test': 10000},
                    tfslim_class_names=CIFAR10_CLASS_NAMES)
-def convert_cifar10(dataset_dir, source_dir=None, overwrite=False, num_workers=1,
-                    train_shards=0, validation_shards=0):
+def convert_cifar10(dataset_dir, source_dir=None, overwrite=False, verify_checksums=True,
+                    num_workers=1, train_shards=0, validation_shards=0):
   """Converts CIFAR-10 into `dataset_dir`; returns the dataset_info dict.
 
   Args:
     dataset_dir: output folder; the official archives found there are used.
     source_dir: an extracted cifar-10-batches-bin/ or cifar-10-batches-py/ (or its parent).
     overwrite: replace a dataset converted from other sources in dataset_dir.
+    verify_checksums: refuse an archive in dataset_dir that is not the published one;
+      False converts it with a warning, recorded in dataset_info.json.
     num_workers: conversion processes.
     train_shards: shards of train (0: one per 64 MB).
     validation_shards: shards of test (0: one per 64 MB).
   """
-  return _convert('cifar10', dataset_dir, source_dir, overwrite, num_workers, train_shards,
-                  validation_shards)
+  return _convert('cifar10', dataset_dir, source_dir, overwrite, verify_checksums,
+                  num_workers, train_shards, validation_shards)
 
 
 @registry.register('cifar100', splits=('train', 'test'), num_classes=100, channels=3,
                    description='CIFAR-100: 50,000 train / 10,000 test, 32x32 RGB, 100 fine '
                                'classes')
-def convert_cifar100(dataset_dir, source_dir=None, overwrite=False, num_workers=1,
-                     train_shards=0, validation_shards=0):
+def convert_cifar100(dataset_dir, source_dir=None, overwrite=False, verify_checksums=True,
+                     num_workers=1, train_shards=0, validation_shards=0):
   """Converts CIFAR-100 into `dataset_dir`; returns the dataset_info dict.
 
   Args:
     dataset_dir: output folder; the official archives found there are used.
     source_dir: an extracted cifar-100-binary/ or cifar-100-python/ (or its parent).
     overwrite: replace a dataset converted from other sources in dataset_dir.
+    verify_checksums: refuse an archive in dataset_dir that is not the published one;
+      False converts it with a warning, recorded in dataset_info.json.
     num_workers: conversion processes.
     train_shards: shards of train (0: one per 64 MB).
     validation_shards: shards of test (0: one per 64 MB).
   """
-  return _convert('cifar100', dataset_dir, source_dir, overwrite, num_workers, train_shards,
-                  validation_shards)
+  return _convert('cifar100', dataset_dir, source_dir, overwrite, verify_checksums,
+                  num_workers, train_shards, validation_shards)

@@ -64,14 +64,17 @@ def split_photos(folder, num_validation=NUM_VALIDATION):
                                  'validation': 'flowers_validation_*-of-*.tfrecord'},
                    tfslim_sizes={'train': 3320, 'validation': 350},
                    tfslim_class_names=CLASS_NAMES)
-def convert(dataset_dir, source_dir=None, overwrite=False, num_workers=1, train_shards=0,
-            validation_shards=0, num_validation=NUM_VALIDATION):
+def convert(dataset_dir, source_dir=None, overwrite=False, verify_checksums=True,
+            num_workers=1, train_shards=0, validation_shards=0,
+            num_validation=NUM_VALIDATION):
   """Converts flower_photos into `dataset_dir`; returns the dataset_info dict.
 
   Args:
     dataset_dir: output folder; flower_photos.tgz found there is used.
     source_dir: an extracted flower_photos/ folder (or its parent) to use instead.
     overwrite: replace a dataset converted from other sources in dataset_dir.
+    verify_checksums: refuse a flower_photos.tgz in dataset_dir that is not the published
+      one; False converts it with a warning, recorded in dataset_info.json.
     num_workers: conversion processes.
     train_shards: shards of train (0: TF-Slim's 5).
     validation_shards: shards of validation (0: TF-Slim's 5).
@@ -84,9 +87,10 @@ def convert(dataset_dir, source_dir=None, overwrite=False, num_workers=1, train_
     listing, _ = convert_image_folder.list_images(folder)
     identity = [(os.path.relpath(p, folder), os.path.getsize(p)) for p in listing]
   else:
-    archive = download.fetch(ARCHIVE, dataset_dir)
-    source = {'archive': archive, 'sha256': ARCHIVE.sha256, 'url': ARCHIVE.urls[0]}
-    identity = ARCHIVE.sha256
+    local = download.fetch_file(ARCHIVE, dataset_dir, verify_checksums)
+    archive = local.path
+    source = {'archive': archive, 'sha256': local.sha256, 'url': ARCHIVE.urls[0]}
+    identity = local.sha256
   shards = [train_shards or NUM_SHARDS, validation_shards or NUM_SHARDS]
   job = conversion.Conversion(dataset_dir, 'flowers', 'flowers', overwrite=overwrite,
                               fingerprint={'source': identity, 'shards': shards,
@@ -107,7 +111,8 @@ def convert(dataset_dir, source_dir=None, overwrite=False, num_workers=1, train_
   num_bytes = sum(os.path.getsize(path) for path, _ in train + validation)
   info = job.write(splits, conversion.encode_image_file,
                    labels_to_names=dict(enumerate(classes)), channels=3, source=source,
-                   num_workers=num_workers, estimated_bytes=num_bytes)
+                   num_workers=num_workers, estimated_bytes=num_bytes,
+                   extra_info={'checksums_verified': not source_dir and local.official})
   if extracted:
     shutil.rmtree(extracted)
   return info

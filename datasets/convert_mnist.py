@@ -152,8 +152,8 @@ def _load_source(idx_file, dataset_dir, source_dir, verify_checksums):
     sha256 = hashlib.sha256(content).hexdigest()
     official = sha256 == idx_file.content_sha256
     if not official:
-      difference = (f'holds idx content with SHA-256 {sha256} (decompressed), expected '
-                    f'{idx_file.content_sha256} ({len(content)} bytes)')
+      difference = (f'holds idx content ({len(content)} bytes decompressed) with SHA-256 '
+                    f'{sha256}, expected {idx_file.content_sha256}')
       if verify_checksums:
         raise download.ChecksumError(f'{path} {difference}: a damaged or different file; '
                                      f'{download.UNVERIFIED_HINT}')

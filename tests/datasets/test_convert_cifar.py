@@ -10,6 +10,7 @@ import pytest
 
 from datasets import convert_cifar
 from datasets import dataset_utils
+from datasets import download
 from tests.datasets.conftest import make_tar
 from tests.datasets.conftest import python2_pickle
 from tests.datasets.conftest import read_split
@@ -157,3 +158,15 @@ def test_truncated_batch_is_named(tmp_path, monkeypatch, no_network):
   with pytest.raises(ValueError, match=r'test_batch\.bin: 3000 bytes is not a whole number'):
     convert_cifar.convert_cifar10(str(tmp_path))
   assert sorted(os.listdir(tmp_path)) == [remote.filename]
+
+
+def test_noverify_checksums_converts_a_repacked_archive(tmp_path, no_network, caplog):
+  remote = convert_cifar.VARIANTS['cifar10']['binary']
+  path, batches = binary_archive(tmp_path / remote.filename, cifar100=False)
+  with pytest.raises(download.ChecksumError,
+                     match=f'{remote.filename} has .*--noverify_checksums'):
+    convert_cifar.convert_cifar10(str(tmp_path))
+  info = convert_cifar.convert_cifar10(str(tmp_path), verify_checksums=False)
+  assert info['checksums_verified'] is False
+  assert 'not the official file; converting it unverified' in caplog.text
+  _check_pixels('cifar10', str(tmp_path), batches, cifar100=False)

@@ -136,3 +136,16 @@ def test_script_converts_mnist5k_offline_and_skips_a_rerun(tmp_path):
   assert wrong.stderr.strip().splitlines()[-1] == (
       'download_and_convert_data.py: error: --validation_fraction does not apply to '
       'mnist5k (it takes: --source_dir, --overwrite)')
+
+
+def test_noverify_checksums_converts_files_that_are_not_the_official_bytes(tmp_path,
+                                                                          no_network, caplog):
+  dataset_dir = str(tmp_path)
+  data = write_mnist(dataset_dir, num_train=6, num_test=3)
+  info = convert_mnist.convert(dataset_dir, verify_checksums=False)
+  assert info['checksums_verified'] is False
+  assert not any(entry['verified'] for entry in info['source'].values())
+  assert caplog.text.count('not the official file; converting it unverified') == 4
+  _, examples = read_split('mnist', 'train', dataset_dir)
+  np.testing.assert_array_equal(np.stack([e['image'][..., 0] for e in examples]),
+                                data['train'][0])
