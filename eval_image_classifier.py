@@ -7,6 +7,8 @@ Usage:
       --model_name=lenet
   # Each new checkpoint while training runs, until none comes for 10 minutes:
   python eval_image_classifier.py ... --wait_for_checkpoints --eval_timeout_secs=600
+  # The 2012 AlexNet paper's test-time method: centre, corners and mirrors, softmax averaged:
+  python eval_image_classifier.py ... --model_name=alexnet --eval_crops=10
 """
 
 import sys

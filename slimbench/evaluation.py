@@ -5,10 +5,16 @@
 example of the split counts exactly once (the last, partial batch included). Results go
 to TensorBoard at the checkpoint's global step and to `eval_results.csv` /
 `eval_results.json` in --eval_dir.
+
+With --eval_crops=10 each image is seen as the 2012 AlexNet paper saw it at test time:
+the centre and four corner crops and their mirrors (`preprocessing.ten_crop`), the
+softmax averaged over the ten. Every metric is then taken on that average; the loss is
+the cross entropy of the averaged probabilities.
 """
 
 import csv
 import io
+import math
 import os
 import time
 
@@ -20,6 +26,7 @@ import tf_slim as slim
 
 from datasets import dataset_factory
 from nets import nets_factory
+from preprocessing import ten_crop
 from slimbench import checkpoints
 from slimbench import files
 from slimbench import inputs
@@ -31,7 +38,9 @@ RESULTS_JSON = 'eval_results.json'
 SUMMARY_TAGS = {'eval/Accuracy': 'accuracy', 'eval/Recall_5': 'recall_5', 'eval/Loss': 'loss',
                 'eval/MeanPerClassAccuracy': 'mean_per_class_accuracy'}
 CSV_COLUMNS = ('model', 'dataset', 'split', 'global_step', 'num_examples', 'accuracy',
-               'recall_5', 'loss', 'mean_per_class_accuracy', 'seconds', 'checkpoint')
+               'recall_5', 'loss', 'mean_per_class_accuracy', 'seconds', 'checkpoint',
+               'image_size', 'eval_crops')
+EVAL_CROPS = (1, 10)
 
 
 class NoCheckpointError(Exception):
@@ -72,6 +81,12 @@ def define_eval_flags(fv):
                        flag_values=fv)
   flags.DEFINE_boolean('use_grayscale', False, 'Convert images to one channel.',
                        flag_values=fv)
+  flags.DEFINE_integer('eval_crops', 1, 'Views per image: 1, the preprocessing\'s central '
+                       'crop; 10, the 2012 AlexNet paper\'s centre and four corner crops of '
+                       'the eval image size and their mirrors, softmax averaged (a batch is '
+                       'then 10 x --batch_size crops).', flag_values=fv)
+  flags.register_validator('eval_crops', lambda value: value in EVAL_CROPS,
+                           message='--eval_crops must be 1 or 10', flag_values=fv)
   flags.DEFINE_boolean('wait_for_checkpoints', False, 'Continuous mode: evaluate each new '
                        'checkpoint of the --checkpoint_path folder as training writes it.',
                        flag_values=fv)
@@ -84,6 +99,7 @@ def define_eval_flags(fv):
 
 
 def _check_flags(fv):
+  check_eval_crops(fv.eval_crops)
   if fv.quantize:
     raise ValueError('--quantize: quantized evaluation used tf.contrib.quantize, which '
                      'TensorFlow 2 no longer has')
@@ -93,6 +109,43 @@ def _check_flags(fv):
     raise ValueError(f'--wait_for_checkpoints needs --checkpoint_path to be a folder, got '
                      f'{fv.checkpoint_path}')
   nets_factory.model_info(fv.model_name)
+
+
+def check_eval_crops(eval_crops):
+  if eval_crops not in EVAL_CROPS:
+    raise ValueError(f'--eval_crops must be 1 or 10, got {eval_crops!r}')
+
+
+def ten_crop_batches(dataset, preprocessing_name, image_size, batch_size, *, labels_offset=0,
+                     use_grayscale=False, num_preprocessing_threads=4):
+  """Batches of the ten crops of each image, in the split's order, the last one partial.
+
+  Returns:
+    A `tf.data.Dataset` of (images float32 [batch, 10, image_size, image_size, C],
+    labels int64 [batch]).
+  """
+  examples = dataset.read(shuffle=False, num_epochs=1,
+                          num_parallel_calls=num_preprocessing_threads)
+
+  @tf.autograph.experimental.do_not_convert
+  def prepare(example):
+    crops = ten_crop.ten_crops(example['image'], preprocessing_name, image_size, image_size,
+                               use_grayscale=use_grayscale)
+    return crops, example['label'] - labels_offset
+
+  batches = examples.map(prepare, num_parallel_calls=num_preprocessing_threads)
+  return batches.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def mean_softmax_log_probabilities(logits, num_crops):
+  """log of the softmax averaged over each example's `num_crops` consecutive rows.
+
+  Computed as a log-sum-exp of log-softmaxes, so a class that every crop gives a tiny
+  probability keeps a finite log instead of log(0).
+  """
+  log_probabilities = tf.nn.log_softmax(logits)
+  per_example = tf.reshape(log_probabilities, [-1, num_crops, tf.shape(logits)[-1]])
+  return tf.reduce_logsumexp(per_example, axis=1) - math.log(num_crops)
 
 
 def _variables_to_restore(fv, global_step):
@@ -107,8 +160,10 @@ def _variables_to_restore(fv, global_step):
 class _EvalGraph:
   """The evaluation graph of one model on one split, built once, run per checkpoint."""
 
-  def __init__(self, fv):
+  def __init__(self, fv, eval_crops=1):
+    check_eval_crops(eval_crops)
     self.fv = fv
+    self.eval_crops = eval_crops
     self.graph = tf.Graph()
     with self.graph.as_default():
       self.dataset = dataset_factory.get_dataset(fv.dataset_name, fv.dataset_split_name,
@@ -116,15 +171,30 @@ class _EvalGraph:
       self.num_classes = self.dataset.num_classes - fv.labels_offset
       network_fn = nets_factory.get_network_fn(fv.model_name, num_classes=self.num_classes,
                                                is_training=False)
-      image_size = fv.eval_image_size or network_fn.default_image_size
-      batches = inputs.make_batches(
-          self.dataset, fv.preprocessing_name or fv.model_name, image_size, fv.batch_size,
-          is_training=False, labels_offset=fv.labels_offset, use_grayscale=fv.use_grayscale,
-          num_preprocessing_threads=fv.num_preprocessing_threads, num_epochs=1,
-          drop_remainder=False)
+      self.image_size = fv.eval_image_size or network_fn.default_image_size
+      preprocessing_name = fv.preprocessing_name or fv.model_name
+      if eval_crops == 1:
+        batches = inputs.make_batches(
+            self.dataset, preprocessing_name, self.image_size, fv.batch_size,
+            is_training=False, labels_offset=fv.labels_offset,
+            use_grayscale=fv.use_grayscale,
+            num_preprocessing_threads=fv.num_preprocessing_threads, num_epochs=1,
+            drop_remainder=False)
+      else:
+        batches = ten_crop_batches(
+            self.dataset, preprocessing_name, self.image_size, fv.batch_size,
+            labels_offset=fv.labels_offset, use_grayscale=fv.use_grayscale,
+            num_preprocessing_threads=fv.num_preprocessing_threads)
       self.iterator = tf1.data.make_initializable_iterator(batches)
       images, self.labels = self.iterator.get_next()
-      logits, _ = network_fn(images)
+      if eval_crops == 1:
+        logits, _ = network_fn(images)
+      else:
+        crops = tf.reshape(images, tf.concat([[-1], tf.shape(images)[2:]], 0))
+        crops.set_shape([None] + images.shape[2:].as_list())
+        crop_logits, _ = network_fn(crops)
+        # Normalized log-probabilities: as logits, their softmax is the averaged softmax.
+        logits = mean_softmax_log_probabilities(crop_logits, eval_crops)
       self.logits = logits
       self.global_step = tf1.train.get_or_create_global_step()
       self.predictions = tf.argmax(logits, 1)
@@ -184,6 +254,7 @@ class _EvalGraph:
               self.dataset.labels_to_names.get(i + fv.labels_offset, str(i)):
               (None if np.isnan(v) else float(v)) for i, v in enumerate(per_class)},
           'seconds': time.time() - start, 'checkpoint': checkpoint,
+          'image_size': self.image_size, 'eval_crops': self.eval_crops,
       }
 
 
@@ -200,8 +271,11 @@ def write_results(eval_dir, results):
   rows = []
   if tf.io.gfile.exists(csv_path):
     with tf.io.gfile.GFile(csv_path) as f:
+      # One row per checkpoint and way of cropping: a 10-crop evaluation does not hide
+      # the single-crop one.
       rows = [row for row in csv.DictReader(f)
-              if row['checkpoint'] != results['checkpoint']]
+              if (row['checkpoint'], row.get('eval_crops') or '1') !=
+              (results['checkpoint'], str(results['eval_crops']))]
   rows.append({key: results[key] for key in CSV_COLUMNS})
   buffer = io.StringIO()
   writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
@@ -212,10 +286,11 @@ def write_results(eval_dir, results):
 
 
 def _log(results):
-  logging.info('%s at step %d on %d examples: eval/Accuracy = %.4f, eval/Recall_5 = %.4f, '
-               'loss = %.4f', results['model'], results['global_step'],
-               results['num_examples'], results['accuracy'], results['recall_5'],
-               results['loss'])
+  logging.info('%s at step %d on %d examples (%d crop%s each): eval/Accuracy = %.4f, '
+               'eval/Recall_5 = %.4f, loss = %.4f', results['model'], results['global_step'],
+               results['num_examples'], results['eval_crops'],
+               's' if results['eval_crops'] > 1 else '', results['accuracy'],
+               results['recall_5'], results['loss'])
 
 
 def evaluate(fv):
@@ -235,12 +310,12 @@ def evaluate(fv):
       raise NoCheckpointError(f'--checkpoint_path={fv.checkpoint_path}: the folder holds no '
                               f'checkpoint')
     checkpoint = checkpoints.resolve_checkpoint(fv.checkpoint_path)
-    results = _EvalGraph(fv).evaluate(checkpoint)
+    results = _EvalGraph(fv, fv.eval_crops).evaluate(checkpoint)
     write_results(fv.eval_dir, results)
     _log(results)
     return [results]
 
-  eval_graph = _EvalGraph(fv)
+  eval_graph = _EvalGraph(fv, fv.eval_crops)
   all_results = []
   for checkpoint in tf.train.checkpoints_iterator(
       fv.checkpoint_path, min_interval_secs=fv.eval_interval_secs,

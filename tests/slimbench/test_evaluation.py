@@ -3,6 +3,8 @@
 import csv
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -17,6 +19,7 @@ from slimbench import evaluation
 from slimbench import export
 
 tf1 = tf.compat.v1
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Logits that ignore the image: class 0 first, then 1, 2, 3, 4; the rest far behind.
 CONSTANT_LOGITS = np.array([10, 9, 8, 7, 6, 0, 0, 0, 0, 0], np.float32)
@@ -252,3 +255,103 @@ def test_classify_rejects_an_unreadable_image(tmp_path, mnist5k_dir):
                        dataset_dir=mnist5k_dir, use_grayscale=True)
   with pytest.raises(ValueError, match='bad.png: not a readable'):
     classify.classify(fv, [str(bad)])
+
+
+# Gray images of several sizes for LeNet's 28x28 crops: larger ones (corners differ from
+# the centre), one narrower than 28 (padded), 2 per class of 3.
+TEN_CROP_SIZES = ((32, 36), (30, 30), (28, 40), (34, 29), (26, 31), (40, 33))
+
+
+def _ten_crop_dataset(tmp_path):
+  """A 3-class image_folder dataset; returns (dataset_dir, [(uint8 image, label)])."""
+  from datasets import convert_image_folder  # pylint: disable=g-import-not-at-top
+  rng = np.random.RandomState(5)
+  examples = []
+  for index, size in enumerate(TEN_CROP_SIZES):
+    label = index % 3
+    image = rng.randint(0, 256, size + (1,)).astype(np.uint8)
+    for split in ('train', 'test'):
+      folder = tmp_path / 'source' / split / f'class{label}'
+      folder.mkdir(parents=True, exist_ok=True)
+      (folder / f'{index}.png').write_bytes(tf.io.encode_png(image).numpy())
+    examples.append((image, label))
+  dataset_dir = str(tmp_path / 'dataset')
+  convert_image_folder.convert(dataset_dir, source_dir=str(tmp_path / 'source'))
+  return dataset_dir, examples
+
+
+def _numpy_ten_crops(image, side=28):
+  """LeNet's crops by hand: zero-pad (centred) to the crop side, centre, corners, mirrors."""
+  height, width = image.shape[:2]
+  top, left = max(side - height, 0) // 2, max(side - width, 0) // 2
+  canvas = np.zeros([max(height, side), max(width, side), 1], np.float32)
+  canvas[top:top + height, left:left + width] = image
+  bottom, right = canvas.shape[0] - side, canvas.shape[1] - side
+  five = [canvas[y:y + side, x:x + side] for y, x in
+          ((bottom // 2, right // 2), (0, 0), (0, right), (bottom, 0), (bottom, right))]
+  return (np.stack(five + [crop[:, ::-1] for crop in five]) - 128) / 128
+
+
+def _reference_metrics(checkpoint, examples, num_crops):
+  """Accuracy and loss of the softmax averaged over single-crop runs of the network."""
+  with tf.Graph().as_default():
+    images = tf1.placeholder(tf.float32, [None, 28, 28, 1])
+    logits, _ = nets_factory.get_network_fn('lenet', num_classes=3)(images)
+    with tf1.Session() as sess:
+      tf1.train.Saver().restore(sess, checkpoint)
+      correct, losses = 0, []
+      for image, label in examples:
+        crops = _numpy_ten_crops(image)[:num_crops]
+        crop_logits = np.concatenate([sess.run(logits, {images: crop[np.newaxis]})
+                                      for crop in crops])
+        probabilities = np.exp(crop_logits - crop_logits.max(axis=1, keepdims=True))
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        mean = probabilities.mean(axis=0)
+        correct += int(np.argmax(mean) == label)
+        losses.append(-np.log(mean[label]))
+  return correct / len(examples), float(np.mean(losses))
+
+
+def test_ten_crops_average_ten_single_crop_softmaxes(tmp_path):
+  dataset_dir, examples = _ten_crop_dataset(tmp_path)
+  with tf.Graph().as_default():
+    images = tf1.placeholder(tf.float32, [None, 28, 28, 1])
+    nets_factory.get_network_fn('lenet', num_classes=3)(images)
+    tf1.train.get_or_create_global_step()
+    with tf1.Session() as sess:
+      tf1.set_random_seed(0)
+      sess.run(tf1.global_variables_initializer())
+      checkpoint = tf1.train.Saver().save(sess, str(tmp_path / 'model.ckpt'))
+  common = ['--model_name=lenet', '--dataset_name=image_folder',
+            f'--dataset_dir={dataset_dir}', '--dataset_split_name=test', '--batch_size=4',
+            f'--checkpoint_path={checkpoint}']
+
+  # Through the script, as a user runs it.
+  eval_dir = tmp_path / 'ten'
+  done = subprocess.run(
+      [sys.executable, os.path.join(REPO_ROOT, 'eval_image_classifier.py'), *common,
+       f'--eval_dir={eval_dir}', '--eval_crops=10'],
+      cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False)
+  assert done.returncode == 0, done.stderr[-3000:]
+  ten = json.loads((eval_dir / evaluation.RESULTS_JSON).read_text())
+  accuracy, loss = _reference_metrics(checkpoint, examples, 10)
+  assert ten['eval_crops'] == 10 and ten['num_examples'] == 6
+  assert ten['accuracy'] == pytest.approx(accuracy)
+  assert ten['loss'] == pytest.approx(loss, rel=1e-5)
+
+  # The single-crop evaluation is the centre crop alone, and measurably different.
+  one = evaluation.evaluate(_eval_flags(eval_dir=str(tmp_path / 'one'), **dict(
+      arg[2:].split('=', 1) for arg in common)))[0]
+  centre_accuracy, centre_loss = _reference_metrics(checkpoint, examples, 1)
+  assert one['eval_crops'] == 1
+  assert one['accuracy'] == pytest.approx(centre_accuracy)
+  assert one['loss'] == pytest.approx(centre_loss, rel=1e-5)
+  assert abs(centre_loss - loss) > 1e-3
+
+
+@pytest.mark.parametrize('value', ['0', '3', '5'])
+def test_eval_crops_other_than_1_or_10_is_refused(value):
+  with pytest.raises(flags.IllegalFlagValueError, match='--eval_crops must be 1 or 10'):
+    _eval_flags(eval_crops=value)
+  with pytest.raises(ValueError, match='--eval_crops must be 1 or 10'):
+    evaluation.check_eval_crops(int(value))
