@@ -19,6 +19,8 @@ Usage:
 """
 
 import collections
+import contextlib
+import inspect
 
 import tensorflow as tf
 import tf_slim as slim
@@ -279,26 +281,39 @@ def classifier(net, sc, end_points_collection, num_classes, global_pool, spatial
   return net, end_points
 
 
-def builder_doc(name, version):
-  """The docstring of a registered ResNet builder such as resnet_v1_50."""
-  num_layers = int(name.rsplit('_', 1)[1])
+_BUILDER_ARG_DOCS = {
+    'inputs': 'a [batch, height, width, channels] tensor; 224x224 as trained. Every layer\n'
+              '      pads, so any size builds; the last map is ceil(size / output_stride).',
+    'num_classes': 'classes of the logits layer; 0 or None returns the features.',
+    'is_training': 'batch statistics (and moving-average updates) in batch normalization;\n'
+                   '      None leaves it to an enclosing '
+                   '`slim.arg_scope([slim.batch_norm], is_training=...)`.',
+    'global_pool': 'average the last feature map over space.',
+    'output_stride': 'stride of the last feature map for dense prediction: 4, 8, 16, or\n'
+                     '      None for 32.',
+    'spatial_squeeze': 'squeeze the logits to [batch, num_classes].',
+    'store_non_strided_activations': "keep each block's end point at full resolution.",
+    'min_base_depth': 'smallest bottleneck width once depth_multiplier is applied.',
+    'depth_multiplier': 'scales the bottleneck widths (1 as published).',
+    'reuse': 'reuse the variables of `scope`.',
+    'scope': 'variable scope.',
+}
+
+
+def builder_doc(builder, version):
+  """The docstring of a registered ResNet builder such as resnet_v1_50.
+
+  The arguments are listed in the builder's own order, which is TF-Slim's for that
+  builder (the four v1 builders do not all share one).
+  """
+  num_layers = int(builder.__name__.rsplit('_', 1)[1])
+  args = '\n'.join(f'    {name}: {_BUILDER_ARG_DOCS[name]}'
+                   for name in inspect.signature(builder).parameters)
   return f"""ResNet {version} with {num_layers} layers ({UNITS_PER_BLOCK[num_layers]} bottleneck
   units per block).
 
   Args:
-    inputs: a [batch, height, width, channels] tensor; 224x224 as trained. Every layer
-      pads, so any size builds; the last map is ceil(size / output_stride).
-    num_classes: classes of the logits layer; 0 or None returns the features.
-    is_training: batch statistics (and moving-average updates) in batch normalization.
-    global_pool: average the last feature map over space.
-    output_stride: stride of the last feature map for dense prediction: 4, 8, 16, or
-      None for 32.
-    spatial_squeeze: squeeze the logits to [batch, num_classes].
-    store_non_strided_activations: keep each block's end point at full resolution.
-    min_base_depth: smallest bottleneck width once depth_multiplier is applied.
-    depth_multiplier: scales the bottleneck widths (1 as published).
-    reuse: reuse the variables of `scope`.
-    scope: variable scope.
+{args}
 
   Returns:
     net: the logits, or the features when num_classes is 0 or None.
@@ -314,15 +329,25 @@ def build_resnet(inputs, blocks, bottleneck, *, num_classes, is_training, global
   `preactivation` (v2) leaves conv1 without normalization and activation, since the first
   unit's pre-activation provides them, and normalizes the sum the last unit ends in.
   """
-  net_name = scope or default_scope
+  net_name = getattr(scope, 'name', scope) or default_scope
   inputs = layers.check_images(inputs, net_name, 1)
+  for name, value in (('global_pool', global_pool), ('include_root_block', include_root_block),
+                      ('spatial_squeeze', spatial_squeeze),
+                      ('store_non_strided_activations', store_non_strided_activations)):
+    layers.check_flag(value, name, net_name)
+  if is_training is None:
+    # TF-Slim's meaning: an enclosing slim.arg_scope([slim.batch_norm], ...) decides.
+    training_scope = contextlib.nullcontext()
+  else:
+    layers.check_flag(is_training, 'is_training', net_name, allow_tensor=True)
+    training_scope = slim.arg_scope([layers.batch_norm], is_training=is_training)
   block_output_stride = check_output_stride(output_stride, blocks, include_root_block,
                                             net_name)
   with tf1.variable_scope(scope, default_scope, [inputs], reuse=reuse) as sc:
     end_points_collection = sc.original_name_scope + '_end_points'
     with slim.arg_scope([slim.conv2d, bottleneck, stack_blocks_dense],
                         outputs_collections=end_points_collection):
-      with slim.arg_scope([layers.batch_norm], is_training=is_training):
+      with training_scope:
         net = inputs
         if include_root_block:
           root = dict(activation_fn=None, normalizer_fn=None) if preactivation else {}

@@ -89,7 +89,8 @@ def resnet_v1(inputs, blocks, num_classes=None, is_training=True, global_pool=Tr
     inputs: a [batch, height, width, channels] tensor.
     blocks: a list of `resnet_utils.Block`s, e.g. from `resnet_v1_block`.
     num_classes: classes of the 1x1 logits layer; 0 or None returns the features.
-    is_training: batch statistics (and moving-average updates) in batch normalization.
+    is_training: batch statistics (and moving-average updates) in batch normalization;
+      None leaves it to an enclosing `slim.arg_scope([slim.batch_norm], is_training=...)`.
     global_pool: average the last feature map over space (for classification).
     output_stride: stride of the last feature map relative to the input, for dense
       prediction (atrous convolution): one of the strides the net passes through
@@ -120,31 +121,72 @@ def resnet_v1(inputs, blocks, num_classes=None, is_training=True, global_pool=Tr
 resnet_v1.default_image_size = 224
 
 
+def _imagenet_resnet_v1(num_layers, inputs, num_classes, is_training, global_pool,
+                        output_stride, spatial_squeeze, store_non_strided_activations,
+                        min_base_depth, depth_multiplier, reuse, scope):
+  blocks = resnet_utils.imagenet_blocks(resnet_v1_block, num_layers, min_base_depth,
+                                        depth_multiplier)
+  return resnet_v1(inputs, blocks, num_classes, is_training, global_pool=global_pool,
+                   output_stride=output_stride, include_root_block=True,
+                   spatial_squeeze=spatial_squeeze,
+                   store_non_strided_activations=store_non_strided_activations,
+                   reuse=reuse, scope=scope)
+
+
 def _register(num_layers):
-  """Defines and registers resnet_v1_<num_layers>."""
+  """Registers resnet_v1_<num_layers>, with its docstring."""
   name = f'resnet_v1_{num_layers}'
+  register = registry.register(
+      name, arg_scope=resnet_arg_scope, default_image_size=224,
+      # Every layer pads, so even a 1x1 image builds (to 1x1 maps).
+      min_image_size=1, preprocessing='vgg', num_classes=1000,
+      logits_scope=f'{name}/logits', paper=PAPER)
 
-  def builder(inputs, num_classes=None, is_training=True, global_pool=True,
-              output_stride=None, spatial_squeeze=True, store_non_strided_activations=False,
-              min_base_depth=8, depth_multiplier=1, reuse=None, scope=name):
-    blocks = resnet_utils.imagenet_blocks(resnet_v1_block, num_layers, min_base_depth,
-                                          depth_multiplier)
-    return resnet_v1(inputs, blocks, num_classes, is_training, global_pool=global_pool,
-                     output_stride=output_stride, include_root_block=True,
-                     spatial_squeeze=spatial_squeeze,
-                     store_non_strided_activations=store_non_strided_activations,
-                     reuse=reuse, scope=scope)
-
-  builder.__name__ = builder.__qualname__ = name
-  builder.__doc__ = resnet_utils.builder_doc(name, 'v1')
-  # Every layer pads, so even a 1x1 image builds (to 1x1 maps).
-  return registry.register(
-      name, arg_scope=resnet_arg_scope, default_image_size=224, min_image_size=1,
-      preprocessing='vgg', num_classes=1000, logits_scope=f'{name}/logits',
-      paper=PAPER)(builder)
+  def decorator(builder):
+    builder.__doc__ = resnet_utils.builder_doc(builder, 'v1')
+    return register(builder)
+  return decorator
 
 
-resnet_v1_50 = _register(50)
-resnet_v1_101 = _register(101)
-resnet_v1_152 = _register(152)
-resnet_v1_200 = _register(200)
+# The four builders keep TF-Slim's positional orders, which differ: 152 and 200 take
+# store_non_strided_activations before spatial_squeeze.
+
+
+@_register(50)
+def resnet_v1_50(inputs, num_classes=None, is_training=True, global_pool=True,
+                 output_stride=None, spatial_squeeze=True,
+                 store_non_strided_activations=False, min_base_depth=8, depth_multiplier=1,
+                 reuse=None, scope='resnet_v1_50'):
+  return _imagenet_resnet_v1(50, inputs, num_classes, is_training, global_pool,
+                             output_stride, spatial_squeeze, store_non_strided_activations,
+                             min_base_depth, depth_multiplier, reuse, scope)
+
+
+@_register(101)
+def resnet_v1_101(inputs, num_classes=None, is_training=True, global_pool=True,
+                  output_stride=None, spatial_squeeze=True,
+                  store_non_strided_activations=False, min_base_depth=8, depth_multiplier=1,
+                  reuse=None, scope='resnet_v1_101'):
+  return _imagenet_resnet_v1(101, inputs, num_classes, is_training, global_pool,
+                             output_stride, spatial_squeeze, store_non_strided_activations,
+                             min_base_depth, depth_multiplier, reuse, scope)
+
+
+@_register(152)
+def resnet_v1_152(inputs, num_classes=None, is_training=True, global_pool=True,
+                  output_stride=None, store_non_strided_activations=False,
+                  spatial_squeeze=True, min_base_depth=8, depth_multiplier=1, reuse=None,
+                  scope='resnet_v1_152'):
+  return _imagenet_resnet_v1(152, inputs, num_classes, is_training, global_pool,
+                             output_stride, spatial_squeeze, store_non_strided_activations,
+                             min_base_depth, depth_multiplier, reuse, scope)
+
+
+@_register(200)
+def resnet_v1_200(inputs, num_classes=None, is_training=True, global_pool=True,
+                  output_stride=None, store_non_strided_activations=False,
+                  spatial_squeeze=True, min_base_depth=8, depth_multiplier=1, reuse=None,
+                  scope='resnet_v1_200'):
+  return _imagenet_resnet_v1(200, inputs, num_classes, is_training, global_pool,
+                             output_stride, spatial_squeeze, store_non_strided_activations,
+                             min_base_depth, depth_multiplier, reuse, scope)

@@ -81,14 +81,15 @@ def resnet_v2_block(scope, base_depth, num_units, stride):
 
 def resnet_v2(inputs, blocks, num_classes=None, is_training=True, global_pool=True,
               output_stride=None, include_root_block=True, spatial_squeeze=True,
-              store_non_strided_activations=False, reuse=None, scope=None):
+              reuse=None, scope=None, store_non_strided_activations=False):
   """A ResNet v2 made of `blocks`.
 
   Args:
     inputs: a [batch, height, width, channels] tensor.
     blocks: a list of `resnet_utils.Block`s, e.g. from `resnet_v2_block`.
     num_classes: classes of the 1x1 logits layer; 0 or None returns the features.
-    is_training: batch statistics (and moving-average updates) in batch normalization.
+    is_training: batch statistics (and moving-average updates) in batch normalization;
+      None leaves it to an enclosing `slim.arg_scope([slim.batch_norm], is_training=...)`.
     global_pool: average the last feature map over space (for classification).
     output_stride: stride of the last feature map relative to the input, for dense
       prediction (atrous convolution): one of the strides the net passes through
@@ -96,9 +97,10 @@ def resnet_v2(inputs, blocks, num_classes=None, is_training=True, global_pool=Tr
     include_root_block: start with the 7x7 stride-2 convolution and 3x3 max-pool;
       False feeds `inputs` to the first block directly.
     spatial_squeeze: squeeze the logits to [batch, num_classes]; needs a 1x1 map.
-    store_non_strided_activations: see `resnet_utils.stack_blocks_dense`.
     reuse: reuse the variables of `scope`.
     scope: variable scope; 'resnet_v2' by default.
+    store_non_strided_activations: see `resnet_utils.stack_blocks_dense`. TF-Slim's v2
+      has no such argument, so it comes after TF-Slim's positional ones.
 
   Returns:
     net: the logits, or the features ([batch, 1, 1, C] with global_pool) when
@@ -123,19 +125,19 @@ def _register(num_layers):
   """Defines and registers resnet_v2_<num_layers>."""
   name = f'resnet_v2_{num_layers}'
 
+  # TF-Slim's positional order; the arguments its v2 builders lack come after it.
   def builder(inputs, num_classes=None, is_training=True, global_pool=True,
-              output_stride=None, spatial_squeeze=True, store_non_strided_activations=False,
-              min_base_depth=8, depth_multiplier=1, reuse=None, scope=name):
+              output_stride=None, spatial_squeeze=True, reuse=None, scope=name,
+              store_non_strided_activations=False, min_base_depth=8, depth_multiplier=1):
     blocks = resnet_utils.imagenet_blocks(resnet_v2_block, num_layers, min_base_depth,
                                           depth_multiplier)
     return resnet_v2(inputs, blocks, num_classes, is_training, global_pool=global_pool,
                      output_stride=output_stride, include_root_block=True,
-                     spatial_squeeze=spatial_squeeze,
-                     store_non_strided_activations=store_non_strided_activations,
-                     reuse=reuse, scope=scope)
+                     spatial_squeeze=spatial_squeeze, reuse=reuse, scope=scope,
+                     store_non_strided_activations=store_non_strided_activations)
 
   builder.__name__ = builder.__qualname__ = name
-  builder.__doc__ = resnet_utils.builder_doc(name, 'v2')
+  builder.__doc__ = resnet_utils.builder_doc(builder, 'v2')
   # Every layer pads, so even a 1x1 image builds (to 1x1 maps).
   return registry.register(
       name, arg_scope=resnet_arg_scope, default_image_size=224, min_image_size=1,
