@@ -1,4 +1,6 @@
-"""Classifies image files (JPEG/PNG, any size) with a checkpoint or an exported SavedModel.
+"""Classifies image files with a checkpoint or an exported SavedModel: any size, and any
+image the dataset converters take (JPEG, CMYK JPEG, PNG with alpha or 16 bits, GIF, BMP, TIFF,
+WebP).
 
 Usage:
   python classify_image.py --model_name=lenet --checkpoint_path=/tmp/lenet \

@@ -6,6 +6,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from datasets import images
 from nets import nets_factory
 from preprocessing import preprocessing_factory
 from slimbench import checkpoints
@@ -57,14 +58,38 @@ def read_labels_file(path):
   return names
 
 
-def _load_image(path, channels):
+def _read_image(path):
+  """The image at `path` as JPEG or PNG bytes that TensorFlow decodes.
+
+  The converter's own check (datasets/images.py), so that every image a dataset may hold
+  is also one that can be classified: CMYK JPEGs, alpha or palette PNGs, GIF, BMP, TIFF,
+  WebP and 16-bit images come back re-encoded.
+
+  Raises:
+    ValueError: naming `path`, when it is missing or not a readable image.
+  """
   try:
-    data = tf.io.read_file(path)
-    image = tf.io.decode_image(data, channels=channels, expand_animations=False)
-    return image
-  except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
-    raise ValueError(f'{path}: not a readable JPEG/PNG/GIF/BMP image '
-                     f'({error.message.splitlines()[0]})') from None
+    with tf.io.gfile.GFile(path, 'rb') as f:
+      data = f.read()
+  except tf.errors.OpError as error:
+    raise ValueError(f'{path}: cannot read it ({error.message.splitlines()[0]})') from None
+  return images.prepare_image(data, path).encoded
+
+
+def _preprocess(image_paths, preprocess, channels, image_size):
+  """Decodes and preprocesses each image into one float32 batch.
+
+  The preprocessing is graph code that may add image summaries, which only graph mode
+  supports; it runs here as it does in training's input pipeline.
+  """
+  with tf.Graph().as_default():
+    encoded = tf1.placeholder(tf.string, [])
+    image = tf.io.decode_image(encoded, channels=channels, expand_animations=False)
+    image.set_shape([None, None, channels])
+    processed = preprocess(image, image_size, image_size)
+    with tf1.Session() as session:
+      return np.stack([session.run(processed, {encoded: _read_image(path)})
+                       for path in image_paths])
 
 
 def _class_names(fv, saved_names):
@@ -106,9 +131,7 @@ def classify(fv, image_paths):
       fv.preprocessing_name or (metadata['preprocessing'] if fv.saved_model_dir else
                                 model_name),
       is_training=False, use_grayscale=channels == 1)
-  batch = np.stack([
-      preprocess(_load_image(path, channels), image_size, image_size).numpy()
-      for path in image_paths])
+  batch = _preprocess(image_paths, preprocess, channels, image_size)
   if fv.saved_model_dir:
     model = tf.saved_model.load(fv.saved_model_dir)
     probabilities = model.signatures['serving_default'](
@@ -127,11 +150,16 @@ def classify(fv, image_paths):
 def _probabilities_from_checkpoint(fv, info, batch):
   checkpoint = checkpoints.resolve_checkpoint(fv.checkpoint_path)
   shapes = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
-  logits_biases = info.logits_scope + '/biases'
-  if logits_biases not in shapes:
-    raise ValueError(f'checkpoint {checkpoint} has no {logits_biases}: is it a checkpoint of '
-                     f'{info.name}?')
-  num_classes = shapes[logits_biases][-1]
+  # The logits layer's weights or biases, directly in its scope (LeNet's fc4/biases) or
+  # one level down (MobileNet's Logits/Conv2d_1c_1x1/biases); their last side is the classes.
+  logits_variables = sorted(
+      name for name in shapes
+      if name.startswith(info.logits_scope + '/') and
+      name.rsplit('/', 1)[-1] in ('biases', 'weights'))
+  if not logits_variables:
+    raise ValueError(f'checkpoint {checkpoint} has no weights or biases under '
+                     f'{info.logits_scope}: is it a checkpoint of {info.name}?')
+  num_classes = shapes[logits_variables[0]][-1]
   with tf.Graph().as_default():
     images = tf1.placeholder(tf.float32, batch.shape)
     logits, _ = nets_factory.get_network_fn(info.name, num_classes=num_classes)(images)

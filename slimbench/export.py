@@ -9,6 +9,11 @@
   TensorFlow 2 (`tf.saved_model.load`). `assets.extra/slimbench.json` records the model,
   image size, preprocessing and class names, so that classify_image.py needs nothing else.
 - TFLite: converted from the SavedModel.
+
+Outputs are written under temporary names beside their targets and renamed into place. An
+existing output is replaced only if it is an earlier export (a SavedModel folder holding
+only what export writes, with its slimbench.json; a GraphDef or TFLite file with the
+export's output names); anything else is refused unless --overwrite.
 """
 
 import json
@@ -18,12 +23,12 @@ import tempfile
 
 from absl import flags
 from absl import logging
+from google.protobuf import text_format
 import tensorflow as tf
 
 from datasets import dataset_factory
 from nets import nets_factory
 from slimbench import checkpoints
-from slimbench import files
 
 tf1 = tf.compat.v1
 
@@ -61,6 +66,10 @@ def define_export_flags(fv):
   flags.DEFINE_string('saved_model_dir', None, 'Where to write the SavedModel.',
                       flag_values=fv)
   flags.DEFINE_string('tflite_file', None, 'Where to write a TFLite model.', flag_values=fv)
+  flags.DEFINE_boolean('overwrite', False, 'Replace outputs that are not earlier exports of '
+                       'this tool (a non-empty --saved_model_dir without its slimbench.json, '
+                       'a file that is not an exported graph); without it the export refuses.',
+                       flag_values=fv)
   flags.DEFINE_integer('top_k', 5, 'Classes in the top_k outputs.', lower_bound=1,
                        flag_values=fv)
 
@@ -110,6 +119,7 @@ def export(fv):
   if (fv.saved_model_dir or fv.tflite_file) and not fv.checkpoint_path:
     raise ValueError('--saved_model_dir and --tflite_file need --checkpoint_path (the '
                      'weights to ship)')
+  _check_outputs_replaceable(fv)
   info = nets_factory.model_info(fv.model_name)
   num_classes, names = _num_classes_and_names(fv, info)
   checkpoint = checkpoints.resolve_checkpoint(fv.checkpoint_path) if fv.checkpoint_path else None
@@ -143,10 +153,7 @@ def export(fv):
           written.append(fv.saved_model_dir)
   if fv.tflite_file:
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
-    tflite = converter.convert()
-    with tf.io.gfile.GFile(fv.tflite_file + '.tmp', 'wb') as f:
-      f.write(tflite)
-    tf.io.gfile.rename(fv.tflite_file + '.tmp', fv.tflite_file, overwrite=True)
+    _write_file_atomically(fv.tflite_file, converter.convert())
     written.append(fv.tflite_file)
     if not fv.saved_model_dir:
       shutil.rmtree(saved_model_dir, ignore_errors=True)
@@ -158,12 +165,25 @@ def export(fv):
 def _write_graph_def(graph_def, path, as_text):
   directory = os.path.dirname(os.path.abspath(path))
   tf.io.gfile.makedirs(directory)
-  if as_text:
-    files.write_text_atomically(path, str(graph_def))
-  else:
-    with tf.io.gfile.GFile(path + '.tmp', 'wb') as f:
-      f.write(graph_def.SerializeToString())
-    tf.io.gfile.rename(path + '.tmp', path, overwrite=True)
+  _write_file_atomically(path, str(graph_def).encode() if as_text else
+                         graph_def.SerializeToString())
+
+
+def _write_file_atomically(path, data):
+  """Writes `data` under a fresh temporary name beside `path`, then renames it into place,
+  so that neither a reader nor a failed export leaves a half-written file there."""
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  handle, staging = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.', suffix='.tmp',
+                                     dir=directory)
+  try:
+    with os.fdopen(handle, 'wb') as f:
+      f.write(data)
+    os.replace(staging, path)
+  except BaseException:
+    if os.path.exists(staging):
+      os.remove(staging)
+    raise
 
 
 def _write_saved_model(session, images, outputs, saved_model_dir, metadata):
@@ -172,20 +192,97 @@ def _write_saved_model(session, images, outputs, saved_model_dir, metadata):
   tf.io.gfile.makedirs(parent)
   staging = tempfile.mkdtemp(prefix='.saved_model_', dir=parent)
   os.rmdir(staging)  # the builder insists on creating the folder itself
-  builder = tf1.saved_model.Builder(staging)
-  signature = tf1.saved_model.signature_def_utils.predict_signature_def(
-      inputs={'images': images}, outputs=outputs)
-  builder.add_meta_graph_and_variables(
-      session, [tf1.saved_model.tag_constants.SERVING],
-      signature_def_map={'serving_default': signature}, strip_default_attrs=True)
-  builder.save()
-  extra = os.path.join(staging, 'assets.extra')
-  os.makedirs(extra, exist_ok=True)
-  with open(os.path.join(extra, METADATA_FILE), 'w') as f:
-    json.dump(metadata, f, indent=1)
-  if tf.io.gfile.exists(saved_model_dir):
-    shutil.rmtree(saved_model_dir)
-  os.rename(staging, saved_model_dir)
+  try:
+    builder = tf1.saved_model.Builder(staging)
+    signature = tf1.saved_model.signature_def_utils.predict_signature_def(
+        inputs={'images': images}, outputs=outputs)
+    builder.add_meta_graph_and_variables(
+        session, [tf1.saved_model.tag_constants.SERVING],
+        signature_def_map={'serving_default': signature}, strip_default_attrs=True)
+    builder.save()
+    extra = os.path.join(staging, 'assets.extra')
+    os.makedirs(extra, exist_ok=True)
+    # Also the mark by which a later export knows this folder as its own to replace.
+    with open(os.path.join(extra, METADATA_FILE), 'w') as f:
+      json.dump(metadata, f, indent=1)
+    if os.path.lexists(saved_model_dir):
+      # Moved aside, not deleted, until the new export is in place.
+      old = tempfile.mkdtemp(prefix='.replaced_saved_model_', dir=parent)
+      os.rmdir(old)
+      os.rename(saved_model_dir, old)
+      os.rename(staging, saved_model_dir)
+      if os.path.isdir(old) and not os.path.islink(old):
+        shutil.rmtree(old)
+      else:
+        os.remove(old)
+    else:
+      os.rename(staging, saved_model_dir)
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+# What export writes into a SavedModel folder; anything else there belongs to someone else.
+_SAVED_MODEL_ENTRIES = frozenset({'saved_model.pb', 'saved_model.pbtxt', 'variables', 'assets',
+                                  'assets.extra', 'fingerprint.pb'})
+# Node names every exported GraphDef has; a TFLite file keeps the output names.
+_GRAPH_MARKS = ('input', 'logits', 'probabilities', 'top_k')
+
+
+def _is_earlier_saved_model(path):
+  if not os.path.isdir(path) or os.path.islink(path):
+    return False
+  entries = set(os.listdir(path))
+  return (not entries or (entries <= _SAVED_MODEL_ENTRIES and
+                          os.path.isfile(os.path.join(path, 'assets.extra', METADATA_FILE))))
+
+
+def _is_earlier_graph_def(path):
+  with open(path, 'rb') as f:
+    data = f.read()
+  graph_def = tf1.GraphDef()
+  try:
+    graph_def.ParseFromString(data)
+  except Exception:  # pylint: disable=broad-except  (not a binary GraphDef: try text)
+    try:
+      text_format.Parse(data.decode('utf-8'), graph_def)
+    except Exception:  # pylint: disable=broad-except
+      return False
+  names = {node.name for node in graph_def.node}
+  return all(mark in names for mark in _GRAPH_MARKS)
+
+
+def _is_earlier_tflite(path):
+  with open(path, 'rb') as f:
+    data = f.read()
+  return data[4:8] == b'TFL3' and b'probabilities' in data
+
+
+def _check_outputs_replaceable(fv):
+  """Refuses, before any work, to replace what this tool did not write (unless --overwrite).
+
+  Raises:
+    ValueError: an output path holds something that is not an earlier export.
+  """
+  if fv.overwrite:
+    return
+  checks = (('saved_model_dir', _is_earlier_saved_model, 'a SavedModel it exported'),
+            ('output_file', _is_earlier_graph_def, 'a GraphDef it exported'),
+            ('tflite_file', _is_earlier_tflite, 'a TFLite model it exported'))
+  for flag, is_earlier, what in checks:
+    path = fv[flag].value
+    if not path or not os.path.lexists(path):
+      continue
+    if flag != 'saved_model_dir' and os.path.isdir(path):
+      raise ValueError(f'--{flag}={path} is a folder; give a file name')
+    if not is_earlier(path):
+      found = ''
+      if os.path.isdir(path):
+        entries = set(os.listdir(path))
+        foreign = sorted(entries - _SAVED_MODEL_ENTRIES) or sorted(entries)
+        found = (' (holds ' + ', '.join(foreign[:5]) +
+                 (f' and {len(foreign) - 5} more' if len(foreign) > 5 else '') + ')')
+      raise ValueError(f'--{flag}={path} exists and is not {what}{found}; refusing to '
+                       f'replace it: choose a new path, or pass --overwrite')
 
 
 def read_metadata(saved_model_dir):
