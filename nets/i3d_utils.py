@@ -321,7 +321,7 @@ def check_clips(inputs, net_name, data_format=NDHWC, channels=(1, 2, 3)):
   for side, key in (('frame count', 'D'), ('height', 'H'), ('width', 'W')):
     if sizes[key] is not None and sizes[key] < 1:
       raise ValueError(f'{net_name}: clip {side} {sizes[key]} is too small; this net needs '
-                       f'at least 1 frame of 1x1')
+                       f'at least 1x1 pixels and 1 frame')
   return inputs
 
 

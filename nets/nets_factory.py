@@ -25,6 +25,8 @@ from nets import lenet  # pylint: disable=unused-import
 from nets.mobilenet import mobilenet_v2  # pylint: disable=unused-import
 from nets.mobilenet import mobilenet_v3  # pylint: disable=unused-import
 from nets import mobilenet_v1  # pylint: disable=unused-import
+from nets.nasnet import nasnet  # pylint: disable=unused-import
+from nets.nasnet import pnasnet  # pylint: disable=unused-import
 from nets import overfeat  # pylint: disable=unused-import
 from nets import resnet_v1  # pylint: disable=unused-import
 from nets import resnet_v2  # pylint: disable=unused-import
@@ -64,13 +66,14 @@ def input_shape(name, batch_size, image_size=None, num_frames=None, channels=Non
     ValueError: `num_frames` is given for an image model.
   """
   info = model_info(name)
-  image_size = image_size or info.default_image_size
-  channels = channels or info.input_channels
+  image_size = info.default_image_size if image_size is None else image_size
+  channels = info.input_channels if channels is None else channels
   if not info.is_video_model:
-    if num_frames:
+    if num_frames is not None:
       raise ValueError(f'{name} is an image model: num_frames does not apply')
     return [batch_size, image_size, image_size, channels]
-  return [batch_size, num_frames or info.num_frames, image_size, image_size, channels]
+  num_frames = info.num_frames if num_frames is None else num_frames
+  return [batch_size, num_frames, image_size, image_size, channels]
 
 
 def _batch_norm_decay_argument(info):

@@ -36,6 +36,9 @@ SMOKE_IMAGE_SIZE.update({
         'mobilenet_v1', 'mobilenet_v1_075', 'mobilenet_v1_050', 'mobilenet_v1_025')})
 # Inception v2 builds down to 1x1 (every layer padded); at 64 its last modules see 2x2 maps.
 SMOKE_IMAGE_SIZE['inception_v2'] = 64
+# The video nets build down to one 1x1 frame; 8 frames of 64 leave 2 x 2 x 2 after Mixed_5c.
+SMOKE_IMAGE_SIZE.update({'i3d': 64, 's3dg': 64})
+SMOKE_NUM_FRAMES = {'i3d': 8, 's3dg': 8}
 
 
 def _channels(name):
@@ -44,6 +47,12 @@ def _channels(name):
 
 def _smoke_size(name):
   return SMOKE_IMAGE_SIZE.get(name, nets_factory.model_info(name).min_image_size)
+
+
+def _input_shape(name, batch, size, channels=None):
+  """[batch, size, size, C], or [batch, frames, size, size, C] for a video model."""
+  return nets_factory.input_shape(name, batch, size, num_frames=SMOKE_NUM_FRAMES.get(name),
+                                  channels=channels)
 
 
 def test_registry_lists_the_foundation_models():
@@ -86,7 +95,7 @@ def test_metadata_is_complete(name):
 def test_builds_trains_and_reuses(name, graph):
   """num_classes=7, finite logits, a gradient for every variable, an eval tower reusing them."""
   size, batch = _smoke_size(name), 2
-  images = tf1.placeholder(tf.float32, [batch, size, size, _channels(name)])
+  images = tf1.placeholder(tf.float32, _input_shape(name, batch, size))
   train_fn = nets_factory.get_network_fn(name, num_classes=7, weight_decay=1e-4,
                                          is_training=True)
   logits, end_points = train_fn(images)
@@ -119,7 +128,7 @@ def test_builds_trains_and_reuses(name, graph):
 @pytest.mark.parametrize('name', ALL_MODELS)
 def test_features_without_classes(name, graph):
   size = _smoke_size(name)
-  images = tf1.placeholder(tf.float32, [1, size, size, _channels(name)])
+  images = tf1.placeholder(tf.float32, _input_shape(name, 1, size))
   features, end_points = nets_factory.get_network_fn(name, num_classes=0)(images)
   assert 'Logits' not in end_points and 'Predictions' not in end_points
   assert not any(key.endswith('/fc8') for key in end_points)
@@ -129,13 +138,15 @@ def test_features_without_classes(name, graph):
 @pytest.mark.parametrize('name', ALL_MODELS)
 def test_rejects_bad_images(name, graph):
   network_fn = nets_factory.get_network_fn(name, num_classes=7)
-  size = nets_factory.model_info(name).min_image_size
-  with pytest.raises(ValueError, match='4-D'):
-    network_fn(tf1.placeholder(tf.float32, [size, size, 3]))
+  info = nets_factory.model_info(name)
+  size = info.min_image_size
+  shape = _input_shape(name, 1, size, channels=3)
+  with pytest.raises(ValueError, match='5-D' if info.is_video_model else '4-D'):
+    network_fn(tf1.placeholder(tf.float32, shape[1:]))
   with pytest.raises(ValueError, match='channels'):
-    network_fn(tf1.placeholder(tf.float32, [1, size, size, 4]))
+    network_fn(tf1.placeholder(tf.float32, shape[:-1] + [4]))
   with pytest.raises(ValueError, match=f'at least {size}x{size}'):
-    network_fn(tf1.placeholder(tf.float32, [1, size - 1, size - 1, 3]))
+    network_fn(tf1.placeholder(tf.float32, _input_shape(name, 1, size - 1, channels=3)))
 
 
 def _spec(name):
