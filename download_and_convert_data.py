@@ -64,6 +64,9 @@ flags.DEFINE_float('validation_fraction', None,
                    'image_folder without train/ and validation/ folders: share of each class '
                    'put in validation (default 0.1).', lower_bound=0.0, upper_bound=0.99)
 flags.DEFINE_integer('seed', 0, 'image_folder: seed of the split and of the train order.')
+flags.DEFINE_bool('skip_bad_images', False,
+                  'image_folder: convert the readable images and list the unreadable ones in '
+                  'dataset_info.json; without it they are an error listing every one.')
 flags.DEFINE_string('output_name', None,
                     'image_folder: name of the converted dataset (default: the source '
                     'folder\'s name).')
@@ -72,7 +75,8 @@ flags.mark_flags_as_required(['dataset_name', 'dataset_dir'])
 
 FLAGS_FILENAME = 'download_and_convert_flags.txt'
 _DATASET_FLAGS = ('source_dir', 'overwrite', 'verify_checksums', 'train_shards',
-                  'validation_shards', 'num_workers', 'validation_fraction', 'seed', 'output_name')
+                  'validation_shards', 'num_workers', 'validation_fraction', 'seed', 'output_name',
+                  'skip_bad_images')
 
 
 def converter_options(spec, flag_values):

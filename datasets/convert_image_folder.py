@@ -9,8 +9,11 @@ Two layouts are understood:
 Class folders are searched recursively for .jpg/.jpeg/.png/.bmp/.gif/.tif/.webp files
 (other files are skipped and counted in dataset_info.json). Labels follow the sorted class
 folder names, 0..N-1. JPEG and 8-bit PNG bytes are stored as they are; CMYK JPEGs and other
-formats are re-encoded (see `images.prepare_image`). Readers decode to 3 channels when any
-image is in colour, so grayscale and colour images mix freely, and to 1 when all are gray.
+formats are re-encoded (see `images.prepare_image`). Every image is decoded once before
+any shard is written: unreadable ones are an error that lists them all, or, with
+--skip_bad_images, are left out and listed in dataset_info.json. Fewer than two classes
+is an error. Readers decode to 3 channels when any image is in colour, so grayscale and
+colour images mix freely, and to 1 when all are gray.
 
 The converted dataset is named after the source folder (or --output_name); read it with
 `get_dataset(<that name> or 'image_folder', split, dataset_dir)`.
@@ -20,9 +23,11 @@ Usage:
       --source_dir=~/data/PetImages --dataset_dir=/tmp/pets --validation_fraction=0.1
 """
 
+import multiprocessing
 import os
 import re
 
+from absl import logging
 import numpy as np
 
 from datasets import conversion
@@ -83,6 +88,74 @@ def _split_folders(source_dir):
   return folders
 
 
+def _check_two_classes(classes, folder):
+  if len(classes) < 2:
+    found = ', '.join(classes) or 'none'
+    raise ValueError(f'{folder} has {len(classes)} class folder(s) ({found}); a classifier '
+                     'needs at least two (expected CLASS/*.jpg folders side by side)')
+
+
+def _check_image(path):
+  """None if the file at `path` is a readable image, else why not (one line)."""
+  try:
+    with open(path, 'rb') as f:
+      images.prepare_image(f.read(), path)
+  except OSError as e:
+    return f'{path}: cannot read ({e.strerror})'
+  except ValueError as e:
+    return str(e)
+  return None
+
+
+# Below this many images a worker pool costs more than it saves.
+_PARALLEL_CHECK_MIN_IMAGES = 2000
+
+
+def find_unreadable(paths, num_workers=1):
+  """{path: why} for every file in `paths` that is not a readable image.
+
+  Every image is decoded once here, before any shard is written, so that one run finds
+  all the bad files (JPEGs are checked at 1/8 scale, which reads every coded block).
+  """
+  if num_workers > 1 and len(paths) >= _PARALLEL_CHECK_MIN_IMAGES:
+    context = multiprocessing.get_context('spawn')
+    with context.Pool(num_workers) as pool:
+      errors = pool.map(_check_image, paths, chunksize=64)
+  else:
+    errors = [_check_image(path) for path in paths]
+  return {path: error for path, error in zip(paths, errors) if error}
+
+
+def _drop_unreadable(splits, source_dir, skip_bad_images, num_workers):
+  """The splits without unreadable images, and [{'file', 'error'}] of those dropped.
+
+  Raises:
+    ValueError: listing every unreadable image, unless `skip_bad_images`; or a class
+      left without images.
+  """
+  paths = [path for entries in splits.values() for path, _ in entries]
+  unreadable = find_unreadable(paths, num_workers)
+  if not unreadable:
+    return splits, []
+  if not skip_bad_images:
+    raise ValueError(f'{len(unreadable)} unreadable image(s) under {source_dir}; fix or remove '
+                     'them, or pass --skip_bad_images to convert the rest: ' +
+                     '; '.join(unreadable[path] for path in sorted(unreadable)))
+  for path in sorted(unreadable):
+    logging.warning('skipping %s', unreadable[path])
+  kept = {split: [(path, c) for path, c in entries if path not in unreadable]
+          for split, entries in splits.items()}
+  for split, entries in splits.items():
+    emptied = sorted({c for _, c in entries} - {c for _, c in kept[split]})
+    if emptied:
+      raise ValueError(f'{split}: class(es) {", ".join(emptied)} have no readable image left '
+                       f'after --skip_bad_images; {len(unreadable)} image(s) unreadable')
+  skipped = [{'file': os.path.relpath(path, source_dir),
+              'error': unreadable[path].replace(path + ': ', '', 1)}
+             for path in sorted(unreadable)]
+  return kept, skipped
+
+
 def plan(source_dir, validation_fraction=None, seed=0):
   """The splits of `source_dir`: (split -> [(path, class name)], class names, skipped).
 
@@ -106,6 +179,7 @@ def plan(source_dir, validation_fraction=None, seed=0):
       found, other = images_by_class(folder, class_folders(folder))
       skipped += other
       splits[split] = [(path, name) for name in sorted(found) for path in found[name]]
+    _check_two_classes(class_folders(folders['train']), folders['train'])
     return splits, classes, skipped
 
   fraction = DEFAULT_VALIDATION_FRACTION if validation_fraction is None else validation_fraction
@@ -115,6 +189,7 @@ def plan(source_dir, validation_fraction=None, seed=0):
   if not classes:
     raise ValueError(f'{source_dir} has no class folders (expected {source_dir}/CLASS/*.jpg '
                      'or train/ and validation/ folders)')
+  _check_two_classes(classes, source_dir)
   found, skipped = images_by_class(source_dir, classes)
   train, validation = [], []
   rng = np.random.RandomState(seed)
@@ -133,7 +208,8 @@ def plan(source_dir, validation_fraction=None, seed=0):
 @registry.register('image_folder', splits=('train', 'validation', 'test'), num_classes=None,
                    channels=3, description='any folder of class folders of images')
 def convert(dataset_dir, source_dir=None, overwrite=False, num_workers=1, train_shards=0,
-            validation_shards=0, validation_fraction=None, seed=0, output_name=None):
+            validation_shards=0, validation_fraction=None, seed=0, output_name=None,
+            skip_bad_images=False):
   """Converts a folder of class folders into `dataset_dir`; returns the dataset_info dict.
 
   Args:
@@ -147,6 +223,9 @@ def convert(dataset_dir, source_dir=None, overwrite=False, num_workers=1, train_
       folder without train/ and validation/.
     seed: seed of that split and of the train order.
     output_name: the converted dataset's name; default the source folder's name.
+    skip_bad_images: convert the readable images and list the others in
+      dataset_info.json (source.skipped_images); without it, unreadable images are an
+      error that lists every one of them, raised before any shard is written.
   """
   splits, classes, skipped = plan(source_dir, validation_fraction, seed)
   name = output_name or os.path.basename(os.path.normpath(os.path.abspath(source_dir)))
@@ -160,9 +239,11 @@ def convert(dataset_dir, source_dir=None, overwrite=False, num_workers=1, train_
   job = conversion.Conversion(
       dataset_dir, name, 'image_folder', overwrite=overwrite,
       fingerprint={'listing': listing, 'seed': seed, 'fraction': validation_fraction,
-                   'shards': [train_shards, validation_shards]})
+                   'shards': [train_shards, validation_shards],
+                   'skip_bad_images': skip_bad_images})
   if job.complete:
     return job.info
+  splits, skipped_images = _drop_unreadable(splits, source_dir, skip_bad_images, num_workers)
 
   rng = np.random.RandomState(seed)
   work, total_bytes = [], 0
@@ -178,7 +259,8 @@ def convert(dataset_dir, source_dir=None, overwrite=False, num_workers=1, train_
                                  conversion.auto_num_shards(len(items), split_bytes)))
   split_folders = _split_folders(source_dir)
   source = {'source_dir': os.path.abspath(source_dir), 'skipped_files': skipped,
-            'layout': 'split folders' if split_folders else 'class folders', 'seed': seed}
+            'layout': 'split folders' if split_folders else 'class folders', 'seed': seed,
+            'skipped_images': skipped_images}
   if not split_folders:
     source['validation_fraction'] = (DEFAULT_VALIDATION_FRACTION if validation_fraction is None
                                      else validation_fraction)

@@ -2,6 +2,8 @@
 
 import io
 import os
+import subprocess
+import sys
 
 import numpy as np
 from PIL import Image
@@ -112,8 +114,7 @@ def test_bad_input_errors_name_the_file(tmp_path):
     convert_image_folder.convert(str(tmp_path / 'out'), source_dir=str(source),
                                  validation_fraction=0.0)
   out = tmp_path / 'out'
-  assert not (out / dataset_utils.INFO_FILENAME).exists()
-  assert not [f for f in os.listdir(out) if f.endswith('.tfrecord')]
+  assert not out.exists()  # every image is checked before anything is written
   with pytest.raises(ValueError, match='needs --source_dir'):
     convert_image_folder.convert(str(out), source_dir=str(tmp_path / 'missing'))
 
@@ -184,8 +185,7 @@ def test_parallel_workers_write_the_same_shards(tmp_path, monkeypatch):
   with pytest.raises(ValueError, match=r'dogs/zz_broken\.png: not a readable image'):
     convert_image_folder.convert(str(tmp_path / 'failed'), source_dir=str(source),
                                  train_shards=3, validation_fraction=0.0, num_workers=2)
-  assert not (tmp_path / 'failed' / dataset_utils.INFO_FILENAME).exists()
-  assert not [f for f in os.listdir(tmp_path / 'failed') if f.endswith('.incomplete')]
+  assert not (tmp_path / 'failed').exists()
 
 
 def test_all_grayscale_folder_reads_as_one_channel(tmp_path):
@@ -209,3 +209,49 @@ def test_overwrite_replaces_every_shard_of_the_old_dataset(tmp_path):
                                       overwrite=True)
   assert sorted(f for f in os.listdir(out) if f.endswith('.tfrecord')) == sorted(
       s['file'] for split in info['splits'].values() for s in split['shards'])
+
+
+def _convert_script(*args):
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  return subprocess.run(
+      [sys.executable, os.path.join(root, 'download_and_convert_data.py'),
+       '--dataset_name=image_folder', *args], capture_output=True, text=True, timeout=300,
+      env=dict(os.environ, PYTHONPATH=root), check=False)
+
+
+def test_every_unreadable_image_is_listed_and_skip_bad_images_converts_the_rest(tmp_path):
+  source = tmp_path / 'src'
+  make_mixed_folder(str(source))
+  (source / 'cats' / 'cut.jpg').write_bytes(image_bytes(smooth_pixels(40, 40), 'JPEG')[:300])
+  (source / 'dogs' / 'empty.png').write_bytes(b'')
+  out = tmp_path / 'out'
+  args = [f'--source_dir={source}', f'--dataset_dir={out}', '--validation_fraction=0']
+  result = _convert_script(*args)
+  assert result.returncode != 0
+  message = result.stderr.strip().splitlines()
+  assert len(message) == 1, result.stderr
+  assert ('2 unreadable image(s)' in message[0] and 'cats/cut.jpg: not a readable' in
+          message[0] and 'dogs/empty.png: not a readable' in message[0] and
+          '--skip_bad_images' in message[0]), result.stderr
+  assert not out.exists() or not [f for f in os.listdir(out) if 'tfrecord' in f]
+
+  result = _convert_script(*args, '--skip_bad_images')
+  assert result.returncode == 0, result.stderr
+  info = dataset_utils.read_info(str(out))
+  assert [entry['file'] for entry in info['source']['skipped_images']] == [
+      os.path.join('cats', 'cut.jpg'), os.path.join('dogs', 'empty.png')]
+  assert all('not a readable image' in e['error'] for e in info['source']['skipped_images'])
+  assert info['splits']['train']['num_samples'] == 8
+  _, examples = read_split('src', 'train', str(out))
+  assert len(examples) == 8
+
+
+def test_fewer_than_two_classes_is_an_error(tmp_path):
+  source = tmp_path / 'one'
+  write(str(source / 'only' / 'a.png'), image_bytes(random_pixels(5, 5, 3), 'PNG'))
+  with pytest.raises(ValueError, match=r'one has 1 class folder\(s\) \(only\); a classifier '
+                     'needs at least two'):
+    convert_image_folder.convert(str(tmp_path / 'out'), source_dir=str(source))
+  write(str(source / 'train' / 'only' / 'a.png'), image_bytes(random_pixels(5, 5, 3), 'PNG'))
+  with pytest.raises(ValueError, match='needs at least two'):
+    convert_image_folder.convert(str(tmp_path / 'out2'), source_dir=str(source))
