@@ -3,6 +3,9 @@
 Usage:
   # TF-Slim's GraphDef (input node `input`, outputs `logits`, `probabilities`, `top_k`):
   python export_inference_graph.py --model_name=inception_v3 --output_file=/tmp/inception_v3.pb
+  # A video model: input `input` of clips [batch, num_frames, size, size, 3]:
+  python export_inference_graph.py --model_name=i3d --is_video_model --num_frames=16 \
+      --output_file=/tmp/i3d.pb
   # A SavedModel and a TFLite file with the weights of a checkpoint:
   python export_inference_graph.py --model_name=lenet --dataset_name=mnist5k \
       --dataset_dir=/tmp/mnist5k --checkpoint_path=/tmp/lenet \

@@ -1,7 +1,8 @@
 """Export of a registered network for inference: GraphDef, SavedModel and TFLite.
 
 - GraphDef (TF-Slim's export): input placeholder `input` [batch, size, size, C] of
-  preprocessed images; outputs `logits`, `probabilities`, `top_k` (values `top_k:0`,
+  preprocessed images, or for a video model (--is_video_model) [batch, num_frames, size,
+  size, C] clips; outputs `logits`, `probabilities`, `top_k` (values `top_k:0`,
   class ids `top_k:1`) beside the net's own nodes. With --checkpoint_path the weights
   are frozen into the graph.
 - SavedModel: signature `serving_default`, `images` in (preprocessed, as above);
@@ -45,6 +46,11 @@ def define_export_flags(fv):
                        lower_bound=1, flag_values=fv)
   flags.DEFINE_integer('batch_size', None, 'Fixed batch size of the input; by default any.',
                        lower_bound=1, flag_values=fv)
+  flags.DEFINE_boolean('is_video_model', False, 'The model is a video model (i3d, s3dg): '
+                       'the input is clips [batch, num_frames, size, size, C].',
+                       flag_values=fv)
+  flags.DEFINE_integer('num_frames', None, 'Frames per clip of a video model; by default '
+                       'the model\'s (64 for i3d and s3dg).', lower_bound=1, flag_values=fv)
   flags.DEFINE_string('dataset_name', 'imagenet', 'Dataset whose classes the model predicts.',
                       flag_values=fv)
   flags.DEFINE_string('dataset_dir', '', 'Converted dataset: its classes and names; '
@@ -88,12 +94,30 @@ def _channels(fv):
   return 1 if fv.use_grayscale else 3
 
 
+def check_video_flags(fv, info):
+  """--is_video_model must say what the registry knows; --num_frames needs it.
+
+  Raises:
+    ValueError: one line naming the flag.
+  """
+  if fv.is_video_model and not info.is_video_model:
+    raise ValueError(f'--is_video_model: {fv.model_name} is an image model, it takes '
+                     f'[batch, size, size, C] images; leave the flag out')
+  if info.is_video_model and not fv.is_video_model:
+    raise ValueError(f'--model_name={fv.model_name} is a video model: add --is_video_model '
+                     f'(clips of --num_frames frames, {info.num_frames} by default)')
+  if fv.num_frames is not None and not fv.is_video_model:
+    raise ValueError('--num_frames applies to video models only (with --is_video_model)')
+
+
 def build_inference_graph(fv, num_classes):
   """Builds the export graph in the default graph; returns (input, outputs dict)."""
   info = nets_factory.model_info(fv.model_name)
+  check_video_flags(fv, info)
   image_size = fv.image_size or info.default_image_size
-  images = tf1.placeholder(tf.float32, [fv.batch_size, image_size, image_size, _channels(fv)],
-                           name='input')
+  shape = nets_factory.input_shape(fv.model_name, fv.batch_size, image_size,
+                                   num_frames=fv.num_frames, channels=_channels(fv))
+  images = tf1.placeholder(tf.float32, shape, name='input')
   network_fn = nets_factory.get_network_fn(fv.model_name, num_classes=num_classes,
                                            is_training=fv.is_training)
   logits, _ = network_fn(images)
@@ -121,6 +145,7 @@ def export(fv):
                      'weights to ship)')
   _check_outputs_replaceable(fv)
   info = nets_factory.model_info(fv.model_name)
+  check_video_flags(fv, info)
   num_classes, names = _num_classes_and_names(fv, info)
   checkpoint = checkpoints.resolve_checkpoint(fv.checkpoint_path) if fv.checkpoint_path else None
   written = []
@@ -143,8 +168,9 @@ def export(fv):
       if fv.tflite_file and not saved_model_dir:
         saved_model_dir = tempfile.mkdtemp(prefix='slimbench_saved_model_')
       if saved_model_dir:
-        metadata = {'model_name': fv.model_name, 'image_size': images.shape[1],
-                    'channels': images.shape[3], 'preprocessing': info.preprocessing,
+        metadata = {'model_name': fv.model_name, 'image_size': images.shape[-2],
+                    'channels': images.shape[-1], 'num_frames': images.shape[1] if fv.is_video_model else None,
+                    'preprocessing': info.preprocessing,
                     'num_classes': num_classes, 'labels_offset': fv.labels_offset,
                     'labels': {str(k): v for k, v in sorted(names.items())},
                     'checkpoint': checkpoint}
