@@ -7,6 +7,8 @@ Usage:
       --model_name=lenet
   # Each new checkpoint while training runs, until none comes for 10 minutes:
   python eval_image_classifier.py ... --wait_for_checkpoints --eval_timeout_secs=600
+  # ... keeping copies of the 3 best by accuracy in /tmp/lenet/best/, safe from rotation:
+  python eval_image_classifier.py ... --wait_for_checkpoints --keep_best_checkpoints=3
   # The 2012 AlexNet paper's test-time method: centre, corners and mirrors, softmax averaged:
   python eval_image_classifier.py ... --model_name=alexnet --eval_crops=10
 """
@@ -27,7 +29,7 @@ def main(argv):
     sys.exit(f'eval_image_classifier.py: unexpected arguments {argv[1:]}')
   try:
     evaluation.evaluate(flags.FLAGS)
-  except (ValueError, evaluation.NoCheckpointError) as error:
+  except (ValueError, OSError, evaluation.NoCheckpointError) as error:
     logging.error('%s', error)
     sys.exit(f'eval_image_classifier.py: {error}')
 

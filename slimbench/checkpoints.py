@@ -1,6 +1,14 @@
-"""Restoring checkpoints into a graph: fine-tuning exclusions and shape checks."""
+"""Restoring checkpoints into a graph (fine-tuning exclusions and shape checks), and
+keeping copies of the best ones out of the trainer's rotation (`keep_best`)."""
 
+import json
+import math
+import os
+
+from absl import logging
 import tensorflow as tf
+
+from slimbench import files
 
 tf1 = tf.compat.v1
 
@@ -93,3 +101,141 @@ def _shape_advice(checkpoint, name, checkpoint_shape, model_shape, model_info, n
   return (f'{message}: the checkpoint was trained on {checkpoint_classes} classes, the '
           f'model has {num_classes}; pass --checkpoint_exclude_scopes={exclude} to train '
           f'new logits')
+
+BEST_DIR = 'best'
+BEST_JSON = 'best_checkpoints.json'
+
+
+def checkpoint_files(prefix):
+  """The files of checkpoint `prefix`: its .index, .data-* shards and .meta, if any."""
+  return sorted(tf.io.gfile.glob(prefix + '.*'))
+
+
+def _ranked(entries, higher_is_better):
+  """Best first; on equal values the earlier step first (it got there sooner)."""
+  return sorted(entries, key=lambda e: ((-e['value'] if higher_is_better else e['value']),
+                                        e['step']))
+
+
+def read_best(best_dir):
+  """The record of kept checkpoints in `best_dir`, or None when there is none."""
+  path = os.path.join(best_dir, BEST_JSON)
+  if not tf.io.gfile.exists(path):
+    return None
+  try:
+    with tf.io.gfile.GFile(path) as f:
+      record = json.load(f)
+    for entry in record['checkpoints']:
+      int(entry['step']), float(entry['value']), str(entry['checkpoint'])
+    return record
+  except (ValueError, KeyError, TypeError) as error:
+    raise ValueError(f'{path} is not a record of best checkpoints ({_first_line(error)}); '
+                     f'move it away to start a new one') from error
+
+
+def _first_line(error):
+  text = str(getattr(error, 'message', None) or error).strip()
+  return text.splitlines()[0] if text else type(error).__name__
+
+
+def _remove_copy(path):
+  """Removes a file this module wrote into best_dir; a failure is only worth a warning."""
+  try:
+    tf.io.gfile.remove(path)
+  except (tf.errors.OpError, OSError) as error:
+    logging.warning('Could not remove %s: %s', path, _first_line(error))
+
+
+def _copy_in(prefix, best_dir):
+  """Copies a checkpoint's files into best_dir, each under a temporary name renamed into
+  place, the .index last (a checkpoint without its index is not one)."""
+  sources = checkpoint_files(prefix)
+  sources.sort(key=lambda path: path.endswith('.index'))
+  if not any(path.endswith('.index') for path in sources):
+    raise tf.errors.NotFoundError(None, None, f'{prefix}.index is gone')
+  for source in sources:
+    target = os.path.join(best_dir, os.path.basename(source))
+    temporary = os.path.join(best_dir, '.' + os.path.basename(source) + '.tmp')
+    try:
+      tf.io.gfile.copy(source, temporary, overwrite=True)
+      tf.io.gfile.rename(temporary, target, overwrite=True)
+    except (tf.errors.OpError, OSError):
+      _remove_copy(temporary)
+      raise
+
+
+def keep_best(best_dir, checkpoint, step, value, *, metric, higher_is_better, keep):
+  """Keeps a copy of `checkpoint` in `best_dir` if it is among the `keep` best by `value`.
+
+  The copies are out of the trainer's reach: its Saver only rotates the files it wrote.
+  `best_dir/best_checkpoints.json` lists the kept ones (step, value, file prefix), best
+  first, and best_dir/checkpoint names the best, so best_dir works as a --checkpoint_path.
+  A tie does not displace a kept checkpoint; the same step evaluated again replaces its
+  entry. Only copies this function made (those the record lists) are ever removed.
+
+  Args:
+    best_dir: the folder of kept copies (train_dir/best).
+    checkpoint: the evaluated checkpoint's file prefix.
+    step: its global step.
+    value: its metric value.
+    metric: the metric's name (e.g. eval/Accuracy); a record ranked by another metric is
+      an error rather than a mixed ranking.
+    higher_is_better: False for a loss.
+    keep: how many to keep (>= 1).
+
+  Returns:
+    True if `checkpoint` is now kept.
+
+  Raises:
+    ValueError: the record in best_dir ranks by another metric, or is unreadable.
+    OSError: a copy or the record could not be written.
+  """
+  if not math.isfinite(value):
+    logging.warning('%s = %s at step %d cannot be ranked: %s not kept', metric, value, step,
+                    checkpoint)
+    return False
+  record = read_best(best_dir)
+  if record and record['metric'] != metric:
+    raise ValueError(f'{os.path.join(best_dir, BEST_JSON)} ranks checkpoints by '
+                     f'{record["metric"]}; pass --best_checkpoint_metric={record["metric"]} or '
+                     f'move {best_dir} away')
+  listed = record['checkpoints'] if record else []
+  previous = [e for e in listed if e['step'] == step]  # this step, evaluated before
+  ranked = _ranked([e for e in listed if e['step'] != step], higher_is_better)
+  # Strictly better than the last of the `keep` best: an equal newcomer does not displace it.
+  cutoff = ranked[keep - 1]['value'] if len(ranked) >= keep else None
+  is_kept = cutoff is None or (value > cutoff if higher_is_better else value < cutoff)
+  name = os.path.basename(checkpoint)
+  if is_kept:
+    tf.io.gfile.makedirs(best_dir)
+    try:
+      _copy_in(checkpoint, best_dir)
+    except tf.errors.NotFoundError:
+      logging.warning('%s was rotated away by the trainer before it could be kept in %s; '
+                      'evaluate more often or keep more checkpoints in training', checkpoint,
+                      best_dir)
+      is_kept = False
+    except (tf.errors.OpError, OSError) as error:
+      raise OSError(f'cannot copy {checkpoint} into {best_dir}: {_first_line(error)}') from error
+  if record is None and not is_kept:
+    return False
+  candidate = {'step': int(step), 'value': float(value), 'checkpoint': name}
+  ranked = _ranked(ranked + [candidate] if is_kept else ranked, higher_is_better)
+  now_kept, dropped = ranked[:keep], ranked[keep:]
+  if not is_kept:
+    dropped += previous
+  files.write_json_atomically(os.path.join(best_dir, BEST_JSON), {
+      'metric': metric, 'higher_is_better': higher_is_better, 'keep': keep,
+      'checkpoints': now_kept})
+  if now_kept:
+    # Bare names: the state file resolves them against best_dir, wherever it is moved.
+    tf1.train.update_checkpoint_state(
+        best_dir, now_kept[0]['checkpoint'],
+        [e['checkpoint'] for e in reversed(now_kept)])
+  for entry in dropped:
+    for path in checkpoint_files(os.path.join(best_dir, entry['checkpoint'])):
+      _remove_copy(path)
+  if is_kept:
+    logging.info('Kept %s in %s: %s = %.6g, number %d of %d', name, best_dir, metric, value,
+                 now_kept.index(candidate) + 1, keep)
+  return is_kept

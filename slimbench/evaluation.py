@@ -10,6 +10,9 @@ With --eval_crops=10 each image is seen as the 2012 AlexNet paper saw it at test
 the centre and four corner crops and their mirrors (`preprocessing.ten_crop`), the
 softmax averaged over the ten. Every metric is then taken on that average; the loss is
 the cross entropy of the averaged probabilities.
+
+With --keep_best_checkpoints=N the continuous evaluator copies the N best checkpoints by
+--best_checkpoint_metric into CHECKPOINT_PATH/best/ (`checkpoints.keep_best`).
 """
 
 import csv
@@ -41,6 +44,7 @@ CSV_COLUMNS = ('model', 'dataset', 'split', 'global_step', 'num_examples', 'accu
                'recall_5', 'loss', 'mean_per_class_accuracy', 'seconds', 'checkpoint',
                'image_size', 'eval_crops')
 EVAL_CROPS = (1, 10)
+LOWER_IS_BETTER = ('eval/Loss',)
 
 
 class NoCheckpointError(Exception):
@@ -95,6 +99,13 @@ def define_eval_flags(fv):
   flags.DEFINE_integer('eval_timeout_secs', None, 'Continuous mode: stop after this many '
                        'seconds without a new checkpoint; by default wait forever.',
                        lower_bound=0, flag_values=fv)
+  flags.DEFINE_integer('keep_best_checkpoints', 0, 'Continuous mode: keep copies of the N '
+                       'best checkpoints by --best_checkpoint_metric in CHECKPOINT_PATH/best/ '
+                       '(listed in best_checkpoints.json), out of the trainer\'s rotation; 0 '
+                       'keeps none.', lower_bound=0, flag_values=fv)
+  flags.DEFINE_enum('best_checkpoint_metric', 'eval/Accuracy', list(SUMMARY_TAGS),
+                    'What --keep_best_checkpoints ranks by; higher is better, except for '
+                    'eval/Loss. A tie does not displace a kept checkpoint.', flag_values=fv)
   return sorted(set(fv) - before)
 
 
@@ -108,6 +119,9 @@ def _check_flags(fv):
   if fv.wait_for_checkpoints and not tf.io.gfile.isdir(fv.checkpoint_path):
     raise ValueError(f'--wait_for_checkpoints needs --checkpoint_path to be a folder, got '
                      f'{fv.checkpoint_path}')
+  if fv.keep_best_checkpoints and not fv.wait_for_checkpoints:
+    raise ValueError('--keep_best_checkpoints keeps the best checkpoints of a training '
+                     'folder as they appear: add --wait_for_checkpoints')
   nets_factory.model_info(fv.model_name)
 
 
@@ -323,6 +337,12 @@ def evaluate(fv):
     results = eval_graph.evaluate(checkpoint)
     write_results(fv.eval_dir, results)
     _log(results)
+    if fv.keep_best_checkpoints:
+      metric = fv.best_checkpoint_metric
+      checkpoints.keep_best(
+          os.path.join(fv.checkpoint_path, checkpoints.BEST_DIR), checkpoint,
+          results['global_step'], results[SUMMARY_TAGS[metric]], metric=metric,
+          higher_is_better=metric not in LOWER_IS_BETTER, keep=fv.keep_best_checkpoints)
     all_results.append(results)
   if not all_results:
     raise NoCheckpointError(f'no checkpoint appeared in {fv.checkpoint_path} within '
