@@ -15,12 +15,14 @@ or with TF_CONFIG='{"cluster": {"ps": [...], "worker": [...]},
 "task": {"type": "worker", "index": 0}}' in the environment instead of the four flags.
 """
 
+import signal
 import sys
 
 from absl import app
 from absl import flags
 from absl import logging
 
+from slimbench import files
 from slimbench import train_flags
 from slimbench import training
 
@@ -31,10 +33,16 @@ def main(argv):
   if len(argv) > 1:
     sys.exit(f'train_image_classifier.py: unexpected arguments {argv[1:]}')
   try:
-    training.train(flags.FLAGS, FLAG_NAMES)
-  except (ValueError, TimeoutError, training.TrainingError) as error:
+    results = training.train(flags.FLAGS, FLAG_NAMES)
+  except (ValueError, TimeoutError, training.TrainingError, files.UnwritableError) as error:
     logging.error('%s', error)
     sys.exit(f'train_image_classifier.py: {error}')
+  if results.get('signal'):
+    # A scheduler tells a run stopped by a signal from a finished one by the exit status.
+    signal_number = signal.Signals[results['signal']].value
+    logging.info('Stopped by %s at step %d, checkpoint saved: exit status %d',
+                 results['signal'], results['global_step'], 128 + signal_number)
+    sys.exit(128 + signal_number)
 
 
 if __name__ == '__main__':

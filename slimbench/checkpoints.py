@@ -6,6 +6,7 @@ import math
 import os
 
 from absl import logging
+from google.protobuf import text_format
 import tensorflow as tf
 
 from slimbench import files
@@ -22,19 +23,95 @@ def in_scopes(name, scopes):
   return any(name == scope or name.startswith(scope.rstrip('/') + '/') for scope in scopes)
 
 
+def damage(checkpoint):
+  """Why `checkpoint` cannot be restored (one line), or None when every tensor reads back.
+
+  Reading every tensor is what a restore does, so a truncated or corrupted data file, or a
+  missing or damaged index, shows here rather than as a traceback in the middle of a run.
+  """
+  try:
+    reader = tf.train.load_checkpoint(checkpoint)
+    for name in reader.get_variable_to_shape_map():
+      reader.get_tensor(name)
+  # The reader reports a short data file as an IndexError.
+  except (tf.errors.OpError, OSError, ValueError, IndexError) as error:
+    return files.reason(error)
+  return None
+
+
+def _listed_checkpoints(folder):
+  """The checkpoints a folder's `checkpoint` file lists, oldest first; the *.index files
+  when that file is missing or unreadable."""
+  try:
+    state = tf1.train.get_checkpoint_state(folder)
+  except (tf.errors.OpError, ValueError, text_format.ParseError) as error:
+    logging.warning('%s is damaged (%s): looking at the checkpoint files themselves',
+                    os.path.join(folder, 'checkpoint'), files.reason(error))
+    state = None
+  if state and state.model_checkpoint_path:
+    listed = list(state.all_model_checkpoint_paths)
+    if state.model_checkpoint_path not in listed:
+      listed.append(state.model_checkpoint_path)
+    return listed
+  prefixes = [path[:-len('.index')]
+              for path in tf.io.gfile.glob(os.path.join(folder, '*.index'))]
+  return sorted(prefixes, key=_step_of)
+
+
+def _step_of(prefix):
+  tail = prefix.rsplit('-', 1)[-1]
+  return int(tail) if tail.isdigit() else -1
+
+
+def newest_valid_checkpoint(folder):
+  """The newest checkpoint of `folder` that restores, and the damaged ones newer than it.
+
+  Returns:
+    (checkpoint prefix or None, [(damaged prefix, reason), ...] newest first)
+  """
+  damaged = []
+  for checkpoint in reversed(_listed_checkpoints(folder)):
+    problem = damage(checkpoint)
+    if problem is None:
+      return checkpoint, damaged
+    damaged.append((checkpoint, problem))
+  return None, damaged
+
+
+def warn_damaged(damaged, chosen):
+  for checkpoint, problem in damaged:
+    logging.warning('Checkpoint %s is damaged (%s); using %s instead', checkpoint, problem,
+                    chosen or 'none')
+
+
+def forget_damaged(folder, checkpoint, damaged):
+  """Rewrites `folder`'s checkpoint list without the `damaged` prefixes, with `checkpoint`
+  as the latest: what a saver and a restore then go by. The damaged files stay."""
+  kept = [path for path in _listed_checkpoints(folder) if path not in damaged]
+  tf1.train.update_checkpoint_state(folder, checkpoint, kept)
+
+
 def resolve_checkpoint(path, flag_name='--checkpoint_path'):
-  """A checkpoint file prefix from a file prefix or a folder (its latest checkpoint).
+  """A checkpoint file prefix from a file prefix or a folder (its newest checkpoint that
+  restores; damaged newer ones are named in a warning).
 
   Raises:
-    ValueError: nothing at `path` is a checkpoint.
+    ValueError: nothing at `path` is a checkpoint, or the named checkpoint is damaged.
   """
   if tf.io.gfile.isdir(path):
-    latest = tf.train.latest_checkpoint(path)
-    if not latest:
+    checkpoint, damaged = newest_valid_checkpoint(path)
+    if not checkpoint and damaged:
+      raise ValueError(f'{flag_name}={path}: every checkpoint there is damaged: ' + '; '.join(
+          f'{name} ({problem})' for name, problem in damaged))
+    if not checkpoint:
       raise ValueError(f'{flag_name}={path}: the folder holds no checkpoint')
-    return latest
+    warn_damaged(damaged, checkpoint)
+    return checkpoint
   if not tf.io.gfile.exists(path + '.index') and not tf.io.gfile.exists(path):
     raise ValueError(f'{flag_name}={path}: no such checkpoint file or folder')
+  problem = damage(path)
+  if problem:
+    raise ValueError(f'{flag_name}={path}: the checkpoint is damaged ({problem})')
   return path
 
 
@@ -101,6 +178,7 @@ def _shape_advice(checkpoint, name, checkpoint_shape, model_shape, model_info, n
   return (f'{message}: the checkpoint was trained on {checkpoint_classes} classes, the '
           f'model has {num_classes}; pass --checkpoint_exclude_scopes={exclude} to train '
           f'new logits')
+
 
 BEST_DIR = 'best'
 BEST_JSON = 'best_checkpoints.json'

@@ -116,7 +116,9 @@ def _check_flags(fv):
                      'TensorFlow 2 no longer has')
   if not fv.dataset_dir and fv.dataset_name != 'synthetic':
     raise ValueError('--dataset_dir is required: the folder of the converted dataset')
-  if fv.wait_for_checkpoints and not tf.io.gfile.isdir(fv.checkpoint_path):
+  # A folder that does not exist yet is fine: evaluation may start before training.
+  if (fv.wait_for_checkpoints and tf.io.gfile.exists(fv.checkpoint_path) and
+      not tf.io.gfile.isdir(fv.checkpoint_path)):
     raise ValueError(f'--wait_for_checkpoints needs --checkpoint_path to be a folder, got '
                      f'{fv.checkpoint_path}')
   if fv.keep_best_checkpoints and not fv.wait_for_checkpoints:
@@ -331,9 +333,17 @@ def evaluate(fv):
 
   eval_graph = _EvalGraph(fv, fv.eval_crops)
   all_results = []
+  if not tf.io.gfile.isdir(fv.checkpoint_path):
+    logging.info('Waiting for %s to be made and a checkpoint to appear in it',
+                 fv.checkpoint_path)
   for checkpoint in tf.train.checkpoints_iterator(
       fv.checkpoint_path, min_interval_secs=fv.eval_interval_secs,
       timeout=fv.eval_timeout_secs):
+    problem = checkpoints.damage(checkpoint)
+    if problem:
+      logging.warning('Checkpoint %s is damaged (%s); waiting for the next one', checkpoint,
+                      problem)
+      continue
     results = eval_graph.evaluate(checkpoint)
     write_results(fv.eval_dir, results)
     _log(results)

@@ -9,6 +9,7 @@ asynchronous training, or synchronous with `--sync_replicas`, where the chief ag
 `--replicas_to_aggregate` gradients per step.
 """
 
+import json
 import os
 import signal
 import threading
@@ -48,6 +49,15 @@ def scalar_summary(tag, tensor):
 
 class TrainingError(Exception):
   """Training stopped for a reason the user must act on (the message says which)."""
+
+
+class DivergedError(TrainingError):
+  """The loss, the gradients or the weights became NaN or Inf at global step `step`."""
+
+  def __init__(self, step, what):
+    super().__init__(f'training diverged at step {step}: {what}')
+    self.step = step
+    self.what = what
 
 
 def check_flags(fv, task=None):
@@ -202,6 +212,58 @@ class _StopOnSignalHook(tf1.train.SessionRunHook):
       signal.signal(sig, handler)
 
 
+class _DivergenceHook(tf1.train.SessionRunHook):
+  """Stops at the first step whose loss or gradients' global norm is NaN or Inf.
+
+  The check is one boolean fetched with the train op. A weight cannot overflow without
+  the global norm overflowing first (its square sums past float32's range at 1.8e19), so
+  weights that turn NaN while the loss stays finite (ReLU maps NaN to 0) show here too;
+  the checkpoint saver checks the weights themselves before every save.
+  """
+
+  def __init__(self, all_finite, step_after_update):
+    self._all_finite = all_finite
+    self._step_after_update = step_after_update
+
+  def before_run(self, run_context):
+    return tf1.train.SessionRunArgs([self._all_finite, self._step_after_update])
+
+  def after_run(self, run_context, run_values):
+    finite, step = run_values.results
+    if not finite:
+      raise DivergedError(int(step), 'the loss or the gradients became NaN or Inf')
+
+
+def _all_finite(tensors):
+  return tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(t)) for t in tensors]))
+
+
+class _FiniteCheckpointSaverHook(tf1.train.CheckpointSaverHook):
+  """Saves checkpoints as TensorFlow's hook does, but never weights that are NaN or Inf:
+  so a diverged run keeps its newest finite checkpoint, which rotation cannot remove.
+  A failed write (full or read-only disk) removes its partial files and names the path.
+  """
+
+  def begin(self):
+    super().begin()
+    float_variables = [v for v in tf1.global_variables() if v.dtype.base_dtype.is_floating]
+    self._weights_finite = _all_finite(float_variables) if float_variables else tf.constant(
+        True)
+
+  def _save(self, session, step):
+    if not session.run(self._weights_finite):
+      raise DivergedError(int(step), 'the weights became NaN or Inf')
+    prefix = f'{self._save_path}-{step}'
+    before = set(tf.io.gfile.glob(prefix + '*'))
+    try:
+      return super()._save(session, step)
+    except (tf.errors.OpError, OSError) as error:
+      for path in set(tf.io.gfile.glob(prefix + '*')) - before:
+        files.remove_quietly(path)
+      raise files.UnwritableError(f'cannot write the checkpoint {prefix}: '
+                                  f'{files.reason(error)}') from error
+
+
 def clip_by_global_norm(gradients_and_variables, clip_norm):
   """Scales every gradient by min(1, clip_norm / global norm), as TF-Slim's
   `clip_gradient_norm` did; returns the new pairs and the norm before clipping.
@@ -312,6 +374,12 @@ def build_train_graph(fv):
     clones_gradients, gradient_norm = clip_by_global_norm(clones_gradients,
                                                           fv.clip_gradient_norm)
     summaries.add(scalar_summary('gradient_norm', gradient_norm))
+  else:
+    gradient_norm = tf.linalg.global_norm([gradient for gradient, _ in clones_gradients])
+  # Under dynamic loss scaling a non-finite gradient is routine (the step is skipped and
+  # the scale lowered), so only the loss tells divergence there.
+  all_finite = (tf.math.is_finite(total_loss) if fv.use_fp16 else
+                tf.logical_and(tf.math.is_finite(total_loss), tf.math.is_finite(gradient_norm)))
   if fv.summarize_histograms:
     for gradient, variable in clones_gradients:
       summaries.add(tf1.summary.histogram(variable.op.name + '/gradients', gradient))
@@ -328,6 +396,7 @@ def build_train_graph(fv):
       'total_loss': total_loss,
       'global_step': global_step,
       'step_after_update': step_after_update,
+      'all_finite': all_finite,
       'summary_op': tf1.summary.merge(list(summaries), name='summary_op'),
       'dataset': dataset,
       'init_fn': _fine_tune_init_fn(fv, model_info, num_classes),
@@ -356,36 +425,171 @@ def train(fv, flag_names=()):
     start_step, images_per_sec (every worker's), seconds, task. A parameter server returns
     what `cluster.serve` does.
 
+  A chief whose train_dir already holds a checkpoint at --max_number_of_steps does
+  nothing and returns steps_run 0. The results say why training stopped: 'stopped' is
+  'finished', the signal's name, or 'diverged at step N'.
+
   Raises:
-    ValueError: bad flags or data, one clear line.
-    TrainingError: the loss became NaN or Inf.
+    ValueError: bad flags or data, a train_dir in use by another training (one clear line).
+    TrainingError: training diverged (the loss, gradients or weights became NaN or Inf).
+    files.UnwritableError: train_dir or a checkpoint could not be written.
   """
   task = cluster.resolve(fv)
   if task and task.job_name == cluster.PS_JOB:
     return cluster.serve(task)
   check_flags(fv, task)
   is_chief = fv.task == 0
-  tf.io.gfile.makedirs(fv.train_dir)
-  if flag_names and is_chief:
-    write_flags(fv, flag_names, fv.train_dir)
+  try:
+    tf.io.gfile.makedirs(fv.train_dir)
+  except (tf.errors.OpError, OSError) as error:
+    raise files.UnwritableError(f'--train_dir={fv.train_dir}: cannot create it '
+                                f'({files.reason(error)})') from error
+  # Only the chief writes into train_dir.
+  lock = files.acquire_lock(fv.train_dir, '--train_dir') if is_chief else None
+  try:
+    return _train(fv, flag_names, (), task, is_chief)
+  finally:
+    files.release_lock(lock)
+
+
+def _resume_checkpoint(train_dir):
+  """The checkpoint training resumes from (None for a fresh start). Damaged newer ones are
+  named in a warning and dropped from the folder's checkpoint list, so that the session
+  restores the newest one that reads back; their files are left where they are."""
+  checkpoint, damaged = checkpoints.newest_valid_checkpoint(train_dir)
+  if not damaged:
+    return checkpoint
+  if not checkpoint:
+    raise ValueError(f'--train_dir={train_dir}: every checkpoint there is damaged (' +
+                     '; '.join(f'{name}: {problem}' for name, problem in damaged) +
+                     '); move them away to start afresh')
+  checkpoints.warn_damaged(damaged, checkpoint)
+  checkpoints.forget_damaged(train_dir, checkpoint, [name for name, _ in damaged])
+  return checkpoint
+
+
+def _global_step_of(checkpoint):
+  reader = tf.train.load_checkpoint(checkpoint)
+  name = tf1.GraphKeys.GLOBAL_STEP
+  return int(reader.get_tensor(name)) if reader.has_tensor(name) else None
+
+
+def _already_finished(fv, step, checkpoint):
+  """The results of a run that has nothing to do, from the last run's where they match."""
+  logging.info('%s is already trained to step %d (--max_number_of_steps=%d): nothing to do',
+               fv.train_dir, step, fv.max_number_of_steps)
+  results = {'global_step': step, 'loss': None, 'steps_run': 0, 'start_step': step,
+             'images_per_sec': 0.0, 'seconds': 0.0, 'signal': None, 'stopped': 'finished',
+             'task': fv.task, 'checkpoint': checkpoint}
+  try:
+    with tf.io.gfile.GFile(os.path.join(fv.train_dir, results_file(fv.task))) as f:
+      previous = json.load(f)
+    if previous.get('global_step') == step:
+      results['loss'] = previous.get('loss')
+      results['param_count'] = previous.get('param_count')
+  except (tf.errors.OpError, OSError, ValueError):
+    pass
+  return results
+
+
+# Flags that decide which variables a checkpoint holds, or their shapes.
+VARIABLE_FLAGS = ('model_name', 'optimizer', 'moving_average_decay', 'use_fp16',
+                  'dataset_name', 'dataset_dir', 'labels_offset', 'train_image_size',
+                  'trainable_scopes', 'sync_replicas')
+
+
+def _flag_line(name, value):
+  """A flag as flags.txt writes it; None for an unset one (which it leaves out)."""
+  if value is None:
+    return None
+  if isinstance(value, bool):
+    return f'--{name}' if value else f'--no{name}'
+  return f'--{name}={value}'
+
+
+def _written_flags(fv):
+  """{name: line} of train_dir's flags.txt; None where there is none."""
+  try:
+    with tf.io.gfile.GFile(os.path.join(fv.train_dir, FLAGS_FILE)) as f:
+      lines = f.read().split('\n')
+  except (tf.errors.OpError, OSError):
+    return None
+  written = {}
+  for line in filter(None, lines):
+    name = line.lstrip('-').split('=', 1)[0]
+    if '=' not in line and name not in fv and name.startswith('no'):
+      name = name[2:]
+    written[name] = line
+  return written
+
+
+def _check_resumable(fv, checkpoint):
+  """Fails in one line when the graph's variables do not fit the checkpoint that training
+  would resume from, naming the flags that differ from the run that wrote it."""
+  shapes = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
+  missing, reshaped = [], []
+  for variable in tf1.global_variables():
+    name = variable.op.name
+    if name not in shapes:
+      missing.append(name)
+    elif list(shapes[name]) != variable.shape.as_list():
+      reshaped.append(f'{name} has shape {list(shapes[name])} there, '
+                      f'{variable.shape.as_list()} here')
+  if not missing and not reshaped:
+    return
+  if missing:
+    detail = f'it lacks {missing[0]}' + (f' and {len(missing) - 1} more variables'
+                                         if len(missing) > 1 else '')
+  else:
+    detail = reshaped[0]
+  differing = []
+  written = _written_flags(fv)
+  for name in VARIABLE_FLAGS:
+    if written is not None and name in fv:
+      then, now = written.get(name), _flag_line(name, fv[name].value)
+      if then != now:
+        differing.append(f'{then or "--" + name + " unset"} there, '
+                         f'{now or "--" + name + " unset"} now')
+  if differing:
+    raise ValueError(f'--train_dir={fv.train_dir}: its checkpoint {checkpoint} was written '
+                     f'with other flags ({"; ".join(differing)}): {detail}. Resume with '
+                     f'the same flags, or train into a new --train_dir')
+  raise ValueError(f'--train_dir={fv.train_dir}: its checkpoint {checkpoint} does not fit '
+                   f'this model ({detail}). Resume with the flags in its {FLAGS_FILE}, or '
+                   f'train into a new --train_dir')
+
+
+def _train(fv, flag_names, extra_hooks, task, is_chief):
+  resumed = _resume_checkpoint(fv.train_dir) if is_chief else None
+  if resumed and fv.max_number_of_steps:
+    step = _global_step_of(resumed)
+    if step is not None and step >= fv.max_number_of_steps:
+      return _already_finished(fv, step, resumed)
   start = time.time()
   server = cluster.start_server(task) if task else None
   master = server.target if server else fv.master
   with tf.Graph().as_default():
     graph = build_train_graph(fv)
+    if resumed:
+      _check_resumable(fv, resumed)
     progress = _ProgressHook(graph['total_loss'], graph['step_after_update'],
                              graph['global_step'], fv.log_every_n_steps,
                              graph['images_per_step'])
     stop_on_signal = _StopOnSignalHook()
-    hooks = [tf1.train.NanTensorHook(graph['total_loss']), progress, stop_on_signal]
+    scaffold = tf1.train.Scaffold(
+        init_fn=graph['init_fn'], summary_op=graph['summary_op'],
+        saver=tf1.train.Saver(max_to_keep=5, keep_checkpoint_every_n_hours=1.0))
+    # The divergence check runs first, so that no hook acts on a diverged step.
+    hooks = [_DivergenceHook(graph['all_finite'], graph['step_after_update'])]
+    if is_chief and fv.save_interval_secs:
+      hooks.append(_FiniteCheckpointSaverHook(fv.train_dir, save_secs=fv.save_interval_secs,
+                                              scaffold=scaffold))
+    hooks += [progress, stop_on_signal]
     hooks += optimization.schedule_hooks(fv)
     if fv.max_number_of_steps:
       hooks.append(tf1.train.StopAtStepHook(last_step=fv.max_number_of_steps))
     if graph['sync_optimizer']:
       hooks.append(cluster.SyncReplicasHook(graph['sync_optimizer'], is_chief))
-    scaffold = tf1.train.Scaffold(
-        init_fn=graph['init_fn'], summary_op=graph['summary_op'],
-        saver=tf1.train.Saver(max_to_keep=5, keep_checkpoint_every_n_hours=1.0))
     session_config = (cluster.session_config(fv.task) if fv.num_ps_tasks
                       else tf1.ConfigProto())
     session_config.intra_op_parallelism_threads = fv.num_intra_threads
@@ -397,15 +601,27 @@ def train(fv, flag_names=()):
     try:
       with tf1.train.MonitoredTrainingSession(
           master=master, is_chief=is_chief, checkpoint_dir=fv.train_dir,
-          scaffold=scaffold, hooks=hooks, save_checkpoint_secs=fv.save_interval_secs,
-          save_summaries_secs=fv.save_summaries_secs, log_step_count_steps=None,
-          config=session_config, stop_grace_period_secs=STOP_GRACE_SECS) as session:
+          scaffold=scaffold, hooks=hooks, save_checkpoint_secs=None,
+          save_checkpoint_steps=None, save_summaries_secs=fv.save_summaries_secs,
+          log_step_count_steps=None, config=session_config,
+          stop_grace_period_secs=STOP_GRACE_SECS) as session:
+        # Written once the session restored or initialized the variables: a run that
+        # fails before that leaves the flags of the run that wrote the checkpoints.
+        if flag_names and is_chief:
+          write_flags(fv, flag_names, fv.train_dir)
         while not session.should_stop():
           session.run(graph['train_op'])
-    except tf1.train.NanLossDuringTrainingError as error:
+    except DivergedError as error:
+      kept = tf.train.latest_checkpoint(fv.train_dir)
+      files.write_json_atomically(
+          os.path.join(fv.train_dir, results_file(fv.task)),
+          {'global_step': error.step, 'stopped': f'diverged at step {error.step}',
+           'diverged': error.what, 'checkpoint': kept, 'signal': None, 'task': fv.task})
       raise TrainingError(
-          f'the loss became NaN or Inf at step {progress.steps_run}; the last good checkpoint '
-          f'in {fv.train_dir} is kept. Lower --learning_rate or check the data') from error
+          f'{error}; no checkpoint was written after that, the newest one, {kept}, holds '
+          f'finite weights. Lower --learning_rate or check the data' if kept else
+          f'{error}; no checkpoint was written. Lower --learning_rate or check the data'
+      ) from None
   sync = graph['sync_optimizer'] is not None
   if sync and not is_chief and progress.last_step < (fv.max_number_of_steps or 0):
     logging.info('The chief ended the synchronous run at step %d', progress.last_step)
@@ -421,7 +637,9 @@ def train(fv, flag_names=()):
   results = {'global_step': step, 'loss': progress.last_loss,
              'steps_run': progress.steps_run, 'start_step': progress.start_step,
              'images_per_sec': progress.images_per_sec, 'seconds': seconds,
-             'signal': stop_on_signal.received, 'param_count': graph['param_count'],
+             'signal': stop_on_signal.received,
+             'stopped': stop_on_signal.received or 'finished',
+             'param_count': graph['param_count'],
              'task': fv.task}
   files.write_json_atomically(os.path.join(fv.train_dir, results_file(fv.task)), results)
   return results

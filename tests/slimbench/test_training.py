@@ -1,5 +1,6 @@
 """train_image_classifier.py's behaviour, on the built-in offline dataset."""
 
+import json
 import os
 import signal
 import subprocess
@@ -222,7 +223,7 @@ def test_warmup_ramps_up_then_hands_over_to_the_schedule(graph):
   np.testing.assert_allclose(values, [0.01, 0.05, 0.1, 0.1, 0.1], rtol=1e-5)
 
 
-def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, mnist5k_dir):
+def test_sigterm_saves_a_checkpoint_and_exits_with_128_plus_the_signal(tmp_path, mnist5k_dir):
   train_dir = tmp_path / 'signal'
   command = [sys.executable, os.path.join(REPO_ROOT, 'train_image_classifier.py'),
              f'--train_dir={train_dir}', '--model_name=lenet', '--dataset_name=mnist5k',
@@ -236,6 +237,9 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, mnist5k_dir):
       break
   process.send_signal(signal.SIGTERM)
   process.stderr.read()
-  assert process.wait(timeout=60) == 0
+  assert process.wait(timeout=60) == 128 + signal.SIGTERM
   step = tf.train.load_checkpoint(str(train_dir)).get_tensor('global_step')
   assert step >= 3
+  with open(train_dir / training.RESULTS_FILE) as f:
+    results = json.load(f)
+  assert results['stopped'] == 'SIGTERM' and results['global_step'] == step
