@@ -315,11 +315,11 @@ def _reference_metrics(checkpoint, examples, num_crops):
 def test_ten_crops_average_ten_single_crop_softmaxes(tmp_path):
   dataset_dir, examples = _ten_crop_dataset(tmp_path)
   with tf.Graph().as_default():
+    tf1.set_random_seed(0)
     images = tf1.placeholder(tf.float32, [None, 28, 28, 1])
     nets_factory.get_network_fn('lenet', num_classes=3)(images)
     tf1.train.get_or_create_global_step()
     with tf1.Session() as sess:
-      tf1.set_random_seed(0)
       sess.run(tf1.global_variables_initializer())
       checkpoint = tf1.train.Saver().save(sess, str(tmp_path / 'model.ckpt'))
   common = ['--model_name=lenet', '--dataset_name=image_folder',
