@@ -234,6 +234,7 @@ def _converted(split_name, folder, file_pattern):
     if missing:
       raise ValueError(f'{missing[0]} is missing ({len(missing)} of {len(files)} shards of '
                        f'{split_name}); convert the dataset again')
+    tfrecords.check_shards(folder, split['shards'], info_path)
   num_samples = sum(counts[os.path.basename(f)] if os.path.basename(f) in counts
                     else tfrecords.count_records(f) for f in files)
   _check_first_record(files[0])

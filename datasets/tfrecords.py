@@ -16,8 +16,12 @@ Usage:
                                            'image/class/label': 3}))
 """
 
+import hashlib
+import json
 import numbers
+import os
 import struct
+import tempfile
 
 _CRC32C_POLY = 0x82F63B78
 
@@ -185,3 +189,85 @@ def count_records(path):
         raise ValueError(f'{path}: truncated TFRecord file (last record cut short)')
       count += 1
   return count
+
+
+# Beside the shards: which of them were hashed already, by size and modification time, so
+# that a dataset is hashed once, not every time a training or an evaluation opens it.
+VERIFIED_FILENAME = '.verified_shards.json'
+_verified_in_process = {}
+
+
+def _sha256_of(path):
+  digest = hashlib.sha256()
+  with open(path, 'rb') as f:
+    for chunk in iter(lambda: f.read(1 << 20), b''):
+      digest.update(chunk)
+  return digest.hexdigest()
+
+
+def _read_verified(folder):
+  try:
+    with open(os.path.join(folder, VERIFIED_FILENAME), encoding='utf-8') as f:
+      verified = json.load(f)
+    return verified if isinstance(verified, dict) else {}
+  except (OSError, ValueError):
+    return {}
+
+
+def _write_verified(folder, verified):
+  """Best effort: a read-only dataset folder is checked again by the next process."""
+  path = os.path.join(folder, VERIFIED_FILENAME)
+  try:
+    handle, temp_path = tempfile.mkstemp(prefix=VERIFIED_FILENAME + '.', dir=folder)
+  except OSError:
+    return
+  try:
+    with os.fdopen(handle, 'w', encoding='utf-8') as f:
+      json.dump(verified, f)
+    os.replace(temp_path, path)
+  except OSError:
+    if os.path.exists(temp_path):
+      os.remove(temp_path)
+
+
+def check_shards(folder, shards, info_name='dataset_info.json'):
+  """Checks each shard against the size and SHA-256 its conversion recorded.
+
+  Sizes are compared every time (a truncated shard is found at once); a shard is hashed
+  only when its size or modification time changed since it last matched.
+
+  Args:
+    folder: the dataset folder.
+    shards: the dataset_info.json entries, dicts with 'file' and, when recorded, 'bytes'
+      and 'sha256'.
+    info_name: the record's file name, for messages.
+
+  Raises:
+    ValueError: naming the first shard that is truncated, grown or changed.
+  """
+  folder = os.path.abspath(folder)
+  for shard in shards:
+    path = os.path.join(folder, shard['file'])
+    size = os.path.getsize(path)
+    if 'bytes' in shard and size != shard['bytes']:
+      what = 'truncated' if size < shard['bytes'] else 'damaged'
+      raise ValueError(f'{path}: {what} shard ({size} bytes; {info_name} records '
+                       f'{shard["bytes"]}); convert the dataset again or restore the file')
+  verified = _read_verified(folder)
+  changed = False
+  for shard in shards:
+    if 'sha256' not in shard:
+      continue
+    path = os.path.join(folder, shard['file'])
+    stat = os.stat(path)
+    key = [stat.st_size, stat.st_mtime_ns, shard['sha256']]
+    if verified.get(shard['file']) == key or _verified_in_process.get(path) == key:
+      continue
+    if _sha256_of(path) != shard['sha256']:
+      raise ValueError(f'{path}: damaged shard (its SHA-256 differs from the one {info_name} '
+                       'records); convert the dataset again or restore the file')
+    verified[shard['file']] = _verified_in_process[path] = key
+    changed = True
+  if changed:
+    _write_verified(folder, verified)
+
