@@ -138,7 +138,6 @@ def test_best_checkpoints_survive_the_trainers_rotation(tmp_path, mnist5k_dir):
                    keep_best_checkpoints=2, best_checkpoint_metric='eval/Loss')
   found = []
   evaluator = threading.Thread(target=lambda: found.extend(evaluation.evaluate(fv)))
-  evaluator.start()
   # Logits that ignore the image, scaled per step: the loss grows with the scale, so
   # steps 2 (scale 0.1) and 1 (0.2) are the best, and the trainer rotates both away.
   scales = {1: 0.2, 2: 0.1, 3: 1.0, 4: 2.0, 5: 0.5, 6: 3.0}
@@ -156,13 +155,15 @@ def test_best_checkpoints_survive_the_trainers_rotation(tmp_path, mnist5k_dir):
         variables['LeNet/fc4/biases'].load(logits * scale, sess)
         global_step.load(step, sess)
         saver.save(sess, os.path.join(train_dir, 'model.ckpt'), global_step=step)
+        if step == 1:  # the evaluator's timeout then only spans the gaps between saves
+          evaluator.start()
         deadline = time.time() + 60
         while step not in _evaluated_steps(eval_dir) and time.time() < deadline:
           time.sleep(0.2)
   evaluator.join(timeout=120)
   assert not evaluator.is_alive()
   losses = _evaluated_steps(eval_dir)
-  assert sorted(losses) == [1, 2, 3, 4, 5, 6]
+  assert sorted(losses) == [1, 2, 3, 4, 5, 6] and len(found) == 6
   assert sorted(losses, key=losses.get)[:2] == [2, 1]
 
   best_dir = os.path.join(train_dir, checkpoints.BEST_DIR)
