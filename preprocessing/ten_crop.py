@@ -88,12 +88,11 @@ def _inception(image, height, width, use_grayscale):
   # tf.image.central_crop's box: the margin truncated, the size what is left.
   margin = tf.cast((shape - shape * inception_preprocessing.CENTRAL_FRACTION) / 2, tf.int32)
   box = tf.shape(image)[:2] - 2 * margin
-  windows = five_windows(image, box[0], box[1])
-  crops = tf.stack([image_ops.resize_legacy(window, [height, width])
-                    for window in tf.unstack(windows, num=5)])
-  if use_grayscale:
-    crops = image_ops.to_grayscale(crops)
-  return (crops - 0.5) * 2.0
+  crops = []
+  for window in tf.unstack(five_windows(image, box[0], box[1]), num=5):
+    crop = image_ops.resize_legacy(window, [height, width])
+    crops.append(image_ops.to_grayscale(crop) if use_grayscale else crop)
+  return (tf.stack(crops) - 0.5) * 2.0
 
 
 def _cifarnet(image, height, width, use_grayscale):

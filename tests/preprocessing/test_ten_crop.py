@@ -68,10 +68,14 @@ def test_inception_windows_are_the_central_box_moved_to_the_corners():
   np.testing.assert_array_equal(crops[5:], crops[:5, :, ::-1])
 
 
-def test_grayscale_gives_one_channel():
-  image = helpers.random_image(40, 40)
-  crops = helpers.run(lambda: ten_crop.ten_crops(image, 'vgg', 32, 32, use_grayscale=True))
+@pytest.mark.parametrize('name', ['alexnet', 'cifarnet', 'inception', 'lenet', 'vgg'])
+def test_grayscale_centre_is_the_grayscale_evaluation_crop(name):
+  image = helpers.random_image(40, 44)
+  preprocess = preprocessing_factory.get_preprocessing(name, use_grayscale=True)
+  crops, single = helpers.run(lambda: (
+      ten_crop.ten_crops(image, name, 32, 32, use_grayscale=True), preprocess(image, 32, 32)))
   assert crops.shape == (10, 32, 32, 1)
+  np.testing.assert_allclose(crops[0], single, atol=1e-4)
 
 
 def test_unknown_preprocessing_is_an_error():
