@@ -84,6 +84,16 @@ def warn_damaged(damaged, chosen):
                     chosen or 'none')
 
 
+def remove_partial_saves(folder):
+  """Removes what a checkpoint save that was killed midway leaves in `folder`: the
+  saver's *.tempstate* files and *_temp folders. Call it only while holding the folder's
+  lock, when no save can be under way."""
+  for pattern in ('*.tempstate*', '*_temp'):
+    for path in tf.io.gfile.glob(os.path.join(folder, pattern)):
+      logging.warning('Removing %s, left by a checkpoint save that did not finish', path)
+      files.remove_quietly(path)
+
+
 def forget_damaged(folder, checkpoint, damaged):
   """Rewrites `folder`'s checkpoint list without the `damaged` prefixes, with `checkpoint`
   as the latest: what a saver and a restore then go by. The damaged files stay."""

@@ -560,6 +560,8 @@ def _check_resumable(fv, checkpoint):
 
 
 def _train(fv, flag_names, extra_hooks, task, is_chief):
+  if is_chief:
+    checkpoints.remove_partial_saves(fv.train_dir)
   resumed = _resume_checkpoint(fv.train_dir) if is_chief else None
   if resumed and fv.max_number_of_steps:
     step = _global_step_of(resumed)
