@@ -62,13 +62,20 @@ def iter_tar(path, wanted=None):
     ArchiveError: the archive is truncated or corrupt, or a member is unsafe.
   """
   with _open_tar(path, 'r|*') as tar:
+    members = 0
     try:
       for member in tar:
         check_member(member, path)
+        members += 1
         if member.isfile() and (wanted is None or wanted(member.name)):
           yield member.name, tar.extractfile(member).read()
     except (tarfile.TarError, OSError, EOFError) as e:
       raise ArchiveError(f'{path}: truncated or corrupt archive ({e})') from None
+    # tarfile takes a stream that stops where a header should start for the end of the
+    # archive; a complete archive has its end marker there, a whole block of zeros.
+    if tar.fileobj.tell() - tar.offset < tarfile.BLOCKSIZE:
+      raise ArchiveError(f'{path}: truncated archive (it stops after {members} member(s), '
+                         'without the end-of-archive marker); download it again')
 
 
 def safe_extract(path, dest_dir):

@@ -1,16 +1,20 @@
 """A damaged TFRecord shard is named in one line when a training or an evaluation opens it."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tarfile
 
 import pytest
 import tensorflow as tf
 
+from datasets import convert_cifar
 from datasets import dataset_factory
 from datasets import tfrecords
 from nets import nets_factory
+from tests.datasets.conftest import make_tar
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -93,3 +97,22 @@ def test_a_shard_is_hashed_once_until_it_changes(dataset_copy, monkeypatch):
   os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
   dataset_factory.get_dataset('mnist5k', 'train', str(dataset_copy))
   assert len(hashed) == 2
+
+
+@pytest.mark.parametrize('cut_into_header', [0, 100])
+def test_a_cifar_archive_cut_between_members_is_reported_as_truncated(tmp_path, no_network,
+                                                                       cut_into_header):
+  """tarfile takes a stream that stops where a header should be for the archive's end."""
+  remote = convert_cifar.VARIANTS['cifar10']['binary']
+  members = {f'cifar-10-batches-bin/data_batch_{i}.bin': b'\x01' * 3073 * 2
+             for i in range(1, 6)}
+  members['cifar-10-batches-bin/test_batch.bin'] = b'\x01' * 3073
+  path = make_tar(str(tmp_path / remote.filename), members, mode='w')
+  with tarfile.open(path) as tar:
+    offset = tar.getmember('cifar-10-batches-bin/data_batch_4.bin').offset
+  with open(path, 'r+b') as f:
+    f.truncate(offset + cut_into_header)
+  with pytest.raises(ValueError, match=re.escape(
+      f'{path}: truncated archive (it stops after 3 member(s), without the end-of-archive '
+      'marker)')):
+    convert_cifar.convert_cifar10(str(tmp_path), verify_checksums=False)
