@@ -306,8 +306,10 @@ def check_clips(inputs, net_name, data_format=NDHWC, channels=(1, 2, 3)):
   Zisserman.
 
   Raises:
-    ValueError: one line saying what was expected.
+    ValueError: one line saying what was expected (or an unknown data_format).
   """
+  if data_format not in DATA_FORMATS:
+    raise ValueError(f'{net_name}: data_format must be NDHWC or NCDHW, got {data_format!r}')
   inputs = tf.convert_to_tensor(inputs)
   shape = inputs.shape
   if shape.rank != 5:

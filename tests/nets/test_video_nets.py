@@ -1,0 +1,259 @@
+"""I3D and S3D-G: their TF-Slim contract, their options, a training step on synthetic clips,
+and export through export_inference_graph.py's command line.
+
+Full-size builds are in test_nets_factory's contract test; here clips are a few frames
+of 32x32, since variables do not depend on the clip's size.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_slim as slim
+
+from deployment import model_deploy
+from nets import i3d
+from nets import i3d_utils
+from nets import nets_factory
+from nets import s3dg
+from tests.conftest import SPEC_DIR
+
+tf1 = tf.compat.v1
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VIDEO_MODELS = ['i3d', 's3dg']
+SMALL_CLIPS = [2, 8, 32, 32, 3]
+
+
+def _spec(name):
+  with open(os.path.join(SPEC_DIR, f'{name}.json')) as f:
+    return json.load(f)
+
+
+def _variables():
+  return {v.op.name: v.shape.as_list() for v in tf1.global_variables()}
+
+
+@pytest.mark.parametrize('name', VIDEO_MODELS)
+def test_registry_knows_a_video_model_and_its_clips(name):
+  spec = _spec(name)
+  info = nets_factory.model_info(name)
+  assert info.is_video_model and info.num_frames == 64
+  assert nets_factory.input_shape(name, 1) == spec['input_shape'] == [1, 64, 224, 224, 3]
+  assert nets_factory.get_network_fn(name, num_classes=5).num_frames == 64
+  assert not nets_factory.model_info('inception_v1').is_video_model
+  assert nets_factory.get_network_fn('inception_v1', num_classes=5).num_frames is None
+  with pytest.raises(ValueError, match='image model'):
+    nets_factory.input_shape('inception_v1', 1, num_frames=8)
+
+
+@pytest.mark.parametrize('name', VIDEO_MODELS)
+def test_variables_in_tf_slim_order_and_train_mode_update_ops(name, graph):
+  """TF-Slim's variables in its creation order; in training, one update pair per batch norm."""
+  spec = _spec(name)
+  clips = tf1.placeholder(tf.float32, [1, 4, 32, 32, 3])
+  logits, end_points = nets_factory.get_network_fn(name, num_classes=1000,
+                                                   is_training=True)(clips)
+  assert [v.op.name for v in tf1.global_variables()] == [
+      v['name'] for v in spec['global_variables']]
+  assert list(end_points) == [e['key'] for e in spec['end_points']]
+  assert logits.name == spec['logits']['tensor']
+  assert end_points['Predictions'].name == spec['end_points'][-1]['tensor']
+  num_batch_norms = sum(v.op.name.endswith('BatchNorm/moving_mean')
+                        for v in tf1.global_variables())
+  assert len(tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)) == 2 * num_batch_norms
+
+
+def _trainable(prefix):
+  return [v.op.name for v in tf1.trainable_variables() if v.op.name.startswith(prefix)]
+
+
+def test_i3d_is_inflated_inception_v1(graph):
+  """7x7x7 first kernel, full 3x3x3 convolutions, no gating, Inception-v1's depths."""
+  i3d.i3d(tf1.placeholder(tf.float32, SMALL_CLIPS), num_classes=10)
+  variables = _variables()
+  assert variables['InceptionV1/Conv2d_1a_7x7/weights'] == [7, 7, 7, 3, 64]
+  assert variables['InceptionV1/Mixed_4b/Branch_1/Conv2d_0b_3x3/weights'] == [3, 3, 3, 96, 208]
+  assert variables['InceptionV1/Mixed_5c/Branch_0/Conv2d_0a_1x1/weights'] == [1, 1, 1, 832, 384]
+  assert not [n for n in variables if 'temporal' in n or 'self_gating' in n]
+
+
+@pytest.mark.parametrize('options, check', [
+    # The defaults are test_nets_factory's contract test.
+    ({'temporal_conv_startat': None, 'gating_startat': None},
+     lambda v: not [n for n in v if 'temporal' in n or 'self_gating' in n]),
+    # Bottom-heavy: 2-D below Mixed_4b, separable 3-D from it on; gated from Mixed_5b.
+    ({'first_temporal_kernel_size': 7, 'temporal_conv_startat': 'Mixed_4b',
+      'gating_startat': 'Mixed_5b'},
+     lambda v: (v['InceptionV1/Conv2d_1a_7x7/weights'] == [7, 7, 7, 3, 64] and
+                v['InceptionV1/Mixed_3c/Branch_1/Conv2d_0b_3x3/weights'] == [1, 3, 3, 128, 192]
+                and 'InceptionV1/Mixed_3c/Branch_1/Conv2d_0b_3x3/temporal/weights' not in v
+                and 'InceptionV1/Mixed_4b/Branch_1/Conv2d_0b_3x3/temporal/weights' in v
+                and 'InceptionV1/Conv2d_2c_3x3/self_gating/transformer_W/weights' not in v
+                and 'InceptionV1/Mixed_4f/Branch_0/Conv2d_0a_1x1/self_gating/transformer_W/'
+                    'weights' not in v
+                and 'InceptionV1/Mixed_5b/Branch_0/Conv2d_0a_1x1/self_gating/transformer_W/'
+                    'weights' in v)),
+    ({'depth_multiplier': 0.5, 'min_depth': 16},
+     lambda v: (v['InceptionV1/Conv2d_1a_7x7/weights'][-1] == 32 and
+                v['InceptionV1/Mixed_3b/Branch_2/Conv2d_0a_1x1/weights'][-1] == 16)),
+])
+def test_s3dg_options_shape_the_network(options, check, graph):
+  with slim.arg_scope(s3dg.s3dg_arg_scope()):
+    s3dg.s3dg(tf1.placeholder(tf.float32, SMALL_CLIPS), num_classes=10, **options)
+  assert check(_variables())
+
+
+@pytest.mark.parametrize('options, message', [
+    ({'first_temporal_kernel_size': 4}, 'first_temporal_kernel_size'),
+    ({'temporal_conv_startat': 'Conv2d_1a_7x7'}, 'temporal_conv_startat'),
+    ({'gating_startat': 'Mixed_9z'}, 'gating_startat'),
+    ({'depth_multiplier': 0}, 'depth_multiplier'),
+    ({'data_format': 'NHWC'}, 'data_format'),
+])
+def test_s3dg_rejects_bad_options(options, message, graph):
+  with pytest.raises(ValueError, match=message):
+    s3dg.s3dg_base(tf1.placeholder(tf.float32, SMALL_CLIPS), **options)
+
+
+@pytest.mark.parametrize('base_fn', [i3d.i3d_base, s3dg.s3dg_base])
+def test_final_endpoint_stops_the_base_there(base_fn, graph):
+  net, end_points = base_fn(tf1.placeholder(tf.float32, SMALL_CLIPS),
+                            final_endpoint='Mixed_4b')
+  assert list(end_points) == list(i3d_utils.END_POINTS[:i3d_utils.END_POINTS.index(
+      'Mixed_4b') + 1])
+  assert net is end_points['Mixed_4b']
+  assert net.shape.as_list() == [2, 2, 2, 2, 512]
+  assert not [v for v in tf1.global_variables() if 'Mixed_4c' in v.op.name]
+  with pytest.raises(ValueError, match='unknown final_endpoint'):
+    base_fn(tf1.placeholder(tf.float32, SMALL_CLIPS), final_endpoint='Logits')
+
+
+def test_ncdhw_builds_the_same_variables_and_transposed_maps(graph):
+  """The channels-first layout (for GPUs; TensorFlow's CPU kernels run NDHWC only)."""
+  with slim.arg_scope(s3dg.s3dg_arg_scope()):
+    s3dg.s3dg(tf1.placeholder(tf.float32, SMALL_CLIPS), num_classes=10, scope='Last')
+    channels_last = {k.replace('Last/', ''): s for k, s in _variables().items()}
+    logits, end_points = s3dg.s3dg(tf1.placeholder(tf.float32, [2, 3, 8, 32, 32]),
+                                   num_classes=10, data_format='NCDHW', scope='First')
+  channels_first = {k.replace('First/', ''): s for k, s in _variables().items()
+                    if k.startswith('First/')}
+  assert channels_first == channels_last
+  assert end_points['Mixed_5c'].shape.as_list() == [2, 1024, 1, 1, 1]
+  assert logits.shape.as_list() == [2, 10]
+
+
+def test_a_separable_convolution_starts_as_its_spatial_half(graph):
+  """The temporal half starts as the identity (Xie et al.'s initialization)."""
+  clips = tf.constant(np.random.RandomState(0).uniform(-1, 1, [1, 5, 6, 6, 4]), tf.float32)
+  separable = i3d_utils.conv3d_spatiotemporal(clips, 8, [3, 3, 3], separable=True,
+                                              activation_fn=tf.nn.relu, scope='Conv')
+  spatial = tf1.get_default_graph().get_tensor_by_name('Conv/Relu:0')
+  assert _variables()['Conv/temporal/weights'] == [3, 1, 1, 8, 8]
+  with tf1.Session() as sess:
+    sess.run(tf1.global_variables_initializer())
+    out, expected = sess.run([separable, spatial])
+  assert np.abs(expected).max() > 0
+  np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('name', VIDEO_MODELS)
+def test_a_training_step_on_synthetic_clips(name, graph):
+  """As training.py builds it: model_deploy clones, cross-entropy and weight decay,
+  momentum, batch-norm updates with the step. Loss finite, every variable moves."""
+  tf1.set_random_seed(0)
+  num_classes = 5
+  clips = tf.data.Dataset.from_tensors(0).repeat().map(lambda _: (
+      tf.random.uniform(SMALL_CLIPS, -1, 1),  # inception preprocessing's range
+      tf.random.uniform([SMALL_CLIPS[0]], 0, num_classes, tf.int64)))
+  iterator = tf1.data.make_one_shot_iterator(clips)
+  network_fn = nets_factory.get_network_fn(name, num_classes=num_classes, weight_decay=4e-5,
+                                           is_training=True, batch_norm_decay=0.9)
+  deploy_config = model_deploy.DeploymentConfig(num_clones=1, clone_on_cpu=True)
+  global_step = tf1.train.get_or_create_global_step()
+
+  def clone_fn(batch_iterator):
+    images, labels = batch_iterator.get_next()
+    logits, end_points = network_fn(images)
+    tf1.losses.softmax_cross_entropy(tf.one_hot(labels, num_classes), logits)
+    return end_points
+
+  clones = model_deploy.create_clones(deploy_config, clone_fn, [iterator])
+  update_ops = tf1.get_collection(tf1.GraphKeys.UPDATE_OPS, deploy_config.clone_scope(0))
+  optimizer = tf1.train.MomentumOptimizer(0.01, 0.9)
+  total_loss, gradients = model_deploy.optimize_clones(clones, optimizer)
+  missing = sorted({v.op.name for v in tf1.trainable_variables()} -
+                   {v.op.name for g, v in gradients if g is not None})
+  assert not missing, f'no gradient for {missing}'
+  update_ops.append(optimizer.apply_gradients(gradients, global_step=global_step))
+  with tf.control_dependencies([tf.group(*update_ops)]):
+    train_op = tf.identity(total_loss)
+
+  variables = tf1.trainable_variables()
+  moving_means = [v for v in tf1.global_variables() if v.op.name.endswith('moving_mean')]
+  with tf1.Session() as sess:
+    sess.run(tf1.global_variables_initializer())
+    before = sess.run(variables + moving_means)
+    losses = [sess.run(train_op) for _ in range(2)]
+    after = sess.run(variables + moving_means)
+  assert np.all(np.isfinite(losses)), losses
+  unchanged = [v.op.name for v, b, a in zip(variables + moving_means, before, after)
+               if np.array_equal(b, a)]
+  assert not unchanged, f'not updated by the training step: {unchanged[:5]}'
+
+
+def _run_export(*args):
+  env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL='2')
+  return subprocess.run([sys.executable, os.path.join(REPO_ROOT, 'export_inference_graph.py'),
+                         *args], env=env, capture_output=True, text=True, timeout=300,
+                        check=False)
+
+
+def _s3dg_checkpoint(directory, num_classes):
+  with tf.Graph().as_default():
+    clips = tf1.placeholder(tf.float32, [1, 4, 32, 32, 3])
+    logits, _ = nets_factory.get_network_fn('s3dg', num_classes=num_classes)(clips)
+    feed = np.random.RandomState(3).uniform(-1, 1, clips.shape.as_list())
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      path = tf1.train.Saver().save(sess, os.path.join(directory, 'model.ckpt'))
+      return path, feed, sess.run(logits, {clips: feed})
+
+
+def test_export_of_a_video_model_through_the_command_line(tmp_path):
+  """--is_video_model --num_frames: a frozen graph whose `input` takes clips, and gives the
+  logits of the checkpoint."""
+  checkpoint, feed, expected = _s3dg_checkpoint(str(tmp_path), num_classes=1000)
+  output = tmp_path / 's3dg.pb'
+  result = _run_export('--model_name=s3dg', '--is_video_model', '--num_frames=4',
+                       '--image_size=32', f'--checkpoint_path={checkpoint}',
+                       f'--output_file={output}')
+  assert result.returncode == 0, result.stderr
+  graph_def = tf1.GraphDef()
+  graph_def.ParseFromString(output.read_bytes())
+  with tf.Graph().as_default() as graph:
+    tf1.import_graph_def(graph_def, name='')
+    clips = graph.get_tensor_by_name('input:0')
+    assert clips.shape.as_list() == [None, 4, 32, 32, 3]
+    with tf1.Session() as sess:
+      logits, probabilities = sess.run(['logits:0', 'probabilities:0'], {clips: feed})
+  np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--model_name=i3d'], '--model_name=i3d is a video model: add --is_video_model'),
+    (['--model_name=lenet', '--is_video_model'], '--is_video_model: lenet is an image model'),
+    (['--model_name=lenet', '--num_frames=8'], '--num_frames applies to video models only'),
+])
+def test_export_refuses_video_flags_that_disagree_with_the_model(args, message, tmp_path):
+  output = tmp_path / 'model.pb'
+  result = _run_export(*args, f'--output_file={output}')
+  assert result.returncode != 0
+  assert message in result.stderr.strip().splitlines()[-1], result.stderr
+  assert 'Traceback' not in result.stderr
+  assert not os.listdir(tmp_path)
