@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 
+from absl import flags
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -20,6 +21,7 @@ from nets import i3d
 from nets import i3d_utils
 from nets import nets_factory
 from nets import s3dg
+from slimbench import export
 from tests.conftest import SPEC_DIR
 
 tf1 = tf.compat.v1
@@ -245,15 +247,23 @@ def test_export_of_a_video_model_through_the_command_line(tmp_path):
   np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
+def test_export_refuses_a_video_model_without_is_video_model(tmp_path):
+  result = _run_export('--model_name=i3d', f'--output_file={tmp_path / "i3d.pb"}')
+  assert result.returncode != 0
+  last = result.stderr.strip().splitlines()[-1]
+  assert '--model_name=i3d is a video model: add --is_video_model' in last, result.stderr
+  assert 'Traceback' not in result.stderr
+  assert not os.listdir(tmp_path)
+
+
 @pytest.mark.parametrize('args, message', [
-    (['--model_name=i3d'], '--model_name=i3d is a video model: add --is_video_model'),
     (['--model_name=lenet', '--is_video_model'], '--is_video_model: lenet is an image model'),
     (['--model_name=lenet', '--num_frames=8'], '--num_frames applies to video models only'),
 ])
-def test_export_refuses_video_flags_that_disagree_with_the_model(args, message, tmp_path):
-  output = tmp_path / 'model.pb'
-  result = _run_export(*args, f'--output_file={output}')
-  assert result.returncode != 0
-  assert message in result.stderr.strip().splitlines()[-1], result.stderr
-  assert 'Traceback' not in result.stderr
+def test_export_refuses_video_flags_for_an_image_model(args, message, tmp_path):
+  fv = flags.FlagValues()
+  export.define_export_flags(fv)
+  fv(['export', *args, f'--output_file={tmp_path / "model.pb"}'])
+  with pytest.raises(ValueError, match=message):
+    export.export(fv)
   assert not os.listdir(tmp_path)
