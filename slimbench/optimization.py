@@ -109,7 +109,9 @@ def _plateau_variables(initial_rate=None):
                               trainable=False)
     return {
         'rate': variable('learning_rate', initial_rate or 0.0, tf.float32),
-        'best': variable('best_metric', float('-inf'), tf.float32),
+        # The lowest float32 rather than -inf: checkpoints hold finite values only, and
+        # the trainer refuses to save non-finite variables (a sign of divergence).
+        'best': variable('best_metric', float(tf.float32.min), tf.float32),
         'bad_evaluations': variable('evaluations_without_improvement', 0, tf.int64),
         'last_step': variable('last_evaluated_step', -1, tf.int64),
     }
