@@ -276,8 +276,14 @@ def clip_by_global_norm(gradients_and_variables, clip_norm):
   return list(zip(clipped, variables)), norm
 
 
-def build_train_graph(fv):
+def build_train_graph(fv, dataset=None, batch_iterator=None):
   """Builds the training graph in the default graph.
+
+  Args:
+    fv: the training flags.
+    dataset: the dataset to train on; by default the flags' (--dataset_name, ...).
+    batch_iterator: something whose get_next() gives (images, labels) batches, such as
+      the benchmark's images held in variables; by default the flags' input pipeline.
 
   Returns:
     A dict with train_op, total_loss, global_step, summary_op, dataset, init_fn,
@@ -293,8 +299,9 @@ def build_train_graph(fv):
   with tf1.device(deploy_config.variables_device()):
     global_step = tf1.train.get_or_create_global_step()
 
-  dataset = dataset_factory.get_dataset(fv.dataset_name, fv.dataset_split_name,
-                                        fv.dataset_dir)
+  if dataset is None:
+    dataset = dataset_factory.get_dataset(fv.dataset_name, fv.dataset_split_name,
+                                          fv.dataset_dir)
   num_classes = dataset.num_classes - fv.labels_offset
   if num_classes < 1:
     raise ValueError(f'--labels_offset={fv.labels_offset} leaves no classes of the '
@@ -307,12 +314,12 @@ def build_train_graph(fv):
     network_fn = precision.float16_network(network_fn)
 
   with tf1.device(deploy_config.inputs_device()):
-    batches = inputs.make_batches(
+    batches = None if batch_iterator else inputs.make_batches(
         dataset, fv.preprocessing_name or fv.model_name, image_size, fv.batch_size,
         is_training=True, labels_offset=fv.labels_offset, use_grayscale=fv.use_grayscale,
         num_readers=fv.num_readers, num_preprocessing_threads=fv.num_preprocessing_threads,
         shard_index=fv.task, num_shards=fv.worker_replicas, seed=fv.random_seed)
-    iterator = tf1.data.make_one_shot_iterator(batches)
+    iterator = batch_iterator or tf1.data.make_one_shot_iterator(batches)
 
   def clone_fn(batch_iterator):
     images, labels = batch_iterator.get_next()
@@ -413,12 +420,14 @@ def results_file(task):
   return RESULTS_FILE if task == 0 else f'train_results.worker{task}.json'
 
 
-def train(fv, flag_names=()):
+def train(fv, flag_names=(), extra_hooks=()):
   """Trains as the flags say; in a cluster, runs this process's task.
 
   Args:
     fv: parsed FlagValues with the flags of `train_flags.define_train_flags`.
     flag_names: names of those flags, written into train_dir (by the chief).
+    extra_hooks: more SessionRunHooks, run after the others (the benchmark's timing and
+      evaluation between segments).
 
   Returns:
     A dict: global_step (after this process's last step), loss (last step), steps_run,
@@ -447,7 +456,7 @@ def train(fv, flag_names=()):
   # Only the chief writes into train_dir.
   lock = files.acquire_lock(fv.train_dir, '--train_dir') if is_chief else None
   try:
-    return _train(fv, flag_names, (), task, is_chief)
+    return _train(fv, flag_names, extra_hooks, task, is_chief)
   finally:
     files.release_lock(lock)
 
@@ -588,6 +597,7 @@ def _train(fv, flag_names, extra_hooks, task, is_chief):
                                               scaffold=scaffold))
     hooks += [progress, stop_on_signal]
     hooks += optimization.schedule_hooks(fv)
+    hooks += list(extra_hooks)
     if fv.max_number_of_steps:
       hooks.append(tf1.train.StopAtStepHook(last_step=fv.max_number_of_steps))
     if graph['sync_optimizer']:
