@@ -1,21 +1,28 @@
 """Studies that train, time and compare many architectures under identical conditions.
 
-A study is a grid of runs (model x optimizer x learning rate x batch size for training;
-model x batch size x mode for throughput). Each run is its own process with its own
-folder under --output_dir, so that TensorBoard overlays the runs and a study that stops
-half-way resumes: runs with a result are skipped, a failed run is recorded with its
-error and the others go on. At the end: results CSVs, a Markdown table, PNG plots and
-the HParams configuration for TensorBoard's table of runs.
+A study is a grid of runs: model x optimizer x learning rate x batch size x seed for
+training; model x batch size x mode x data for throughput. Each run is a typed spec
+(`run_spec`) whose identity is its whole configuration, run in its own process in its own
+folder under --output_dir (readable name plus a hash of the identity), so TensorBoard
+overlays the runs, a finished run is reused only when nothing about it changed, and a
+study that stops half-way resumes. The tables are rebuilt at the end of every call from
+every run folder in --output_dir, so the calls of one study accumulate: results.csv (one
+row per run), summary.csv (one row per configuration, over its seeds, with 95% intervals),
+throughput.csv, results.md and PNG plots with error bars.
 """
 
+import atexit
 import csv
+import ctypes
+import hashlib
 import io
 import itertools
 import json
 import os
-import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 from absl import flags
@@ -24,70 +31,103 @@ from absl import logging
 from nets import nets_factory
 from slimbench import files
 from slimbench import precision
+from slimbench import run_spec
+from slimbench import statistics
 from slimbench import train_flags
 
-RESULT_FILE = 'result.json'
-SPEC_FILE = 'run_spec.json'
-# Final metrics of each training run, as the HParams table shows them.
-HPARAM_METRICS = {'accuracy': 'hparams/accuracy', 'recall_5': 'hparams/recall_5',
-                  'loss': 'hparams/loss', 'images_per_sec': 'hparams/images_per_sec'}
+RESULT_FILE = run_spec.RESULT_FILE
+SPEC_FILE = run_spec.SPEC_FILE
 TRAIN_CSV = 'results.csv'
+SUMMARY_CSV = 'summary.csv'
 THROUGHPUT_CSV = 'throughput.csv'
 MARKDOWN = 'results.md'
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Final metrics of each training run, as the HParams table shows them.
+HPARAM_METRICS = {'accuracy': 'hparams/accuracy', 'recall_5': 'hparams/recall_5',
+                  'loss': 'hparams/loss', 'images_per_sec': 'hparams/images_per_sec'}
 
 # Learning rates that work for each optimizer when --learning_rates is not given: one
 # shared rate would favour one optimizer.
 DEFAULT_LEARNING_RATES = {'momentum': 0.01, 'sgd': 0.05, 'adam': 0.001, 'rmsprop': 0.001,
                           'adagrad': 0.05, 'adadelta': 1.0, 'ftrl': 0.05}
-# Flags that the runner sets per run; a user gives them in plural form.
-PER_RUN_FLAGS = {'model_name': '--models', 'optimizer': '--optimizers',
-                 'learning_rate': '--learning_rates', 'batch_size': '--batch_sizes',
-                 'train_dir': '--output_dir', 'max_number_of_steps': '--max_number_of_steps'}
+# Training flags that the runner sets per run; a user gives them in plural form.
+PER_RUN_FLAGS = {'model_name': '--models', 'batch_size': '--batch_sizes',
+                 'random_seed': '--seeds', 'train_dir': '--output_dir'}
+# Training flags that are fields of a run's spec rather than forwarded flags.
+SPEC_FIELD_FLAGS = ('max_number_of_steps', 'train_image_size', 'dataset_dir')
 BUILT_IN_DATASETS = ('mnist5k',)
+DEFAULT_TRAIN_MODELS = ['lenet', 'cifarnet', 'mobilenet_v1_025']
+DEFAULT_TRAIN_BATCH_SIZES = ['32']
+# The families this project compares, timed at their default sizes.
+DEFAULT_THROUGHPUT_MODELS = ['alexnet_v2', 'vgg_16', 'inception_v1', 'mobilenet_v1',
+                             'resnet_v1_50']
+DEFAULT_THROUGHPUT_BATCH_SIZES = ['4']
+PEAK_MATRIX_SIZE = 2048
+PEAK_SECONDS = 3.0
 
 # Training-flag defaults of the main job, a short study on the built-in offline dataset:
 # every model gets the same input (32x32 grayscale through the lenet preprocessing, which
 # does not crop digits away), batch-norm statistics that settle within a short run, and an
 # epsilon that does not cripple Adam (TF-Slim's 1.0 suits RMSProp on ImageNet only). For
 # another dataset, pass --preprocessing_name= (empty: each model's own) and
-# --train_image_size.
+# --train_image_size. The throughput study's training step uses --optimizer and
+# --learning_rate.
 MAIN_JOB_DEFAULTS = {
     'dataset_name': 'mnist5k', 'max_number_of_steps': 300, 'train_image_size': 32,
     'preprocessing_name': 'lenet', 'batch_norm_decay': 0.9, 'opt_epsilon': 1e-7,
-    'weight_decay': 0.0, 'random_seed': 0, 'log_every_n_steps': 50,
+    'weight_decay': 0.0, 'log_every_n_steps': 50, 'optimizer': 'momentum',
     'save_interval_secs': 3600, 'save_summaries_secs': 10, 'num_readers': 1,
     'num_preprocessing_threads': 2,
 }
 
-TRAIN_COLUMNS = ('model', 'optimizer', 'learning_rate', 'batch_size', 'img_size', 'top1',
-                 'top5', 'loss', 'param_count', 'images_per_sec', 'train_seconds', 'steps',
-                 'time_to_target', 'status', 'error', 'run')
-THROUGHPUT_COLUMNS = ('model', 'mode', 'data', 'precision', 'batch_size', 'img_size',
-                      'images_per_sec', 'ci95', 'jitter', 'step_time_ms', 'param_count', 'gflops_per_image',
-                      'achieved_gflops', 'peak_fraction', 'peak_memory_mb', 'build_seconds',
-                      'first_step_seconds', 'status',
-                      'error', 'run')
+PROVENANCE_COLUMNS = ('commit', 'tf_version', 'cpu', 'cores', 'threads', 'onednn', 'date',
+                      'dataset')
+TRAIN_COLUMNS = ('model', 'optimizer', 'learning_rate', 'batch_size', 'img_size', 'steps',
+                 'seed', 'precision', 'top1', 'top5', 'loss', 'param_count',
+                 'images_per_sec', 'train_seconds', 'time_to_target', 'target_accuracy',
+                 'setup_seconds', 'eval_seconds', 'eval_split', 'eval_points', 'resumed_at',
+                 'status', 'error', 'config', 'run_id', 'run', 'flags') + PROVENANCE_COLUMNS
+SUMMARY_COLUMNS = ('model', 'optimizer', 'learning_rate', 'batch_size', 'img_size', 'steps',
+                   'precision', 'eval_split', 'eval_points', 'n_seeds', 'seeds', 'n_failed', 'top1_mean',
+                   'top1_ci95', 'top5_mean', 'top5_ci95', 'images_per_sec_mean',
+                   'images_per_sec_ci95', 'train_seconds_mean', 'train_seconds_ci95',
+                   'target_accuracy', 'n_reached', 'time_to_target_mean',
+                   'time_to_target_ci95', 'config', 'flags') + PROVENANCE_COLUMNS
+THROUGHPUT_COLUMNS = ('model', 'mode', 'optimizer', 'data', 'precision', 'batch_size',
+                      'img_size', 'images_per_sec', 'ci95', 'jitter', 'step_time_ms',
+                      'timed_steps', 'param_count', 'gflops_per_image', 'achieved_gflops',
+                      'peak_fraction', 'peak_memory_mb', 'build_seconds',
+                      'first_step_seconds', 'status', 'error', 'run_id', 'run',
+                      'flags') + PROVENANCE_COLUMNS
 
 
 def define_benchmark_flags(fv):
   """The runner's flags, plus every training flag (passed through to each run)."""
   train_flag_names = train_flags.define_train_flags(fv)
-  flags.DEFINE_enum('study', 'train', ['throughput', 'train', 'both'],
-                    'train: train and evaluate each model x optimizer; throughput: time '
-                    'training and inference steps (--throughput_data); both.', flag_values=fv)
-  flags.DEFINE_list('models', ['lenet', 'cifarnet', 'mobilenet_v1_025'],
-                    'Models or shell patterns of registered names (e.g. resnet_v1_*).',
+  flags.DEFINE_enum('study', 'both', ['throughput', 'train', 'both'],
+                    'train: train and evaluate each model x optimizer x seed; throughput: '
+                    'time training and inference steps; both (the main job).',
                     flag_values=fv)
-  flags.DEFINE_list('optimizers', ['momentum', 'adam'], 'Optimizers to compare.',
+  flags.DEFINE_list('models', None, 'Models or shell patterns of registered names (e.g. '
+                    'resnet_v1_*). By default the training study trains '
+                    f'{",".join(DEFAULT_TRAIN_MODELS)} and the throughput study times '
+                    f'{",".join(DEFAULT_THROUGHPUT_MODELS)}.', flag_values=fv)
+  flags.DEFINE_list('optimizers', ['momentum', 'adam'], 'Training study: optimizers to '
+                    'compare. (The throughput study\'s training step takes --optimizer.)',
                     flag_values=fv)
-  flags.DEFINE_list('learning_rates', [], 'Learning rates to compare; by default one per '
-                    'optimizer that suits it (momentum 0.01, adam 0.001, ...).',
+  flags.DEFINE_list('learning_rates', [], 'Training study: learning rates to compare; by '
+                    'default one per optimizer that suits it (momentum 0.01, adam 0.001, '
+                    '...).', flag_values=fv)
+  flags.DEFINE_list('batch_sizes', None, 'Batch sizes (per clone); by default '
+                    f'{",".join(DEFAULT_TRAIN_BATCH_SIZES)} for training and '
+                    f'{",".join(DEFAULT_THROUGHPUT_BATCH_SIZES)} for throughput.',
                     flag_values=fv)
-  flags.DEFINE_list('batch_sizes', ['32'], 'Batch sizes (per clone) to compare.',
-                    flag_values=fv)
+  flags.DEFINE_list('seeds', ['0', '1'], 'Training study: each configuration is trained '
+                    'once per seed (--random_seed of the run); the summary gives the mean '
+                    'and its 95% interval over them.', flag_values=fv)
   flags.DEFINE_string('output_dir', os.path.join(REPO_ROOT, 'runs', 'benchmark'),
-                      'Root folder of the study: one sub-folder per run.', flag_values=fv)
+                      'Root folder of the study: one sub-folder per run; the tables cover '
+                      'every run in it.', flag_values=fv)
   flags.DEFINE_integer('eval_points', 4, 'Evaluations per training run (accuracy over '
                        'time), evenly spaced.', lower_bound=1, flag_values=fv)
   flags.DEFINE_float('target_accuracy', 0.9, 'Accuracy whose time to reach is recorded.',
@@ -101,15 +141,16 @@ def define_benchmark_flags(fv):
                     'through the training input pipeline, with each model\'s own '
                     'preprocessing unless --preprocessing_name is given), or both.',
                     flag_values=fv)
-  flags.DEFINE_integer('warmup_steps', 5, 'Throughput: untimed steps after the first.',
+  flags.DEFINE_integer('warmup_steps', 1, 'Throughput: untimed steps after the first.',
                        lower_bound=0, flag_values=fv)
-  flags.DEFINE_integer('timed_steps', 20, 'Throughput: timed steps.', lower_bound=2,
+  flags.DEFINE_integer('timed_steps', 5, 'Throughput: timed steps.', lower_bound=2,
                        flag_values=fv)
   flags.DEFINE_integer('image_size', None, 'Throughput: image side; by default each '
                        'model\'s own (training uses --train_image_size).', lower_bound=1,
                        flag_values=fv)
-  flags.DEFINE_integer('run_timeout_secs', None, 'Give up a run after this long.',
-                       lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer('run_timeout_secs', None, 'Stop a run (its whole process group) '
+                       'after this many seconds of wall-clock time.', lower_bound=1,
+                       flag_values=fv)
   flags.DEFINE_boolean('plots', True, 'Write PNG plots (needs matplotlib).', flag_values=fv)
   for name, value in MAIN_JOB_DEFAULTS.items():
     fv.set_default(name, value)
@@ -132,15 +173,21 @@ def expand_models(patterns):
   return names
 
 
-def _run_name(**parts):
-  text = '-'.join(f'{key}={value}' for key, value in parts.items())
-  return re.sub(r'[^A-Za-z0-9_.=-]', '_', text)
-
-
 def _check_flags(fv):
   for name, plural in PER_RUN_FLAGS.items():
-    if fv[name].present and name != 'max_number_of_steps':
+    if fv[name].present:
       raise ValueError(f'--{name}: the benchmark sets it per run; use {plural}')
+  if fv.study == 'train':
+    for name, plural in (('optimizer', '--optimizers'), ('learning_rate', '--learning_rates')):
+      if fv[name].present:
+        raise ValueError(f'--{name} sets the throughput study\'s training step; the '
+                         f'training study compares {plural}')
+  if fv.study == 'throughput':
+    for name, single in (('optimizers', '--optimizer'), ('learning_rates', '--learning_rate'),
+                         ('seeds', None)):
+      if fv[name].present:
+        raise ValueError(f'--{name} belongs to the training study' + (
+            f'; the throughput study\'s training step takes {single}' if single else ''))
   for optimizer in fv.optimizers:
     if optimizer not in DEFAULT_LEARNING_RATES:
       raise ValueError(f'--optimizers: {optimizer!r} is not one of '
@@ -152,7 +199,7 @@ def _check_flags(fv):
   for data in fv.throughput_data:
     if data not in ('synthetic', 'real'):
       raise ValueError(f'--throughput_data: {data!r} is not synthetic or real')
-  for value in fv.batch_sizes:
+  for value in fv.batch_sizes or []:
     if not value.isdigit() or int(value) < 1:
       raise ValueError(f'--batch_sizes: {value!r} is not a positive whole number')
   for value in fv.learning_rates:
@@ -160,6 +207,11 @@ def _check_flags(fv):
       float(value)
     except ValueError:
       raise ValueError(f'--learning_rates: {value!r} is not a number') from None
+  if not fv.seeds:
+    raise ValueError('--seeds: give at least one seed')
+  for value in fv.seeds:
+    if not value.lstrip('-').isdigit():
+      raise ValueError(f'--seeds: {value!r} is not a whole number')
 
 
 def ensure_dataset(fv):
@@ -173,170 +225,303 @@ def ensure_dataset(fv):
   return dataset_dir
 
 
-def _forwarded_train_argv(fv, train_flag_names):
-  """Every training flag with its value here, except those set per run."""
-  argv = []
+def dataset_identity(dataset_name, dataset_dir):
+  """`name@checksum`: the checksum covers the content of every shard.
+
+  From the shards' SHA-256 in dataset_info.json when the converter recorded them, else
+  from the names and sizes of the folder's files (`name@files-...`).
+  """
+  info_path = os.path.join(dataset_dir, 'dataset_info.json')
+  digest = hashlib.sha256()
+  try:
+    with open(info_path) as f:
+      info = json.load(f)
+    shards = sorted((split, shard['file'], shard['sha256'])
+                    for split, content in info['splits'].items()
+                    for shard in content['shards'])
+    digest.update(json.dumps(shards).encode())
+    return f'{dataset_name}@{digest.hexdigest()[:12]}'
+  except (OSError, ValueError, KeyError, TypeError):
+    pass
+  if not os.path.isdir(dataset_dir):
+    raise ValueError(f'--dataset_dir: {dataset_dir} is not a folder')
+  entries = sorted((name, os.path.getsize(os.path.join(dataset_dir, name)))
+                   for name in os.listdir(dataset_dir)
+                   if os.path.isfile(os.path.join(dataset_dir, name)))
+  digest.update(json.dumps(entries).encode())
+  return f'{dataset_name}@files-{digest.hexdigest()[:12]}'
+
+
+def _forwarded_flags(fv, train_flag_names, exclude):
+  """Every training flag with a value, as --name=value, except those in `exclude`."""
+  forwarded = []
   for name in train_flag_names:
-    if name in PER_RUN_FLAGS or name in ('dataset_dir', 'train_dir'):
+    if name in PER_RUN_FLAGS or name in SPEC_FIELD_FLAGS or name in exclude:
       continue
-    flag = fv[name]
-    if flag.value is None or flag.value == '':
-      continue
-    argv.append(flag.serialize())
-  return argv
+    serialized = fv[name].serialize()
+    if serialized:
+      forwarded.append(serialized)
+  return sorted(forwarded)
+
+
+def _for_model(forwarded, model):
+  # --batch_norm_decay is a knob of the nets that have batch norm; the others run as they
+  # are (and their identity does not depend on it) rather than fail.
+  if nets_factory.has_batch_norm(model):
+    return tuple(forwarded)
+  return tuple(arg for arg in forwarded if not arg.startswith('--batch_norm_decay='))
 
 
 def _precision(fv):
   return 'fp16' if fv.use_fp16 else 'fp32'
 
 
-def _precision_part(fv):
-  """The run-name part of --use_fp16; float32 runs keep their names from before it."""
-  return {'prec': 'fp16'} if fv.use_fp16 else {}
+def _train_models(fv):
+  return expand_models(fv.models or DEFAULT_TRAIN_MODELS)
 
 
 def plan_train_runs(fv, train_flag_names, dataset_dir):
-  """The run specs of the training study."""
-  base_argv = _forwarded_train_argv(fv, train_flag_names)
-  steps = fv.max_number_of_steps
-  segments = sorted({max(1, round(steps * (i + 1) / fv.eval_points))
-                     for i in range(fv.eval_points)})
+  """(spec, run folder) of each run of the training study."""
+  forwarded = _forwarded_flags(fv, train_flag_names, exclude=('optimizer', 'learning_rate'))
+  dataset = dataset_identity(fv.dataset_name, dataset_dir)
   runs = []
   for model, optimizer, batch_size in itertools.product(
-      expand_models(fv.models), fv.optimizers, fv.batch_sizes):
+      _train_models(fv), fv.optimizers, fv.batch_sizes or DEFAULT_TRAIN_BATCH_SIZES):
     rates = fv.learning_rates or [str(DEFAULT_LEARNING_RATES[optimizer])]
-    # --batch_norm_decay is a knob of the nets that have batch norm; the others run as
-    # they are rather than fail.
-    model_argv = [arg for arg in base_argv if not (
-        arg.startswith('--batch_norm_decay=') and not nets_factory.has_batch_norm(model))]
-    for rate in rates:
-      name = _run_name(model=model, opt=optimizer, lr=rate, bs=batch_size,
-                       **_precision_part(fv))
-      run_dir = os.path.join(fv.output_dir, 'train', name)
-      image_size = fv.train_image_size or nets_factory.model_info(model).default_image_size
-      eval_argv = [f'--checkpoint_path={run_dir}', f'--eval_dir={run_dir}/eval',
-                   f'--dataset_name={fv.dataset_name}', f'--dataset_dir={dataset_dir}',
-                   f'--dataset_split_name={fv.eval_split_name}', f'--model_name={model}',
-                   f'--labels_offset={fv.labels_offset}', f'--eval_image_size={image_size}',
-                   f'--use_grayscale={fv.use_grayscale}', '--batch_size=100']
-      if fv.preprocessing_name:
-        eval_argv.append(f'--preprocessing_name={fv.preprocessing_name}')
-      if fv.moving_average_decay:
-        eval_argv.append(f'--moving_average_decay={fv.moving_average_decay}')
-      runs.append({
-          'kind': 'train', 'name': name, 'run_dir': run_dir,
-          'train_argv': model_argv + [
-              f'--model_name={model}', f'--optimizer={optimizer}',
-              f'--learning_rate={rate}', f'--batch_size={batch_size}',
-              f'--train_dir={run_dir}', f'--dataset_dir={dataset_dir}'],
-          'eval_argv': eval_argv, 'segments': segments,
-          'target_accuracy': fv.target_accuracy,
-          'hparams': {'model': model, 'optimizer': optimizer, 'learning_rate': float(rate),
-                      'batch_size': int(batch_size), 'num_clones': fv.num_clones,
-                      'image_size': image_size, 'precision': _precision(fv)},
-          'row': {'model': model, 'optimizer': optimizer, 'learning_rate': rate,
-                  'batch_size': batch_size, 'img_size': image_size},
-      })
+    image_size = fv.train_image_size or nets_factory.model_info(model).default_image_size
+    for rate, seed in itertools.product(rates, fv.seeds):
+      spec = run_spec.TrainRun(
+          model=model, optimizer=optimizer, learning_rate=rate, batch_size=int(batch_size),
+          image_size=image_size, steps=fv.max_number_of_steps, seed=int(seed),
+          precision=_precision(fv), dataset=dataset, eval_split=fv.eval_split_name,
+          eval_points=fv.eval_points, train_flags=_for_model(forwarded, model),
+          dataset_dir=dataset_dir)
+      runs.append((spec, os.path.join(fv.output_dir, 'train', run_spec.folder_name(spec))))
   return runs
 
 
-def plan_throughput_runs(fv, dataset_dir=None):
-  """The run specs of the throughput study; dataset_dir is needed for real data."""
+def plan_throughput_runs(fv, train_flag_names, dataset_dir=None, peak_gflops=None):
+  """(spec, run folder) of each run of the throughput study; real data needs dataset_dir."""
+  forwarded = _forwarded_flags(fv, train_flag_names, exclude=())
+  models = expand_models(fv.models or DEFAULT_THROUGHPUT_MODELS)
   runs = []
   for model, batch_size, mode, data in itertools.product(
-      expand_models(fv.models), fv.batch_sizes, fv.modes, fv.throughput_data):
-    name = _run_name(model=model, bs=batch_size, mode=mode, data=data,
-                     **_precision_part(fv))
-    run = {
-        'kind': 'throughput', 'name': name,
-        'run_dir': os.path.join(fv.output_dir, 'throughput', name),
-        'model_name': model, 'batch_size': int(batch_size), 'mode': mode, 'data': data,
-        'image_size': fv.image_size, 'warmup_steps': fv.warmup_steps,
-        'timed_steps': fv.timed_steps, 'num_intra_threads': fv.num_intra_threads,
-        'num_inter_threads': fv.num_inter_threads, 'use_fp16': fv.use_fp16,
-        'fp16_loss_scale': fv.fp16_loss_scale,
-        'row': {'model': model, 'mode': mode, 'data': data, 'precision': _precision(fv),
-                'batch_size': batch_size},
-    }
-    if data == 'real':
-      run.update(dataset_name=fv.dataset_name, dataset_dir=dataset_dir,
-                 dataset_split_name=fv.dataset_split_name,
-                 preprocessing_name=(fv.preprocessing_name
-                                     if fv['preprocessing_name'].present else None),
-                 num_readers=fv.num_readers,
-                 num_preprocessing_threads=fv.num_preprocessing_threads)
-    runs.append(run)
+      models, fv.batch_sizes or DEFAULT_THROUGHPUT_BATCH_SIZES, fv.modes,
+      fv.throughput_data):
+    spec = run_spec.ThroughputRun(
+        model=model, mode=mode, data=data, batch_size=int(batch_size),
+        image_size=fv.image_size or nets_factory.model_info(model).default_image_size,
+        warmup_steps=fv.warmup_steps, timed_steps=fv.timed_steps, precision=_precision(fv),
+        dataset=(dataset_identity(fv.dataset_name, dataset_dir) if data == 'real'
+                 else 'synthetic'),
+        train_flags=_for_model(forwarded, model), peak_gflops=peak_gflops,
+        dataset_dir=dataset_dir if data == 'real' else '')
+    runs.append((spec, os.path.join(fv.output_dir, 'throughput', run_spec.folder_name(spec))))
   return runs
+
+
+# ----- Running workers -----
+
+_LIVE_WORKERS = set()
+
+
+def _kill_group(process):
+  try:
+    os.killpg(process.pid, signal.SIGKILL)
+  except (ProcessLookupError, PermissionError):
+    pass
+
+
+def _kill_live_workers():
+  for process in list(_LIVE_WORKERS):
+    _kill_group(process)
+
+
+atexit.register(_kill_live_workers)
+
+try:
+  _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: the process group still goes on exit
+  _PRCTL = None
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent_pid):
+  """A preexec_fn: the worker gets SIGKILL when the runner dies, even by SIGKILL."""
+  def preexec():
+    if _PRCTL is not None:
+      _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the runner died before prctl took effect
+      os._exit(1)  # pylint: disable=protected-access
+  return preexec
 
 
 def _read_result(run_dir):
   path = os.path.join(run_dir, RESULT_FILE)
   if not os.path.exists(path):
     return None
-  with open(path) as f:
-    return json.load(f)
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None
 
 
-def execute(run, timeout=None, echo=True):
-  """Runs one spec in its own process unless it already has a result; returns the result."""
-  result = _read_result(run['run_dir'])
-  if result and result.get('status') == 'ok':
+def _relay(stream, log, echo):
+  for line in stream:
+    log.write(line)
+    log.flush()
+    if echo and (' step ' in line or 'accuracy' in line or 'Error' in line):
+      # absl's prefix (level, time, thread, file) says nothing here; keep the message.
+      print(f'    {line.split("] ", 1)[-1].rstrip()}', flush=True)
+
+
+def execute(spec, run_dir, timeout=None, echo=True):
+  """Runs one spec in its own process unless its folder has its result; returns the result.
+
+  The worker is the leader of its own process group, which is killed when the run times
+  out or the runner exits; the kernel kills the worker if the runner is killed outright.
+  """
+  result = _read_result(run_dir)
+  if result and result.get('status') == 'ok' and result.get('run_id') == run_spec.run_id(spec):
     return dict(result, skipped=True)
-  os.makedirs(run['run_dir'], exist_ok=True)
-  spec_path = os.path.join(run['run_dir'], SPEC_FILE)
-  with open(spec_path, 'w') as f:
-    json.dump(run, f, indent=1)
+  os.makedirs(run_dir, exist_ok=True)
+  spec_path = os.path.join(run_dir, SPEC_FILE)
+  files.write_text_atomically(spec_path, run_spec.to_json(spec))
+  stale = os.path.join(run_dir, RESULT_FILE)
+  if os.path.exists(stale):
+    os.remove(stale)  # a failed attempt's; this attempt writes its own
   command = [sys.executable, '-m', 'slimbench.benchmark_worker', spec_path]
   env = dict(os.environ, PYTHONPATH=os.pathsep.join(
       filter(None, [REPO_ROOT, os.environ.get('PYTHONPATH')])))
-  with open(os.path.join(run['run_dir'], 'log.txt'), 'w') as log:
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + timeout if timeout else None
-    for line in process.stdout:
-      log.write(line)
-      if echo and (' step ' in line or 'accuracy' in line or 'Error' in line):
-        # absl's prefix (level, time, thread, file) says nothing here; keep the message.
-        message = line.split('] ', 1)[-1].rstrip()
-        print(f'    {message}', flush=True)
-      if deadline and time.time() > deadline:
-        process.kill()
-        break
-    process.wait()
-  result = _read_result(run['run_dir'])
-  if result is None:
-    reason = 'timed out' if deadline and time.time() > deadline else (
-        f'exited with status {process.returncode} without a result')
-    result = {'status': 'failed', 'error': f'the run {reason}; see its log.txt'}
-    files.write_json_atomically(
-        os.path.join(run['run_dir'], RESULT_FILE), result)
+  timed_out = False
+  with open(os.path.join(run_dir, 'log.txt'), 'w') as log:
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, process_group=0,
+                               preexec_fn=_die_with(os.getpid()))
+    _LIVE_WORKERS.add(process)
+    relay = threading.Thread(target=_relay, args=(process.stdout, log, echo), daemon=True)
+    relay.start()
+    try:
+      process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+      timed_out = True
+    finally:
+      _kill_group(process)  # the worker, and anything it started
+      process.wait()
+      _LIVE_WORKERS.discard(process)
+      relay.join(timeout=10)
+  result = _read_result(run_dir)
+  if result is None or timed_out:
+    reason = (f'timed out after {timeout} s (--run_timeout_secs)' if timed_out else
+              f'exited with status {process.returncode} without a result')
+    result = {'status': 'failed', 'error': f'the run {reason}; see its log.txt',
+              'run_id': run_spec.run_id(spec)}
+    files.write_json_atomically(os.path.join(run_dir, RESULT_FILE), result)
   return result
 
+
+# ----- Tables -----
 
 def _format(value):
   if isinstance(value, float):
     return f'{value:.4g}'
+  if isinstance(value, (list, tuple)):
+    return ' '.join(str(v) for v in value)
   return '' if value is None else str(value)
 
 
-def _train_row(run, result):
-  row = dict(run['row'], status=result.get('status'), error=result.get('error', ''),
-             run=run['name'])
+def _provenance(result, dataset):
+  row = {key: result.get(key) for key in PROVENANCE_COLUMNS}
+  row['dataset'] = dataset
+  return row
+
+
+def time_to_target(history, target):
+  """Training seconds at the first evaluation reaching `target`; None if none did."""
+  reached = [h['train_seconds'] for h in history if h['accuracy'] >= target]
+  return reached[0] if reached else None
+
+
+def train_row(spec, result, run_dir, target_accuracy):
+  row = dict(model=spec.model, optimizer=spec.optimizer, learning_rate=spec.learning_rate,
+             batch_size=spec.batch_size, img_size=spec.image_size, steps=spec.steps,
+             seed=spec.seed, precision=spec.precision, eval_split=spec.eval_split,
+             eval_points=spec.eval_points, status=result.get('status'),
+             error=result.get('error', ''), config=spec.config_identity(),
+             run_id=run_spec.run_id(spec), run=os.path.basename(run_dir),
+             flags=' '.join(spec.train_flags), target_accuracy=target_accuracy,
+             **_provenance(result, spec.dataset))
   if result.get('status') == 'ok':
     row.update(top1=result['accuracy'], top5=result['recall_5'], loss=result['loss'],
                param_count=result['param_count'], images_per_sec=result['images_per_sec'],
-               train_seconds=result['train_seconds'], steps=result['global_step'],
-               time_to_target=result['time_to_target'])
+               train_seconds=result['train_seconds'], setup_seconds=result['setup_seconds'],
+               eval_seconds=result['eval_seconds'], resumed_at=result.get('resumed_at'),
+               time_to_target=time_to_target(result['history'], target_accuracy))
   return row
 
 
-def _throughput_row(run, result):
-  row = dict(run['row'], status=result.get('status'), error=result.get('error', ''),
-             run=run['name'])
+def throughput_row(spec, result, run_dir):
+  row = dict(model=spec.model, mode=spec.mode, data=spec.data, precision=spec.precision,
+             batch_size=spec.batch_size, img_size=spec.image_size,
+             optimizer=run_spec.flag_value(spec, 'optimizer') if spec.mode == 'train' else '',
+             status=result.get('status'), error=result.get('error', ''),
+             run_id=run_spec.run_id(spec), run=os.path.basename(run_dir),
+             flags=' '.join(spec.train_flags), **_provenance(result, spec.dataset))
   if result.get('status') == 'ok':
     row.update({key: result.get(key) for key in THROUGHPUT_COLUMNS if key in result})
-    row['img_size'] = result['image_size']
   return row
+
+
+def collect_rows(output_dir, kind, make_row):
+  """One row per run folder of `kind` under output_dir that has a result, in run order."""
+  folder = os.path.join(output_dir, kind)
+  rows = []
+  if not os.path.isdir(folder):
+    return rows
+  for name in sorted(os.listdir(folder)):
+    run_dir = os.path.join(folder, name)
+    result = _read_result(run_dir)
+    if result is None:
+      continue
+    try:
+      spec = run_spec.read(run_dir)
+    except (OSError, ValueError, TypeError, KeyError):
+      logging.warning('%s: not a run of this version of the runner; left out of the tables',
+                      run_dir)
+      continue
+    if spec.kind != kind or result.get('run_id') != run_spec.run_id(spec):
+      continue
+    rows.append((os.path.getmtime(os.path.join(run_dir, RESULT_FILE)),
+                 make_row(spec, result, run_dir)))
+  return [row for _, row in sorted(rows, key=lambda item: item[0])]
+
+
+def summarize(train_rows):
+  """One row per configuration (the runs that differ only by seed), in first-run order."""
+  groups = {}
+  for row in train_rows:
+    groups.setdefault(row['config'], []).append(row)
+  summary = []
+  for config, rows in groups.items():
+    ok = [r for r in rows if r['status'] == 'ok']
+    first = rows[0]
+    entry = {key: first[key] for key in (
+        'model', 'optimizer', 'learning_rate', 'batch_size', 'img_size', 'steps',
+        'precision', 'eval_split', 'eval_points', 'target_accuracy', 'flags', 'dataset')}
+    entry.update(config=config, n_seeds=len(ok), seeds=sorted(r['seed'] for r in ok),
+                 n_failed=len(rows) - len(ok))
+    for key in ('top1', 'top5', 'images_per_sec', 'train_seconds', 'time_to_target'):
+      values = [r[key] for r in ok if r.get(key) is not None]
+      entry[f'{key}_values'] = values
+      entry[f'{key}_mean'] = statistics.mean(values) if values else None
+      entry[f'{key}_ci95'] = statistics.ci95_half_width(values)
+    entry['n_reached'] = len(entry['time_to_target_values'])
+    for key in PROVENANCE_COLUMNS[:-1]:
+      values = sorted({str(r.get(key)) for r in ok or rows})
+      entry[key] = values[0] if len(values) == 1 else ' | '.join(values)
+    summary.append(entry)
+  return summary
 
 
 def write_csv(path, columns, rows):
@@ -355,13 +540,105 @@ def markdown_table(columns, rows):
   return '\n'.join(lines)
 
 
-def write_hparams_config(output_dir, runs):
+def _mean_ci(entry, key, digits=3):
+  mean = entry.get(f'{key}_mean')
+  if mean is None:
+    return ''
+  ci = entry.get(f'{key}_ci95')
+  text = f'{mean:.{digits}g}'
+  return text + (f' ± {ci:.2g}' if ci is not None else ' (1 run)')
+
+
+def _significance(best, other):
+  """'p=0.012, significant' for best's top-1 against other's (Welch's t-test)."""
+  p = statistics.welch_t_test(best['top1_values'], other['top1_values'])
+  if p is None:
+    return 'n/a (needs 2+ seeds each)'
+  return f'p={p:.2g}, ' + ('significant' if p < 0.05 else 'not significant')
+
+
+def _varying_flags(entries):
+  """The settings not in other columns whose values differ among `entries`, per entry:
+  forwarded flags, --eval_points, precision."""
+  parsed = [dict([flag.split('=', 1) if '=' in flag else (flag, '') for flag in
+                  entry['flags'].split()] + [('--eval_points', str(entry['eval_points'])),
+                                             ('precision', entry['precision'])])
+            for entry in entries]
+  names = sorted(set().union(*parsed)) if parsed else []
+  varying = [n for n in names if len({p.get(n) for p in parsed}) > 1]
+  return [' '.join(f'{n}={p[n]}' if p.get(n) else n for n in varying if n in p)
+          for p in parsed]
+
+
+def _provenance_header(rows):
+  lines = []
+  for key in PROVENANCE_COLUMNS:
+    counts = {}
+    for row in rows:
+      counts[str(row.get(key))] = counts.get(str(row.get(key)), 0) + 1
+    if len(counts) == 1:
+      lines.append(f'- {key}: {next(iter(counts))}')
+    else:
+      lines.append(f'- {key}: ' + '; '.join(f'{value} ({n} run{"s" if n > 1 else ""})'
+                                             for value, n in sorted(counts.items())))
+  return '\n'.join(lines)
+
+
+def markdown_report(train_rows, summary, throughput_rows):
+  """results.md: provenance, one comparison per dataset/steps/split, the throughput table."""
+  sections = ['# Benchmark results', _provenance_header(train_rows + throughput_rows)]
+  groups = {}
+  for entry in summary:
+    groups.setdefault((entry['dataset'], entry['steps'], entry['eval_split']), []).append(entry)
+  for (dataset, steps, split), entries in groups.items():
+    finished = [e for e in entries if e['top1_mean'] is not None]
+    best = max(finished, key=lambda e: e['top1_mean']) if finished else None
+    target = entries[0]['target_accuracy']
+    lines = ['| model | optimizer | learning_rate | batch_size | img_size | other flags | '
+             'seeds | top1 | top5 | images/sec | train_seconds | '
+             f'time_to_{target:g} | vs best top1 (Welch) |', '|' + '---|' * 13]
+    for entry, other in zip(entries, _varying_flags(entries)):
+      if entry is best:
+        verdict = 'best'
+      elif best is None or entry['top1_mean'] is None:
+        verdict = ''
+      else:
+        verdict = _significance(best, entry)
+      reached = (f'{_mean_ci(entry, "time_to_target")} ({entry["n_reached"]}/'
+                 f'{entry["n_seeds"]} reached)' if entry['n_reached'] else
+                 f'not reached (0/{entry["n_seeds"]})')
+      failed = f', {entry["n_failed"]} failed' if entry['n_failed'] else ''
+      lines.append('| ' + ' | '.join([
+          entry['model'], entry['optimizer'], str(entry['learning_rate']),
+          str(entry['batch_size']), str(entry['img_size']), other,
+          f'{entry["n_seeds"]}{failed}', _mean_ci(entry, 'top1'), _mean_ci(entry, 'top5'),
+          _mean_ci(entry, 'images_per_sec'), _mean_ci(entry, 'train_seconds'), reached,
+          verdict]) + ' |')
+    sections.append(f'## Training on {dataset} ({steps} steps, evaluated on {split})\n\n'
+                    'Mean ± half-width of the 95% Student-t interval over seeds; "vs best" '
+                    'tests the best top-1 against each other configuration (Welch\'s '
+                    't-test, significant when p < 0.05).\n\n' + '\n'.join(lines))
+  failed = [r for r in train_rows + throughput_rows if r['status'] != 'ok']
+  if throughput_rows:
+    columns = ('model', 'mode', 'optimizer', 'data', 'precision', 'batch_size', 'img_size',
+               'images_per_sec', 'ci95', 'step_time_ms', 'timed_steps', 'gflops_per_image',
+               'peak_fraction', 'build_seconds', 'first_step_seconds', 'status')
+    sections.append('## Throughput\n\nMedian images/sec over the timed steps, ci95 the '
+                    'half-width of its 95% interval.\n\n' +
+                    markdown_table(columns, throughput_rows))
+  if failed:
+    sections.append('## Failed runs\n\n' + '\n'.join(
+        f'- {r["run"]}: {r["error"]}' for r in failed))
+  return '\n\n'.join(sections) + '\n'
+
+
+def write_hparams_config(output_dir, summary_specs):
   """The root HParams config that makes TensorBoard's table list every run's knobs."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tensorboard.plugins.hparams import api as hp  # pylint: disable=g-import-not-at-top
   values = {}
-  for run in runs:
-    for key, value in run['hparams'].items():
+  for spec in summary_specs:
+    for key, value in run_spec.hparams(spec).items():
       values.setdefault(key, set()).add(value)
   hparams = []
   for key, seen in sorted(values.items()):
@@ -370,41 +647,53 @@ def write_hparams_config(output_dir, runs):
     else:
       hparams.append(hp.HParam(key, hp.RealInterval(float(min(seen)), float(max(seen)))
                                if len(seen) > 1 else hp.Discrete(sorted(seen))))
-  metrics = [hp.Metric(tag, display_name=key)
-             for key, tag in HPARAM_METRICS.items()]
+  metrics = [hp.Metric(tag, display_name=key) for key, tag in HPARAM_METRICS.items()]
   writer = tf.summary.create_file_writer(os.path.join(output_dir, 'train'))
   with writer.as_default():
     hp.hparams_config(hparams=hparams, metrics=metrics)
   writer.close()
 
 
-def write_plots(output_dir, train_runs, train_results, throughput_rows):
-  """accuracy_vs_throughput.png, accuracy_over_time.png and throughput.png."""
+def write_plots(output_dir, summary, histories, throughput_rows):
+  """accuracy_vs_throughput.png, accuracy_over_time.png and throughput.png, with 95%
+  intervals as error bars."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
   written = []
-  finished = [(run, result) for run, result in zip(train_runs, train_results)
-              if result.get('status') == 'ok']
+  finished = [e for e in summary if e['top1_mean'] is not None]
+  several = len({(e['dataset'], e['steps']) for e in finished}) > 1
+
+  def label(entry):
+    text = f"{entry['model']}/{entry['optimizer']} lr={entry['learning_rate']}"
+    return text + (f" {entry['dataset'].split('@')[0]} {entry['steps']} steps"
+                   if several else '')
+
   if finished:
     figure, axes = plt.subplots(figsize=(7, 5))
-    for run, result in finished:
-      axes.scatter(result['images_per_sec'], result['accuracy'])
-      axes.annotate(f"{run['row']['model']}/{run['row']['optimizer']}",
-                    (result['images_per_sec'], result['accuracy']), fontsize=8)
-    axes.set_xlabel('training images/sec')
+    for entry in finished:
+      axes.errorbar(entry['images_per_sec_mean'], entry['top1_mean'],
+                    xerr=entry['images_per_sec_ci95'], yerr=entry['top1_ci95'], fmt='o',
+                    capsize=3)
+      axes.annotate(label(entry), (entry['images_per_sec_mean'], entry['top1_mean']),
+                    fontsize=8)
+    axes.set_xlabel('training images/sec (mean, 95% interval over seeds)')
     axes.set_ylabel('top-1 accuracy (held-out split)')
     axes.set_title('Accuracy vs training throughput')
     axes.grid(True, alpha=0.3)
     written.append(_save(figure, os.path.join(output_dir, 'accuracy_vs_throughput.png')))
 
     figure, axes = plt.subplots(figsize=(7, 5))
-    for run, result in finished:
-      history = result['history']
-      axes.plot([h['train_seconds'] for h in history], [h['accuracy'] for h in history],
-                marker='o', label=f"{run['row']['model']}/{run['row']['optimizer']}")
-    axes.set_xlabel('training seconds')
-    axes.set_ylabel('top-1 accuracy (held-out split)')
+    for entry in finished:
+      runs = histories[entry['config']]
+      points = min(len(h) for h in runs)
+      seconds = [statistics.mean([h[i]['train_seconds'] for h in runs]) for i in range(points)]
+      accuracy = [[h[i]['accuracy'] for h in runs] for i in range(points)]
+      axes.errorbar(seconds, [statistics.mean(a) for a in accuracy],
+                    yerr=[statistics.ci95_half_width(a) or 0.0 for a in accuracy],
+                    marker='o', capsize=3, label=label(entry))
+    axes.set_xlabel('training seconds (mean over seeds)')
+    axes.set_ylabel('top-1 accuracy (mean, 95% interval over seeds)')
     axes.set_title('Accuracy over training time')
     axes.legend(fontsize=8)
     axes.grid(True, alpha=0.3)
@@ -413,8 +702,9 @@ def write_plots(output_dir, train_runs, train_results, throughput_rows):
   if measured:
     figure, axes = plt.subplots(figsize=(8, max(3, 0.35 * len(measured))))
     labels = [f"{r['model']} {r['mode']} {r['data']} bs={r['batch_size']}" for r in measured]
-    axes.barh(labels, [r['images_per_sec'] for r in measured])
-    axes.set_xlabel('images/sec (median)')
+    axes.barh(labels, [r['images_per_sec'] for r in measured],
+              xerr=[r.get('ci95') or 0.0 for r in measured], capsize=3)
+    axes.set_xlabel('images/sec (median, 95% interval of the mean)')
     axes.set_title('Throughput')
     written.append(_save(figure, os.path.join(output_dir, 'throughput.png')))
   plt.close('all')
@@ -428,59 +718,117 @@ def _save(figure, path):
   return path
 
 
+def _measure_peak(fv):
+  spec = run_spec.PeakRun(matrix_size=PEAK_MATRIX_SIZE, seconds=PEAK_SECONDS,
+                          num_intra_threads=fv.num_intra_threads,
+                          num_inter_threads=fv.num_inter_threads)
+  run_dir = os.path.join(fv.output_dir, 'throughput', run_spec.folder_name(spec))
+  peak = execute(spec, run_dir, timeout=fv.run_timeout_secs, echo=False)
+  logging.info('Measured matrix-multiply peak: %s GFLOP/s', _format(peak.get('peak_gflops')))
+  return peak.get('peak_gflops')
+
+
+def _resolve_paths(fv):
+  """Relative --output_dir/--dataset_dir name folders under the caller's working folder."""
+  fv.output_dir = os.path.abspath(fv.output_dir)
+  if fv.dataset_dir:
+    fv.dataset_dir = os.path.abspath(fv.dataset_dir)
+
+
+def rebuild_reports(fv):
+  """Writes every table and plot from every run folder under --output_dir."""
+  output_dir = fv.output_dir
+  histories = {}
+
+  def make_train_row(spec, result, run_dir):
+    row = train_row(spec, result, run_dir, fv.target_accuracy)
+    if result.get('status') == 'ok':
+      histories.setdefault(row['config'], []).append(result['history'])
+      specs.append(spec)
+    return row
+
+  specs = []
+  train_rows = collect_rows(output_dir, 'train', make_train_row)
+  throughput_rows = collect_rows(output_dir, 'throughput', throughput_row)
+  summary = summarize(train_rows)
+  if train_rows:
+    write_csv(os.path.join(output_dir, TRAIN_CSV), TRAIN_COLUMNS, train_rows)
+    write_csv(os.path.join(output_dir, SUMMARY_CSV), SUMMARY_COLUMNS, summary)
+    if specs:
+      write_hparams_config(output_dir, specs)
+  if throughput_rows:
+    write_csv(os.path.join(output_dir, THROUGHPUT_CSV), THROUGHPUT_COLUMNS, throughput_rows)
+  report = markdown_report(train_rows, summary, throughput_rows)
+  files.write_text_atomically(os.path.join(output_dir, MARKDOWN), report)
+  if fv.plots:
+    write_plots(output_dir, summary, histories, throughput_rows)
+  return report
+
+
+def _stop_on_signals():
+  """SIGTERM/SIGHUP end the runner as SIGINT does, so its worker group is killed."""
+  if threading.current_thread() is not threading.main_thread():
+    return {}
+
+  def handle(signum, unused_frame):
+    _kill_live_workers()
+    raise SystemExit(128 + signum)
+  return {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGHUP)}
+
+
 def run_study(fv, train_flag_names):
-  """Runs the study the flags describe; returns {'train': rows, 'throughput': rows}."""
+  """Runs the study the flags describe; rebuilds the tables of --output_dir.
+
+  Returns:
+    {'train': rows, 'throughput': rows, 'failed': rows} of this call's runs.
+  """
   _check_flags(fv)
+  _resolve_paths(fv)
   os.makedirs(fv.output_dir, exist_ok=True)
+  previous_handlers = _stop_on_signals()
+  try:
+    return _run_study(fv, train_flag_names)
+  finally:
+    _kill_live_workers()
+    for sig, handler in previous_handlers.items():
+      signal.signal(sig, handler)
+
+
+def _run_study(fv, train_flag_names):
   train_runs, throughput_runs = [], []
   if fv.study in ('train', 'both'):
-    dataset_dir = ensure_dataset(fv)
-    train_runs = plan_train_runs(fv, train_flag_names, dataset_dir)
+    train_runs = plan_train_runs(fv, train_flag_names, ensure_dataset(fv))
   if fv.study in ('throughput', 'both'):
     real_data = 'real' in fv.throughput_data
-    throughput_runs = plan_throughput_runs(fv, ensure_dataset(fv) if real_data else None)
-    peak = execute({'kind': 'peak', 'name': 'peak', 'row': {},
-                    'run_dir': os.path.join(fv.output_dir, 'throughput', 'matmul_peak')},
-                   timeout=fv.run_timeout_secs, echo=False)
-    peak_gflops = peak.get('peak_gflops')
-    logging.info('Measured matrix-multiply peak: %s GFLOP/s', _format(peak_gflops))
-    for run in throughput_runs:
-      run['peak_gflops'] = peak_gflops
+    # Planned first, so that bad flags fail before the peak is measured.
+    plan_throughput_runs(fv, train_flag_names, ensure_dataset(fv) if real_data else None)
+    throughput_runs = plan_throughput_runs(
+        fv, train_flag_names, ensure_dataset(fv) if real_data else None,
+        peak_gflops=_measure_peak(fv))
   all_runs = train_runs + throughput_runs
-  results = []
+  rows = {'train': [], 'throughput': [], 'failed': []}
   study_start = time.time()
-  for index, run in enumerate(all_runs):
+  executed = 0
+  for index, (spec, run_dir) in enumerate(all_runs):
     elapsed = time.time() - study_start
-    eta = (f', ETA {elapsed / index * (len(all_runs) - index):.0f} s' if index else '')
-    print(f'[{index + 1}/{len(all_runs)}] {run["name"]}{eta}', flush=True)
-    result = execute(run, timeout=fv.run_timeout_secs)
+    eta = (f', ETA {elapsed / executed * (len(all_runs) - index):.0f} s' if executed else '')
+    print(f'[{index + 1}/{len(all_runs)}] {os.path.basename(run_dir)}{eta}', flush=True)
+    result = execute(spec, run_dir, timeout=fv.run_timeout_secs)
     if result.get('skipped'):
-      print('    finished earlier: skipped', flush=True)
-    elif result.get('status') != 'ok':
-      print(f'    FAILED: {result.get("error")}', flush=True)
-    results.append(result)
-
-  train_results = results[:len(train_runs)]
-  train_rows = [_train_row(run, result) for run, result in zip(train_runs, train_results)]
-  throughput_rows = [_throughput_row(run, result) for run, result in
-                     zip(throughput_runs, results[len(train_runs):])]
-  sections = []
-  if train_runs:
-    write_csv(os.path.join(fv.output_dir, TRAIN_CSV), TRAIN_COLUMNS, train_rows)
-    write_hparams_config(fv.output_dir, train_runs)
-    sections.append(f'## Training on {fv.dataset_name} ({fv.max_number_of_steps} steps, '
-                    f'evaluated on {fv.eval_split_name})\n\n' +
-                    markdown_table(TRAIN_COLUMNS[:-1], train_rows))
-  if throughput_runs:
-    write_csv(os.path.join(fv.output_dir, THROUGHPUT_CSV), THROUGHPUT_COLUMNS,
-              throughput_rows)
-    sections.append('## Throughput\n\n' +
-                    markdown_table(THROUGHPUT_COLUMNS[:-1], throughput_rows))
-  report = '\n\n'.join(sections) + '\n'
-  files.write_text_atomically(os.path.join(fv.output_dir, MARKDOWN), report)
-  if fv.plots:
-    write_plots(fv.output_dir, train_runs, train_results, throughput_rows)
+      print('    finished earlier with the same configuration: reused', flush=True)
+    else:
+      executed += 1
+      if result.get('status') != 'ok':
+        print(f'    FAILED: {result.get("error")}', flush=True)
+    if spec.kind == 'train':
+      row = train_row(spec, result, run_dir, fv.target_accuracy)
+    else:
+      row = throughput_row(spec, result, run_dir)
+    rows[spec.kind].append(row)
+    if result.get('status') != 'ok':
+      rows['failed'].append(row)
+  report = rebuild_reports(fv)
   print('\n' + report, flush=True)
   print(f'Results in {fv.output_dir}; compare the runs with: '
         f'tensorboard --logdir {os.path.join(fv.output_dir, "train")}', flush=True)
-  return {'train': train_rows, 'throughput': throughput_rows}
+  return rows

@@ -1,44 +1,62 @@
 """One run of a benchmark study, in its own process: `python -m slimbench.benchmark_worker SPEC`.
 
-SPEC is a run_spec.json written by `benchmark.py`; the worker writes result.json beside it
-(under a temporary name, then renamed), so a study that stops half-way knows which runs
-finished. Kinds of run:
-- 'train': trains in segments, evaluating the held-out split after each, so the run yields
-  accuracy over training time; writes the run's HParams to TensorBoard.
-- 'throughput': times training or inference steps on synthetic data or a converted
-  dataset.
+SPEC is the run_spec.json that `benchmark.py` wrote (a `run_spec` dataclass); the worker
+writes result.json beside it (under a temporary name, then renamed), so a study that
+stops half-way knows which runs finished. Kinds of run:
+- 'train': trains once, and at each evaluation point saves a checkpoint and evaluates it
+  on the held-out split without leaving the training session, so the run yields accuracy
+  over training time and its training time counts training steps only. The progress up to
+  the last evaluation point is journaled (progress.json) with its checkpoint: a run that
+  was killed resumes from there.
+- 'throughput': times training steps (the training graph of `training.py`, built from the
+  run's training flags) or inference steps, on synthetic or real data.
 - 'peak': measures this machine's float32 matrix-multiply rate, the yardstick of
   achieved GFLOP/s.
 """
 
-import json
-import os
-import resource
-import sys
 import time
-import traceback
+
+PROCESS_START = time.time()  # before TensorFlow loads: setup time includes loading it
+
+import json  # pylint: disable=g-import-not-at-top,g-bad-import-order
+import os  # pylint: disable=g-import-not-at-top,g-bad-import-order
+import resource  # pylint: disable=g-import-not-at-top,g-bad-import-order
+import sys  # pylint: disable=g-import-not-at-top,g-bad-import-order
+import traceback  # pylint: disable=g-import-not-at-top,g-bad-import-order
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
+import slimbench  # pylint: disable=g-import-not-at-top,unused-import  (oneDNN first)
 from absl import flags  # pylint: disable=g-import-not-at-top
 from absl import logging  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 from datasets import dataset_factory  # pylint: disable=g-import-not-at-top
+from datasets import synthetic  # pylint: disable=g-import-not-at-top
 from nets import nets_factory  # pylint: disable=g-import-not-at-top
-from slimbench import benchmark  # pylint: disable=g-import-not-at-top
 from slimbench import evaluation  # pylint: disable=g-import-not-at-top
 from slimbench import files  # pylint: disable=g-import-not-at-top
 from slimbench import inputs  # pylint: disable=g-import-not-at-top
 from slimbench import precision  # pylint: disable=g-import-not-at-top
+from slimbench import provenance  # pylint: disable=g-import-not-at-top
+from slimbench import run_spec  # pylint: disable=g-import-not-at-top
 from slimbench import train_flags  # pylint: disable=g-import-not-at-top
 from slimbench import training  # pylint: disable=g-import-not-at-top
 
 tf1 = tf.compat.v1
 
-RESULT_FILE = benchmark.RESULT_FILE
-HPARAM_METRICS = benchmark.HPARAM_METRICS
+RESULT_FILE = run_spec.RESULT_FILE
+JOURNAL_FILE = run_spec.JOURNAL_FILE
+CHECKPOINT_PREFIX = 'model.ckpt'
+EVAL_BATCH_SIZE = 100
+# Final metrics of each training run, as TensorBoard's HParams table shows them.
+HPARAM_METRICS = {'accuracy': 'hparams/accuracy', 'recall_5': 'hparams/recall_5',
+                  'loss': 'hparams/loss', 'images_per_sec': 'hparams/images_per_sec'}
+
+
+class RunError(Exception):
+  """The run cannot give a result (the message says why)."""
 
 
 def _peak_memory_mb():
@@ -52,42 +70,194 @@ def _parse(define, argv):
   return flag_values, names
 
 
-def run_train(spec):
-  """Trains to each step of spec['segments'], evaluating after each."""
-  fv, names = _parse(train_flags.define_train_flags, spec['train_argv'])
-  history = []
-  train_seconds = 0.0
-  timed_images = timed_seconds = 0.0
-  result = None
-  for segment_end in spec['segments']:
-    fv['max_number_of_steps'].value = segment_end
-    trained = training.train(fv, names)
-    train_seconds += trained['seconds']
-    if trained['images_per_sec']:
-      seconds = (trained['steps_run'] - 1) * fv.batch_size * fv.num_clones / (
-          trained['images_per_sec'])
-      timed_images += (trained['steps_run'] - 1) * fv.batch_size * fv.num_clones
-      timed_seconds += seconds
-    efv, _ = _parse(evaluation.define_eval_flags, spec['eval_argv'])
-    result = evaluation.evaluate(efv)[0]
-    history.append({'step': trained['global_step'], 'train_seconds': train_seconds,
-                    'accuracy': result['accuracy'], 'recall_5': result['recall_5'],
-                    'loss': result['loss'], 'train_loss': trained['loss']})
-    logging.info('step %d after %.1f s of training: accuracy %.4f', trained['global_step'],
-                 train_seconds, result['accuracy'])
-  target = spec.get('target_accuracy')
-  reached = [h['train_seconds'] for h in history if target and h['accuracy'] >= target]
+def train_argv(spec, run_dir):
+  """The training flags of a train run: its own flags, then the fields of its spec."""
+  return list(spec.train_flags) + [
+      f'--model_name={spec.model}', f'--optimizer={spec.optimizer}',
+      f'--learning_rate={spec.learning_rate}', f'--batch_size={spec.batch_size}',
+      f'--train_image_size={spec.image_size}', f'--max_number_of_steps={spec.steps}',
+      f'--random_seed={spec.seed}', f'--dataset_dir={spec.dataset_dir}',
+      f'--train_dir={run_dir}']
+
+
+def eval_argv(fv, spec, checkpoint, run_dir):
+  """Evaluation flags that see the images as training did, on the held-out split."""
+  argv = [f'--checkpoint_path={checkpoint}', f'--eval_dir={run_dir}/eval',
+          f'--dataset_name={fv.dataset_name}', f'--dataset_dir={fv.dataset_dir}',
+          f'--dataset_split_name={spec.eval_split}', f'--model_name={fv.model_name}',
+          f'--labels_offset={fv.labels_offset}', f'--eval_image_size={spec.image_size}',
+          f'--use_grayscale={fv.use_grayscale}', f'--batch_size={EVAL_BATCH_SIZE}',
+          f'--num_preprocessing_threads={fv.num_preprocessing_threads}']
+  if fv.preprocessing_name:
+    argv.append(f'--preprocessing_name={fv.preprocessing_name}')
+  if fv.moving_average_decay:
+    argv.append(f'--moving_average_decay={fv.moving_average_decay}')
+  return argv
+
+
+def _new_journal():
+  return {'history': [], 'checkpoint': None, 'train_seconds': 0.0, 'eval_seconds': 0.0,
+          'setup_seconds': 0.0, 'timed_steps': 0, 'timed_seconds': 0.0, 'processes': 0,
+          'resumed_at': []}
+
+
+def _read_journal(run_dir):
+  path = os.path.join(run_dir, JOURNAL_FILE)
+  if not os.path.exists(path):
+    return None
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None
+
+
+def _resume_point(run_dir):
+  """The journal to continue, with training's checkpoint state pointed at its checkpoint.
+
+  Only steps whose time the journal holds count, so a checkpoint newer than the journal
+  (saved by a run stopped between evaluation points) is passed over, and a run without a
+  journal starts again from step 0.
+  """
+  journal = _read_journal(run_dir)
+  checkpoint = journal and journal.get('checkpoint')
+  if checkpoint and os.path.exists(checkpoint + '.index'):
+    tf1.train.update_checkpoint_state(run_dir, checkpoint,
+                                      all_model_checkpoint_paths=[checkpoint])
+    logging.info('Resuming from step %d (%s)', journal['history'][-1]['step'], checkpoint)
+    journal['resumed_at'].append(journal['history'][-1]['step'])
+    return journal
+  state = os.path.join(run_dir, 'checkpoint')
+  if os.path.exists(state):
+    os.remove(state)  # the run's own checkpoint index; training then starts afresh
+  return _new_journal()
+
+
+class _SegmentHook(tf1.train.SessionRunHook):
+  """Times each training step; at each segment end saves, evaluates and journals.
+
+  A step's time runs from just before `session.run` to after the per-step work of the
+  other hooks (summaries, periodic checkpoints); the checkpoint and evaluation at a
+  segment end are counted as evaluation time instead.
+  """
+
+  def __init__(self, segments, journal, evaluate, images_per_step, journal_path,
+               checkpoint_prefix):
+    self._segments = set(segments)
+    self._journal = journal
+    self._evaluate = evaluate
+    self._images_per_step = images_per_step
+    self._journal_path = journal_path
+    self._checkpoint_prefix = checkpoint_prefix
+    self._step = None
+    self._setup_seconds = None
+    self._setup_counted = False
+    self._steps_run = 0
+    self._pending = {'train_seconds': 0.0, 'timed_steps': 0, 'timed_seconds': 0.0}
+
+  def begin(self):
+    self._global_step = tf1.train.get_global_step()
+    # training.py's train_op is the total loss after the update: fetching it costs nothing.
+    self._loss = tf1.get_default_graph().get_tensor_by_name('train_op:0')
+    self._saver = tf1.train.Saver(max_to_keep=2)
+
+  def after_create_session(self, session, coord):
+    self._step = int(session.run(self._global_step))
+
+  def before_run(self, run_context):
+    if self._setup_seconds is None:
+      self._setup_seconds = time.time() - PROCESS_START
+    self._start = time.perf_counter()
+    return tf1.train.SessionRunArgs(self._loss)
+
+  def after_run(self, run_context, run_values):
+    seconds = time.perf_counter() - self._start
+    self._step += 1
+    self._steps_run += 1
+    self._pending['train_seconds'] += seconds
+    if self._steps_run > 1:  # a process's first step includes graph optimization
+      self._pending['timed_steps'] += 1
+      self._pending['timed_seconds'] += seconds
+    if self._step in self._segments:
+      self._end_segment(run_context.session, float(run_values.results))
+
+  def _end_segment(self, session, train_loss):
+    eval_start = time.perf_counter()
+    checkpoint = self._saver.save(session, self._checkpoint_prefix, global_step=self._step)
+    metrics = self._evaluate(checkpoint)
+    journal = self._journal
+    for key, value in self._pending.items():
+      journal[key] += value
+    self._pending = dict.fromkeys(self._pending, 0)
+    if not self._setup_counted:  # once per process, with its first steps that count
+      journal['setup_seconds'] += self._setup_seconds
+      journal['processes'] += 1
+      self._setup_counted = True
+    journal['eval_seconds'] += time.perf_counter() - eval_start
+    journal['checkpoint'] = checkpoint
+    journal['history'].append({
+        'step': self._step, 'train_seconds': journal['train_seconds'],
+        'accuracy': metrics['accuracy'], 'recall_5': metrics['recall_5'],
+        'loss': metrics['loss'], 'train_loss': train_loss})
+    files.write_json_atomically(self._journal_path, journal)
+    logging.info('step %d after %.1f s of training: accuracy %.4f', self._step,
+                 journal['train_seconds'], metrics['accuracy'])
+
+
+def run_train(spec, run_dir):
+  """Trains to spec.steps, evaluating at each of spec.segments."""
+  fv, names = _parse(train_flags.define_train_flags, train_argv(spec, run_dir))
+  journal_path = os.path.join(run_dir, JOURNAL_FILE)
+  journal = _resume_point(run_dir)
+  done = journal['history'] and journal['history'][-1]['step'] >= spec.steps
+  param_count = None
+  if not done:
+
+    def evaluate(checkpoint):
+      efv, _ = _parse(evaluation.define_eval_flags, eval_argv(fv, spec, checkpoint, run_dir))
+      with tf.Graph().as_default():  # the training graph is finalized
+        return evaluation.evaluate(efv)[0]
+
+    hook = _SegmentHook(spec.segments, journal, evaluate,
+                        fv.batch_size * fv.num_clones, journal_path,
+                        os.path.join(run_dir, CHECKPOINT_PREFIX))
+    trained = training.train(fv, names, extra_hooks=[hook])
+    param_count = trained['param_count']
+    journal = _read_journal(run_dir) or journal
+  history = journal['history']
+  if not history or history[-1]['step'] != spec.steps:
+    reached = history[-1]['step'] if history else 0
+    raise RunError(f'training stopped at step {reached} of {spec.steps}')
+  if param_count is None:
+    param_count = _count_parameters(fv)
   final = history[-1]
+  images_per_step = fv.batch_size * fv.num_clones
   return {
       'accuracy': final['accuracy'], 'recall_5': final['recall_5'], 'loss': final['loss'],
-      'train_loss': final['train_loss'], 'global_step': final['step'],
-      'num_eval_examples': result['num_examples'],
-      'train_seconds': train_seconds,
-      'images_per_sec': timed_images / timed_seconds if timed_seconds else 0.0,
-      'time_to_target': reached[0] if reached else None,
-      'param_count': trained['param_count'],
+      'global_step': final['step'], 'steps': spec.steps,
+      'train_seconds': journal['train_seconds'],
+      'setup_seconds': journal['setup_seconds'],
+      'eval_seconds': journal['eval_seconds'],
+      'images_per_sec': (journal['timed_steps'] * images_per_step / journal['timed_seconds']
+                         if journal['timed_seconds'] else None),
+      'timed_steps': journal['timed_steps'],
+      'resumed_at': journal['resumed_at'],
+      'param_count': param_count,
       'history': history,
   }
+
+
+def _count_parameters(fv):
+  """Trainable parameters of the run's model (for a run whose training had finished)."""
+  dataset = dataset_factory.get_dataset(fv.dataset_name, fv.dataset_split_name,
+                                        fv.dataset_dir)
+  with tf.Graph().as_default():
+    network_fn = nets_factory.get_network_fn(
+        fv.model_name, num_classes=dataset.num_classes - fv.labels_offset, is_training=True)
+    size = fv.train_image_size or network_fn.default_image_size
+    channels = 1 if fv.use_grayscale else nets_factory.model_info(fv.model_name).input_channels
+    network_fn(tf1.placeholder(tf.float32, [1, size, size, channels]))
+    return int(sum(v.shape.num_elements() for v in tf1.trainable_variables()))
 
 
 def write_hparams(run_dir, hparams, metrics):
@@ -113,16 +283,16 @@ def _flops_per_image(model_name, num_classes, image_size, channels):
   return profile.total_float_ops
 
 
-def session_config(spec):
-  """The session config of a run: its thread counts (0: TensorFlow's choice)."""
-  return tf1.ConfigProto(intra_op_parallelism_threads=spec.get('num_intra_threads') or 0,
-                         inter_op_parallelism_threads=spec.get('num_inter_threads') or 0)
+def session_config(fv):
+  """The session config of a run: the thread counts of its flags (0: TensorFlow's choice)."""
+  return tf1.ConfigProto(intra_op_parallelism_threads=fv.num_intra_threads,
+                         inter_op_parallelism_threads=fv.num_inter_threads)
 
 
-def synthetic_inputs(model_name, batch_size, image_size, num_classes):
+def synthetic_inputs(model_name, batch_size, image_size, num_classes, channels=None):
   """Images and labels held in variables, as in tf_cnn_benchmarks: no step pays for
   generating or copying data."""
-  channels = nets_factory.model_info(model_name).input_channels
+  channels = channels or nets_factory.model_info(model_name).input_channels
   images = tf1.get_local_variable(
       'synthetic_images', initializer=tf1.random_uniform(
           [batch_size, image_size, image_size, channels], -1, 1), trainable=False)
@@ -132,52 +302,58 @@ def synthetic_inputs(model_name, batch_size, image_size, num_classes):
   return images, labels
 
 
-def dataset_inputs(spec, image_size, training):
-  """Batches from the converted dataset of the spec, through the training input pipeline
-  (decoding, the model's preprocessing, parallel reads and prefetch).
+class _HeldBatch:
+  """The same (images, labels) at every get_next(), for training's graph builder."""
+
+  def __init__(self, images, labels):
+    self._batch = (images, labels)
+
+  def get_next(self):
+    return self._batch
+
+
+def train_step(fv, images=None, labels=None, num_classes=None):
+  """Training's own training step (`training.build_train_graph`) for the flags `fv`.
+
+  With `images`/`labels` (tensors, e.g. from `synthetic_inputs`) every step trains on
+  them; without, on the flags' dataset through training's input pipeline.
 
   Returns:
-    (images, labels, num_classes).
+    (the op that runs one step, the graph dict of `build_train_graph`).
   """
-  dataset = dataset_factory.get_dataset(spec['dataset_name'],
-                                        spec.get('dataset_split_name', 'train'),
-                                        spec['dataset_dir'])
-  batches = inputs.make_batches(
-      dataset, spec.get('preprocessing_name') or spec['model_name'], image_size,
-      spec['batch_size'], is_training=training,
-      num_readers=spec.get('num_readers', 4),
-      num_preprocessing_threads=spec.get('num_preprocessing_threads', 4),
-      num_epochs=None)
-  images, labels = tf1.data.make_one_shot_iterator(batches).get_next()
-  return images, labels, dataset.num_classes
+  if images is None:
+    graph = training.build_train_graph(fv)
+  else:
+    dataset = synthetic.SyntheticDataset('train', image_size=int(images.shape[1]),
+                                         num_classes=num_classes + fv.labels_offset,
+                                         channels=int(images.shape[3]))
+    graph = training.build_train_graph(fv, dataset=dataset,
+                                       batch_iterator=_HeldBatch(images, labels))
+  return graph['train_op'], graph
 
 
-def benchmark_step(model_name, images, labels, num_classes, training, use_fp16=False,
-                   fp16_loss_scale=None):
+def benchmark_step(model_name, images, labels, num_classes, training_mode, use_fp16=False,
+                   fp16_loss_scale=None, train_flag_argv=()):
   """One step of `model_name` on `images`, built in the default graph.
 
-  A training step is the forward pass, the loss with weight decay (and 0.4 of the
-  auxiliary logits' loss), the backward pass, the batch-norm updates and a momentum
-  update; an inference step is the forward pass of the eval graph. `use_fp16` computes in
-  float16 over float32 variables, as training's --use_fp16 does.
+  A training step is training's own (`train_step`) under the training flags
+  `train_flag_argv` (TF-Slim's defaults where they say nothing); an inference step is the
+  forward pass of the eval graph. `use_fp16` computes in float16 over float32 variables.
   """
+  if training_mode:
+    argv = [f'--model_name={model_name}', f'--use_fp16={use_fp16}',
+            f'--batch_size={int(images.shape[0])}',
+            f'--train_image_size={int(images.shape[1])}', *train_flag_argv]
+    if fp16_loss_scale:
+      argv.append(f'--fp16_loss_scale={fp16_loss_scale}')
+    fv, _ = _parse(train_flags.define_train_flags, argv)
+    return train_step(fv, images, labels, num_classes)[0]
   network_fn = nets_factory.get_network_fn(model_name, num_classes=num_classes,
-                                           weight_decay=4e-5, is_training=training)
+                                           is_training=False)
   if use_fp16:
     network_fn = precision.float16_network(network_fn)
-  logits, end_points = network_fn(images)
-  if not training:
-    return tf.reduce_sum(logits)  # a scalar fetch keeps the output copy negligible
-  loss = tf1.losses.sparse_softmax_cross_entropy(labels, logits)
-  if 'AuxLogits' in end_points:
-    loss += 0.4 * tf1.losses.sparse_softmax_cross_entropy(labels, end_points['AuxLogits'])
-  loss += tf.add_n(tf1.losses.get_regularization_losses() or [tf.constant(0.0)])
-  global_step = tf1.train.get_or_create_global_step()
-  optimizer = tf1.train.MomentumOptimizer(0.01, 0.9)
-  if use_fp16:
-    optimizer = precision.loss_scale_optimizer(optimizer, fp16_loss_scale)
-  with tf.control_dependencies(tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)):
-    return optimizer.minimize(loss, global_step)
+  logits, _ = network_fn(images)
+  return tf.reduce_sum(logits)  # a scalar fetch keeps the output copy negligible
 
 
 def time_steps(run_step, timed_steps):
@@ -190,41 +366,69 @@ def time_steps(run_step, timed_steps):
   return times
 
 
-def run_throughput(spec):
-  """Times spec['timed_steps'] steps after spec['warmup_steps'].
+def throughput_argv(spec):
+  argv = list(spec.train_flags) + [
+      f'--model_name={spec.model}', f'--batch_size={spec.batch_size}',
+      f'--train_image_size={spec.image_size}']
+  if spec.data == 'real':
+    argv.append(f'--dataset_dir={spec.dataset_dir}')
+  return argv
 
-  The images are synthetic, or with spec['data'] == 'real' come from the converted
-  dataset spec['dataset_dir'] through the training input pipeline.
+
+def run_throughput(spec, unused_run_dir=None):
+  """Times spec.timed_steps steps after the first and spec.warmup_steps more.
+
+  The images are synthetic (held in variables), or with spec.data == 'real' come from the
+  converted dataset through the training input pipeline. A training step is the one
+  training builds from the run's flags: optimizer, weight decay, label smoothing, clones,
+  precision.
   """
-  model_name, batch_size = spec['model_name'], spec['batch_size']
-  info = nets_factory.model_info(model_name)
-  image_size = spec.get('image_size') or info.default_image_size
-  training_mode = spec['mode'] == 'train'
+  fv, _ = _parse(train_flags.define_train_flags, throughput_argv(spec))
+  info = nets_factory.model_info(spec.model)
+  training_mode = spec.mode == 'train'
+  images_per_step = spec.batch_size * (fv.num_clones if training_mode else 1)
   build_start = time.perf_counter()
   with tf.Graph().as_default():
-    if spec.get('data', 'synthetic') == 'real':
-      images, labels, num_classes = dataset_inputs(spec, image_size, training_mode)
+    if spec.data == 'real':
+      dataset = dataset_factory.get_dataset(fv.dataset_name, fv.dataset_split_name,
+                                            fv.dataset_dir)
+      num_classes = dataset.num_classes - fv.labels_offset
+      channels = 1 if fv.use_grayscale else info.input_channels
+      if training_mode:
+        step_op, _ = train_step(fv)
+      else:
+        batches = inputs.make_batches(
+            dataset, fv.preprocessing_name or spec.model, spec.image_size, spec.batch_size,
+            is_training=False, labels_offset=fv.labels_offset,
+            use_grayscale=fv.use_grayscale, num_readers=fv.num_readers,
+            num_preprocessing_threads=fv.num_preprocessing_threads, num_epochs=None)
+        images, labels = tf1.data.make_one_shot_iterator(batches).get_next()
+        step_op = benchmark_step(spec.model, images, labels, num_classes, False,
+                                 use_fp16=fv.use_fp16)
     else:
-      num_classes = spec.get('num_classes') or info.num_classes
-      images, labels = synthetic_inputs(model_name, batch_size, image_size, num_classes)
-    step_op = benchmark_step(model_name, images, labels, num_classes, training_mode,
-                             use_fp16=spec.get('use_fp16', False),
-                             fp16_loss_scale=spec.get('fp16_loss_scale'))
+      num_classes = info.num_classes - fv.labels_offset
+      channels = info.input_channels
+      images, labels = synthetic_inputs(spec.model, spec.batch_size, spec.image_size,
+                                        num_classes, channels)
+      if training_mode:
+        step_op, _ = train_step(fv, images, labels, num_classes)
+      else:
+        step_op = benchmark_step(spec.model, images, labels, num_classes, False,
+                                 use_fp16=fv.use_fp16)
     param_count = int(sum(np.prod(v.shape) for v in tf1.trainable_variables()))
     build_seconds = time.perf_counter() - build_start
-    with tf1.Session(config=session_config(spec)) as session:
+    with tf1.Session(config=session_config(fv)) as session:
       session.run([tf1.global_variables_initializer(), tf1.local_variables_initializer()])
       first_step_start = time.perf_counter()
       session.run(step_op)
       first_step_seconds = time.perf_counter() - first_step_start
-      for _ in range(spec['warmup_steps']):
+      for _ in range(spec.warmup_steps):
         session.run(step_op)
-      step_times = time_steps(lambda: session.run(step_op), spec['timed_steps'])
-  rates = batch_size / np.array(step_times)
-  flops = _flops_per_image(model_name, num_classes, image_size, info.input_channels)
+      step_times = time_steps(lambda: session.run(step_op), spec.timed_steps)
+  rates = images_per_step / np.array(step_times)
+  flops = _flops_per_image(spec.model, num_classes, spec.image_size, channels)
   images_per_sec = float(np.median(rates))
   achieved = flops * (3 if training_mode else 1) * images_per_sec / 1e9
-  peak = spec.get('peak_gflops')
   return {
       'images_per_sec': images_per_sec,
       # tf_cnn_benchmarks' spread: a 95% interval of the mean, and the scaled median
@@ -232,37 +436,50 @@ def run_throughput(spec):
       'ci95': float(1.96 * rates.std(ddof=1) / np.sqrt(len(rates))) if len(rates) > 1 else 0.0,
       'jitter': float(1.4826 * np.median(np.abs(rates - np.median(rates)))),
       'step_time_ms': float(np.median(step_times) * 1000),
+      'timed_steps': len(step_times),
       'build_seconds': build_seconds,
       'first_step_seconds': first_step_seconds,
       'param_count': param_count,
       'gflops_per_image': flops / 1e9,
       'achieved_gflops': achieved,
-      'peak_fraction': achieved / peak if peak else None,
-      'image_size': image_size,
+      'peak_fraction': achieved / spec.peak_gflops if spec.peak_gflops else None,
+      'image_size': spec.image_size,
+      'num_intra_threads': fv.num_intra_threads,
+      'num_inter_threads': fv.num_inter_threads,
   }
 
 
-def run_peak(spec):
-  """float32 GFLOP/s of a large matrix multiply on this machine (both cores)."""
-  size = spec.get('matrix_size', 2048)
+def run_peak(spec, unused_run_dir=None):
+  """float32 GFLOP/s of a large matrix multiply on this machine (every core)."""
+  size = spec.matrix_size
   with tf.Graph().as_default():
     a = tf1.get_local_variable('a', initializer=tf1.random_uniform([size, size]))
     b = tf1.get_local_variable('b', initializer=tf1.random_uniform([size, size]))
     product = tf.reduce_sum(tf.matmul(a, b))
-    with tf1.Session(config=session_config(spec)) as session:
+    config = tf1.ConfigProto(intra_op_parallelism_threads=spec.num_intra_threads,
+                             inter_op_parallelism_threads=spec.num_inter_threads)
+    with tf1.Session(config=config) as session:
       session.run(tf1.local_variables_initializer())
       session.run(product)
       times = []
-      deadline = time.perf_counter() + spec.get('seconds', 3.0)
+      deadline = time.perf_counter() + spec.seconds
       while time.perf_counter() < deadline or len(times) < 3:
         start = time.perf_counter()
         session.run(product)
         times.append(time.perf_counter() - start)
   return {'peak_gflops': 2.0 * size ** 3 / float(np.median(times)) / 1e9,
-          'matrix_size': size}
+          'matrix_size': size, 'num_intra_threads': spec.num_intra_threads,
+          'num_inter_threads': spec.num_inter_threads}
 
 
 RUNS = {'train': run_train, 'throughput': run_throughput, 'peak': run_peak}
+
+
+def _thread_flags(spec):
+  if spec.kind == 'peak':
+    return spec.num_intra_threads, spec.num_inter_threads
+  return (int(run_spec.flag_value(spec, 'num_intra_threads') or 0),
+          int(run_spec.flag_value(spec, 'num_inter_threads') or 0))
 
 
 def main(argv):
@@ -270,21 +487,22 @@ def main(argv):
     sys.exit('usage: python -m slimbench.benchmark_worker RUN_DIR/run_spec.json')
   spec_path = argv[1]
   with open(spec_path) as f:
-    spec = json.load(f)
+    spec = run_spec.from_json(f.read())
   run_dir = os.path.dirname(os.path.abspath(spec_path))
   logging.set_verbosity(logging.INFO)
-  start = time.time()
   try:
-    result = RUNS[spec['kind']](spec)
+    result = RUNS[spec.kind](spec, run_dir)
     result['status'] = 'ok'
   except Exception as error:  # pylint: disable=broad-except
     # A failed run is recorded and the study goes on with the others.
     traceback.print_exc()
     result = {'status': 'failed', 'error': f'{type(error).__name__}: {error}'.splitlines()[0]}
-  result['wall_seconds'] = time.time() - start
+  result['wall_seconds'] = time.time() - PROCESS_START
   result['peak_memory_mb'] = _peak_memory_mb()
-  if spec.get('hparams') and result['status'] == 'ok':
-    write_hparams(run_dir, spec['hparams'], result)
+  result['run_id'] = run_spec.run_id(spec)
+  result.update(provenance.collect(*_thread_flags(spec)))
+  if spec.kind == 'train' and result['status'] == 'ok':
+    write_hparams(run_dir, run_spec.hparams(spec), result)
   files.write_json_atomically(os.path.join(run_dir, RESULT_FILE), result)
   return 0 if result['status'] == 'ok' else 1
 

@@ -1,22 +1,41 @@
-"""benchmark_models.py: a tiny study end to end, resume, failures, HParams."""
+"""benchmark_models.py: run identity, accumulation, honest times, processes, seeds, provenance."""
 
 import csv
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 from absl import flags
 import pytest
+import tensorflow as tf
 
 from slimbench import benchmark
 from slimbench import benchmark_worker
+from slimbench import run_spec
+from slimbench import statistics
+from slimbench import train_flags
+
+tf1 = tf.compat.v1
+SCRIPT = os.path.join(benchmark.REPO_ROOT, 'benchmark_models.py')
+PROVENANCE = ('commit', 'tf_version', 'cpu', 'cores', 'threads', 'onednn', 'date', 'dataset')
+# A lenet study small enough for the tests: 28x28 (lenet's own size), batch 8.
+TINY = ['--study=train', '--models=lenet', '--optimizers=momentum', '--seeds=0',
+        '--max_number_of_steps=4', '--eval_points=2', '--batch_sizes=8',
+        '--train_image_size=28', '--noplots']
 
 
-def _study(tmp_path, dataset_dir, *extra):
+def _flags(*argv):
   fv = flags.FlagValues()
   names = benchmark.define_benchmark_flags(fv)
-  fv(['benchmark', f'--output_dir={tmp_path / "study"}', f'--dataset_dir={dataset_dir}',
-      '--max_number_of_steps=4', '--eval_points=2', '--batch_sizes=8', *extra])
+  fv(['benchmark', *argv])
   return fv, names
+
+
+def _study(output_dir, dataset_dir, *extra):
+  return _flags(*TINY, f'--output_dir={output_dir}', f'--dataset_dir={dataset_dir}', *extra)
 
 
 def _rows(path):
@@ -24,100 +43,276 @@ def _rows(path):
     return list(csv.DictReader(f))
 
 
-def test_tiny_study_writes_table_plots_and_hparams(tmp_path, mnist5k_dir, capsys):
-  # alexnet_v2 cannot take 28x28 images: its run fails and the others go on.
-  fv, names = _study(tmp_path, mnist5k_dir, '--models=lenet,cifarnet,alexnet_v2',
-                     '--optimizers=sgd', '--train_image_size=28')
-  rows = benchmark.run_study(fv, names)['train']
-  study = tmp_path / 'study'
-  assert [r['model'] for r in rows] == ['lenet', 'cifarnet', 'alexnet_v2']
-  assert [r['status'] for r in rows] == ['ok', 'ok', 'failed']
-  assert 'too small' in rows[2]['error']
-  csv_rows = _rows(study / benchmark.TRAIN_CSV)
-  assert len(csv_rows) == 3
-  lenet = csv_rows[0]
-  assert lenet['steps'] == '4' and 0.0 <= float(lenet['top1']) <= 1.0
-  assert int(lenet['param_count']) > 0 and float(lenet['images_per_sec']) > 0
-  report = (study / benchmark.MARKDOWN).read_text()
-  assert '| lenet | sgd |' in report and '| alexnet_v2 |' in report
-  assert (study / 'accuracy_vs_throughput.png').stat().st_size > 0
-  assert (study / 'accuracy_over_time.png').stat().st_size > 0
-  assert '[3/3]' in capsys.readouterr().out
+def _run_ids(output_dir, dataset_dir, *extra):
+  fv, names = _study(output_dir, dataset_dir, *extra)
+  runs = benchmark.plan_train_runs(fv, names, fv.dataset_dir)
+  return [run_spec.run_id(spec) for spec, _ in runs], runs
+
+
+def test_every_kind_of_change_is_another_run(tmp_path, mnist5k_dir):
+  base, runs = _run_ids(tmp_path, mnist5k_dir)
+  assert _run_ids(tmp_path, mnist5k_dir)[0] == base  # same configuration, same run
+  spec, run_dir = runs[0]
+  assert os.path.basename(run_dir).startswith('lenet-momentum-lr0.01-bs8-img28-4steps-seed0')
+  assert run_spec.from_json(run_spec.to_json(spec)) == spec
+
+  # Another dataset content: the same files but one shard's checksum differs.
+  other_data = tmp_path / 'other_mnist5k'
+  other_data.mkdir()
+  with open(os.path.join(mnist5k_dir, 'dataset_info.json')) as f:
+    info = json.load(f)
+  info['splits']['train']['shards'][0]['sha256'] = '0' * 64
+  (other_data / 'dataset_info.json').write_text(json.dumps(info))
+  changes = {
+      'training flag': ['--weight_decay=0.001'],
+      'another training flag': ['--label_smoothing=0.1'],
+      'dataset': [f'--dataset_dir={other_data}'],
+      'image size': ['--train_image_size=24'],
+      'steps': ['--max_number_of_steps=6'],
+      'seed': ['--seeds=1'],
+      'precision': ['--use_fp16'],
+      'threads': ['--num_intra_threads=1'],
+      'evaluation points': ['--eval_points=3'],
+  }
+  seen = {base[0]}
+  for kind, argv in changes.items():
+    ids, _ = _run_ids(tmp_path, mnist5k_dir, *argv)
+    assert ids[0] not in seen, kind
+    seen.add(ids[0])
+  # A flag defined by train_flags is part of the identity without the runner naming it.
+  assert '--learning_rate_decay_type=exponential' in spec.train_flags
+
+
+def test_changed_steps_run_again_rows_merge_and_lost_results_are_rebuilt(tmp_path,
+                                                                         mnist5k_dir):
+  output_dir = tmp_path / 'study'
+  first = benchmark.run_study(*_study(output_dir, mnist5k_dir))['train']
+  assert [(r['steps'], r['status']) for r in first] == [(4, 'ok')]
+  first_dir = output_dir / 'train' / first[0]['run']
+  stamp = os.path.getmtime(first_dir / benchmark.RESULT_FILE)
+
+  second = benchmark.run_study(*_study(output_dir, mnist5k_dir,
+                                       '--max_number_of_steps=6'))['train']
+  assert second[0]['run'] != first[0]['run'] and second[0]['steps'] == 6
+  rows = _rows(output_dir / benchmark.TRAIN_CSV)
+  assert sorted(r['steps'] for r in rows) == ['4', '6']  # both calls' rows
+  assert os.path.getmtime(first_dir / benchmark.RESULT_FILE) == stamp
+  report = (output_dir / benchmark.MARKDOWN).read_text()
+  assert '(4 steps, evaluated on test)' in report and '(6 steps, evaluated on test)' in report
+
+  # The same configuration again is reused; with its result.json lost, the result is
+  # rebuilt from the run's journal without training again, with its measured rate.
+  again = benchmark.run_study(*_study(output_dir, mnist5k_dir))['train']
+  assert again[0]['run'] == first[0]['run']
+  assert os.path.getmtime(first_dir / benchmark.RESULT_FILE) == stamp
+  (first_dir / benchmark.RESULT_FILE).unlink()
+  rebuilt = benchmark.run_study(*_study(output_dir, mnist5k_dir))['train'][0]
+  assert rebuilt['status'] == 'ok' and rebuilt['steps'] == 4
+  assert rebuilt['images_per_sec'] > 0 and rebuilt['train_seconds'] == first[0]['train_seconds']
+  assert len(_rows(output_dir / benchmark.TRAIN_CSV)) == 2
+
+
+def test_seeds_failures_summary_provenance_plots_and_hparams(tmp_path, mnist5k_dir, capsys):
+  # alexnet_v2 cannot take 28x28 images: its runs fail and the others go on.
+  output_dir = tmp_path / 'study'
+  fv, names = _study(output_dir, mnist5k_dir, '--models=lenet,alexnet_v2', '--seeds=0,1',
+                     '--plots')
+  rows = benchmark.run_study(fv, names)
+  assert [(r['model'], r['seed'], r['status']) for r in rows['train']] == [
+      ('lenet', 0, 'ok'), ('lenet', 1, 'ok'), ('alexnet_v2', 0, 'failed'),
+      ('alexnet_v2', 1, 'failed')]
+  assert len(rows['failed']) == 2 and 'too small' in rows['failed'][0]['error']
+  assert '[4/4]' in capsys.readouterr().out
+
+  csv_rows = _rows(output_dir / benchmark.TRAIN_CSV)
+  lenet = [r for r in csv_rows if r['model'] == 'lenet']
+  assert [r['seed'] for r in lenet] == ['0', '1']
+  for row in lenet:
+    assert row['steps'] == '4' and 0.0 <= float(row['top1']) <= 1.0
+    assert float(row['images_per_sec']) > 0 and int(row['param_count']) > 0
+    # Training time is training steps only; setup and evaluation are their own columns.
+    assert 0 < float(row['train_seconds']) < float(row['setup_seconds'])
+    assert float(row['eval_seconds']) > 0
+  summary = _rows(output_dir / benchmark.SUMMARY_CSV)
+  lenet_summary = next(r for r in summary if r['model'] == 'lenet')
+  assert lenet_summary['n_seeds'] == '2' and lenet_summary['seeds'] == '0 1'
+  top1 = [float(r['top1']) for r in lenet]
+  assert float(lenet_summary['top1_mean']) == pytest.approx(sum(top1) / 2, abs=1e-3)
+  assert float(lenet_summary['top1_ci95']) == pytest.approx(
+      statistics.ci95_half_width(top1), rel=1e-3, abs=1e-4)
+  assert lenet_summary['images_per_sec_ci95'] != ''
+  alexnet_summary = next(r for r in summary if r['model'] == 'alexnet_v2')
+  assert alexnet_summary['n_seeds'] == '0' and alexnet_summary['n_failed'] == '2'
+
+  for path in (benchmark.TRAIN_CSV, benchmark.SUMMARY_CSV):
+    for row in _rows(output_dir / path):
+      for key in PROVENANCE:
+        assert row[key], (path, key)
+  assert lenet[0]['dataset'].startswith('mnist5k@') and lenet[0]['tf_version'] == tf.__version__
+  assert lenet[0]['onednn'] in ('on', 'off') and lenet[0]['cores'] == str(os.cpu_count())
+  report = (output_dir / benchmark.MARKDOWN).read_text()
+  for key in PROVENANCE:
+    assert f'- {key}: ' in report
+  assert '| lenet | momentum |' in report and ' ± ' in report and '| best |' in report
+  assert '## Failed runs' in report and 'alexnet_v2' in report
+  assert (output_dir / 'accuracy_vs_throughput.png').stat().st_size > 0
+  assert (output_dir / 'accuracy_over_time.png').stat().st_size > 0
 
   # TensorBoard's own reader finds the hyper-parameters and metrics of each run.
   from tensorboard.backend.event_processing import event_multiplexer
   from tensorboard.plugins.hparams import plugin_data_pb2
   multiplexer = event_multiplexer.EventMultiplexer()
-  multiplexer.AddRunsFromDirectory(str(study / 'train'))
+  multiplexer.AddRunsFromDirectory(str(output_dir / 'train'))
   multiplexer.Reload()
   content = multiplexer.PluginRunToTagToContent('hparams')
   session_starts, experiments = {}, 0
   for run, tags in content.items():
-    for tag, data in tags.items():
+    for data in tags.values():
       plugin_data = plugin_data_pb2.HParamsPluginData.FromString(data)
       if plugin_data.HasField('experiment'):
         experiments += 1
         assert {h.name for h in plugin_data.experiment.hparam_infos} >= {
-            'model', 'optimizer', 'learning_rate', 'batch_size', 'image_size'}
+            'model', 'optimizer', 'learning_rate', 'batch_size', 'image_size', 'seed'}
       if plugin_data.HasField('session_start_info'):
-        session_starts[run] = plugin_data.session_start_info.hparams['model'].string_value
-  assert experiments == 1
-  assert sorted(session_starts.values()) == ['cifarnet', 'lenet']
-  lenet_run = next(run for run, model in session_starts.items() if model == 'lenet')
-  assert 'hparams/accuracy' in multiplexer.Runs()[lenet_run]['tensors']
+        session_starts[run] = plugin_data.session_start_info.hparams['seed'].number_value
+  assert experiments == 1 and sorted(session_starts.values()) == [0, 1]
+  assert all('hparams/accuracy' in multiplexer.Runs()[run]['tensors'] for run in session_starts)
 
 
-def test_resumed_study_skips_finished_runs(tmp_path, mnist5k_dir):
-  fv, names = _study(tmp_path, mnist5k_dir, '--models=lenet', '--optimizers=sgd,adam')
-  benchmark.run_study(fv, names)
-  result_files = sorted((tmp_path / 'study' / 'train').glob('*/result.json'))
-  assert len(result_files) == 2
-  stamps = [os.path.getmtime(p) for p in result_files]
-  # A half-finished study: one run's result is gone.
-  result_files[1].unlink()
-  fv, names = _study(tmp_path, mnist5k_dir, '--models=lenet', '--optimizers=sgd,adam')
-  rows = benchmark.run_study(fv, names)['train']
-  assert [r['status'] for r in rows] == ['ok', 'ok']
-  assert os.path.getmtime(result_files[0]) == stamps[0]  # not run again
-  assert result_files[1].exists()
+def _worker_pids(spec_path):
+  pids = []
+  for entry in os.listdir('/proc'):
+    if entry.isdigit():
+      try:
+        with open(f'/proc/{entry}/cmdline', 'rb') as f:
+          if str(spec_path).encode() in f.read():
+            pids.append(int(entry))
+      except OSError:
+        pass
+  return pids
+
+
+def _wait_for(predicate, seconds, what):
+  deadline = time.time() + seconds
+  while time.time() < deadline:
+    value = predicate()
+    if value:
+      return value
+    time.sleep(0.05)
+  raise AssertionError(f'waited {seconds} s for {what}')
+
+
+def test_sigkilled_runner_takes_its_worker_and_the_rerun_resumes_truthfully(tmp_path,
+                                                                           mnist5k_dir):
+  output_dir = tmp_path / 'study'
+  argv = [*TINY, f'--output_dir={output_dir}', f'--dataset_dir={mnist5k_dir}',
+          '--max_number_of_steps=400']
+  runner = subprocess.Popen([sys.executable, SCRIPT, *argv], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+  try:
+    journal = _wait_for(lambda: list((output_dir / 'train').glob('*/progress.json'))
+                        if (output_dir / 'train').exists() else None, 240,
+                        'the first evaluation point')[0]
+    spec_path = journal.parent / run_spec.SPEC_FILE
+    workers = _worker_pids(spec_path)
+    assert workers, 'the worker should still be training the second half'
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()
+    _wait_for(lambda: not _worker_pids(spec_path), 10, 'the worker to die with the runner')
+  finally:
+    runner.kill()
+    runner.wait()
+  assert not (journal.parent / benchmark.RESULT_FILE).exists()
+
+  fv, names = _flags(*argv)
+  row = benchmark.run_study(fv, names)['train'][0]
+  assert row['status'] == 'ok'
+  assert row['steps'] == 400 and row['resumed_at'] == [200]
+  assert row['images_per_sec'] > 0
+  result = json.loads((journal.parent / benchmark.RESULT_FILE).read_text())
+  assert result['global_step'] == 400 and result['timed_steps'] >= 398
+  assert [h['step'] for h in result['history']] == [200, 400]
+
+
+def test_run_timeout_stops_a_silent_worker(tmp_path, mnist5k_dir, monkeypatch):
+  # A worker that hangs before printing anything: Python runs sitecustomize at start-up.
+  hang = tmp_path / 'hang'
+  hang.mkdir()
+  (hang / 'sitecustomize.py').write_text('import time\ntime.sleep(300)\n')
+  monkeypatch.setenv('PYTHONPATH', str(hang))
+  fv, names = _study(tmp_path / 'study', mnist5k_dir, '--run_timeout_secs=2')
+  start = time.time()
+  rows = benchmark.run_study(fv, names)
+  assert time.time() - start < 60
+  assert rows['train'][0]['status'] == 'failed'
+  assert 'timed out after 2 s' in rows['train'][0]['error']
+  spec_path = tmp_path / 'study' / 'train' / rows['train'][0]['run'] / run_spec.SPEC_FILE
+  assert not _worker_pids(spec_path)
+
+
+def test_script_from_another_folder_with_relative_paths_exits_1_on_a_failed_run(
+    tmp_path, mnist5k_dir):
+  os.symlink(mnist5k_dir, tmp_path / 'digits')
+  completed = subprocess.run(
+      [sys.executable, SCRIPT, *TINY, '--models=lenet,alexnet_v2', '--dataset_dir=digits',
+       '--output_dir=out', '--max_number_of_steps=2', '--eval_points=1'],
+      cwd=tmp_path, capture_output=True, text=True, timeout=600)
+  assert completed.returncode == 1, completed.stderr[-2000:]
+  assert '1 run(s) failed' in completed.stderr and 'alexnet_v2-momentum' in completed.stderr
+  rows = _rows(tmp_path / 'out' / benchmark.TRAIN_CSV)
+  assert [(r['model'], r['status']) for r in rows] == [('lenet', 'ok'), ('alexnet_v2', 'failed')]
+
+
+@pytest.mark.parametrize('optimizer, slot', [('adam', '/Adam'), ('rmsprop', '/RMSProp')])
+def test_throughput_training_step_is_trainings_own(optimizer, slot):
+  fv = flags.FlagValues()
+  train_flags.define_train_flags(fv)
+  fv(['train', '--model_name=lenet', f'--optimizer={optimizer}', '--weight_decay=0.01',
+      '--label_smoothing=0.1', '--batch_size=2', '--train_image_size=28'])
+  with tf.Graph().as_default():
+    images, labels = benchmark_worker.synthetic_inputs('lenet', 2, 28, 10)
+    step, graph = benchmark_worker.train_step(fv, images, labels, 10)
+    names = [v.op.name for v in tf1.global_variables()]
+    assert any(name.endswith(slot) for name in names)
+    assert tf1.losses.get_regularization_losses()  # --weight_decay reached the model
+    with tf1.Session() as session:
+      session.run([tf1.global_variables_initializer(), tf1.local_variables_initializer()])
+      session.run(step)
+      assert session.run(graph['global_step']) == 1
 
 
 def test_throughput_study_on_synthetic_and_real_data(tmp_path, mnist5k_dir):
-  fv = flags.FlagValues()
-  names = benchmark.define_benchmark_flags(fv)
-  fv(['benchmark', '--study=throughput', '--models=lenet', '--batch_sizes=4',
-      '--timed_steps=3', '--warmup_steps=1', f'--output_dir={tmp_path / "tp"}',
-      '--throughput_data=synthetic,real', f'--dataset_dir={mnist5k_dir}',
-      '--num_intra_threads=1', '--noplots'])
+  fv, names = _flags('--study=throughput', '--models=lenet', '--batch_sizes=4',
+                     '--timed_steps=2', '--warmup_steps=0', f'--output_dir={tmp_path / "tp"}',
+                     '--throughput_data=synthetic,real', f'--dataset_dir={mnist5k_dir}',
+                     '--num_intra_threads=1', '--optimizer=adam', '--noplots')
   rows = benchmark.run_study(fv, names)['throughput']
-  assert [(r['mode'], r['data'], r['status']) for r in rows] == [
-      ('train', 'synthetic', 'ok'), ('train', 'real', 'ok'),
-      ('inference', 'synthetic', 'ok'), ('inference', 'real', 'ok')]
+  assert [(r['mode'], r['data'], r['optimizer'], r['status']) for r in rows] == [
+      ('train', 'synthetic', 'adam', 'ok'), ('train', 'real', 'adam', 'ok'),
+      ('inference', 'synthetic', '', 'ok'), ('inference', 'real', '', 'ok')]
   for row in rows:
     assert row['images_per_sec'] > 0 and row['gflops_per_image'] > 0
-    assert 0 < row['peak_fraction'] < 2
+    assert 0 < row['peak_fraction'] < 3
     assert row['build_seconds'] > 0 and row['first_step_seconds'] > 0
-  assert len(_rows(tmp_path / 'tp' / benchmark.THROUGHPUT_CSV)) == 4
-  spec_path = tmp_path / 'tp' / 'throughput' / rows[1]['run'] / benchmark.SPEC_FILE
-  with open(spec_path) as f:
-    spec = json.load(f)
-  assert spec['dataset_dir'] == str(mnist5k_dir) and spec['num_intra_threads'] == 1
-  assert benchmark_worker.session_config(spec).intra_op_parallelism_threads == 1
+    assert row['threads'].startswith('1/')
+  csv_rows = _rows(tmp_path / 'tp' / benchmark.THROUGHPUT_CSV)
+  assert len(csv_rows) == 4 and csv_rows[1]['dataset'].startswith('mnist5k@')
+  assert all(row[key] for row in csv_rows for key in PROVENANCE)
+  spec = run_spec.read(tmp_path / 'tp' / 'throughput' / rows[1]['run'])
+  assert spec.dataset_dir == str(mnist5k_dir)
+  assert run_spec.flag_value(spec, 'optimizer') == 'adam'
 
 
 def test_throughput_study_in_float16(tmp_path):
-  fv = flags.FlagValues()
-  names = benchmark.define_benchmark_flags(fv)
-  fv(['benchmark', '--study=throughput', '--models=lenet', '--batch_sizes=4',
-      '--timed_steps=2', '--warmup_steps=0', f'--output_dir={tmp_path / "tp"}',
-      '--use_fp16', '--fp16_loss_scale=64', '--noplots'])
+  fv, names = _flags('--study=throughput', '--models=lenet', '--batch_sizes=4',
+                     '--timed_steps=2', '--warmup_steps=0', f'--output_dir={tmp_path / "tp"}',
+                     '--use_fp16', '--fp16_loss_scale=64', '--noplots')
   rows = benchmark.run_study(fv, names)['throughput']
   assert [(r['mode'], r['precision'], r['status']) for r in rows] == [
       ('train', 'fp16', 'ok'), ('inference', 'fp16', 'ok')]
-  assert all('prec=fp16' in row['run'] for row in rows)
-  with open(tmp_path / 'tp' / 'throughput' / rows[0]['run'] / benchmark.SPEC_FILE) as f:
-    spec = json.load(f)
-  assert spec['use_fp16'] and spec['fp16_loss_scale'] == 64
+  assert all('fp16' in row['run'] for row in rows)
+  spec = run_spec.read(tmp_path / 'tp' / 'throughput' / rows[0]['run'])
+  assert '--use_fp16' in spec.train_flags and '--fp16_loss_scale=64.0' in spec.train_flags
 
 
 @pytest.mark.parametrize('argv, message', [
@@ -125,12 +320,28 @@ def test_throughput_study_in_float16(tmp_path):
     (['--models=zzz*'], 'matches no registered model'),
     (['--optimizers=adamw'], 'adamw'),
     (['--model_name=lenet'], 'use --models'),
+    (['--random_seed=3'], 'use --seeds'),
+    (['--study=train', '--optimizer=adam'], 'compares --optimizers'),
+    (['--study=throughput', '--optimizers=adam'], 'takes --optimizer'),
+    (['--seeds=a'], 'whole number'),
     (['--study=throughput', '--throughput_data=imagenet'], 'synthetic or real'),
     (['--fp16_loss_scale=128'], 'add --use_fp16'),
 ])
 def test_bad_flags_fail_clearly(tmp_path, argv, message):
-  fv = flags.FlagValues()
-  names = benchmark.define_benchmark_flags(fv)
-  fv(['benchmark', f'--output_dir={tmp_path}', '--dataset_dir=/nonexistent', *argv])
+  fv, names = _flags(f'--output_dir={tmp_path}', '--dataset_dir=/nonexistent', *argv)
   with pytest.raises(ValueError, match=message):
     benchmark.run_study(fv, names)
+
+
+def test_student_t_and_welch_match_published_values():
+  # Student t 97.5% quantiles (any statistics table).
+  for df, quantile in ((1, 12.706), (2, 4.303), (4, 2.776), (10, 2.228), (30, 2.042)):
+    assert statistics.t_quantile(0.975, df) == pytest.approx(quantile, abs=1e-3)
+  assert statistics.ci95_half_width([1.0, 2.0, 3.0]) == pytest.approx(4.303 / 3 ** 0.5,
+                                                                      abs=1e-3)
+  assert statistics.ci95_half_width([1.0]) is None
+  # t = 0.05 / sqrt(2e-4 / 3) = 6.12 on 4 degrees of freedom.
+  assert statistics.welch_t_test([0.90, 0.91, 0.92], [0.85, 0.86, 0.87]) == pytest.approx(
+      0.0036, abs=1e-4)
+  assert statistics.welch_t_test([0.5, 0.6], [0.5, 0.6]) == pytest.approx(1.0)
+  assert statistics.welch_t_test([0.5], [0.6, 0.7]) is None

@@ -1,0 +1,59 @@
+"""Where and with what a measurement was made: commit, TensorFlow, CPU, threads, oneDNN, date."""
+
+import datetime
+import os
+import subprocess
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIELDS = ('commit', 'tf_version', 'cpu', 'cores', 'threads', 'onednn', 'date')
+
+
+def commit():
+  """The project's commit, with '+changes' when tracked files differ from it."""
+  try:
+    head = subprocess.run(['git', '-C', REPO_ROOT, 'rev-parse', '--short=10', 'HEAD'],
+                          capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    changed = subprocess.run(['git', '-C', REPO_ROOT, 'status', '--porcelain',
+                              '--untracked-files=no'], capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+  except (OSError, subprocess.SubprocessError):
+    return 'unknown'
+  return head + ('+changes' if changed else '')
+
+
+def cpu_model():
+  try:
+    with open('/proc/cpuinfo') as f:
+      for line in f:
+        if line.startswith('model name'):
+          return line.split(':', 1)[1].strip()
+  except OSError:
+    pass
+  import platform  # pylint: disable=g-import-not-at-top
+  return platform.processor() or platform.machine() or 'unknown'
+
+
+def threads(num_intra_threads, num_inter_threads):
+  """'intra/inter' as the session runs them: 0 means one per core, TensorFlow's default."""
+  cores = os.cpu_count() or 1
+  return f'{num_intra_threads or cores}/{num_inter_threads or cores}'
+
+
+def onednn():
+  """'on' or 'off': TF_ENABLE_ONEDNN_OPTS, which `import slimbench` sets to 1 by default."""
+  value = os.environ.get('TF_ENABLE_ONEDNN_OPTS', '')
+  return 'on' if value.lower() in ('1', 'true') else 'off'
+
+
+def collect(num_intra_threads=0, num_inter_threads=0):
+  """The provenance fields of a measurement made now, in this process."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return {
+      'commit': commit(),
+      'tf_version': tf.__version__,
+      'cpu': cpu_model(),
+      'cores': os.cpu_count(),
+      'threads': threads(num_intra_threads, num_inter_threads),
+      'onednn': onednn(),
+      'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
+  }
