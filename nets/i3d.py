@@ -80,7 +80,8 @@ def i3d(inputs, num_classes=1000, dropout_keep_prob=0.8, is_training=True,
       shrinks to the map (64 x 224 x 224 by default).
     num_classes: number of predicted classes; 0 or None returns the pooled features.
     dropout_keep_prob: probability of keeping an activation before the logits.
-    is_training: batch statistics and dropout when true.
+    is_training: batch statistics and dropout when true; None leaves them to an
+      enclosing arg scope.
     prediction_fn: turns the logits into `end_points['Predictions']`.
     spatial_squeeze: squeeze the logits to [batch, num_classes].
     reuse: reuse the variables of `scope`.

@@ -112,9 +112,13 @@ def s3dg_base(inputs, first_temporal_kernel_size=3, temporal_conv_startat='Conv2
 
 def video_classifier(base_fn, inputs, *, num_classes, dropout_keep_prob, is_training,
                      prediction_fn, spatial_squeeze, reuse, data_format, scope):
-  """`base_fn(inputs, scope)` under TF-Slim's training switches, then the 3-D classifier."""
+  """`base_fn(inputs, scope)` under TF-Slim's training switches, then the 3-D classifier.
+
+  is_training=None leaves batch norm and dropout to an enclosing arg scope.
+  """
+  switches = {} if is_training is None else {'is_training': is_training}
   with tf1.variable_scope(scope, 'InceptionV1', [inputs], reuse=reuse) as sc:
-    with slim.arg_scope([layers.batch_norm, slim.dropout], is_training=is_training):
+    with slim.arg_scope([layers.batch_norm, slim.dropout], **switches):
       net, end_points = base_fn(inputs, sc)
       return i3d_utils.logits_3d(
           net, end_points, net_name=sc.name, num_classes=num_classes,
@@ -139,7 +143,8 @@ def s3dg(inputs, num_classes=1000, first_temporal_kernel_size=3,
     first_temporal_kernel_size, temporal_conv_startat, gating_startat, final_endpoint,
       min_depth, depth_multiplier, data_format: as in `s3dg_base`.
     dropout_keep_prob: probability of keeping an activation before the logits.
-    is_training: batch statistics and dropout when true.
+    is_training: batch statistics and dropout when true; None leaves them to an
+      enclosing arg scope.
     prediction_fn: turns the logits into `end_points['Predictions']`.
     spatial_squeeze: squeeze the logits to [batch, num_classes].
     reuse: reuse the variables of `scope`.

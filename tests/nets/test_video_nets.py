@@ -19,6 +19,7 @@ import tf_slim as slim
 from deployment import model_deploy
 from nets import i3d
 from nets import i3d_utils
+from nets import layers
 from nets import nets_factory
 from nets import s3dg
 from slimbench import export
@@ -133,6 +134,16 @@ def test_final_endpoint_stops_the_base_there(base_fn, graph):
   assert not [v for v in tf1.global_variables() if 'Mixed_4c' in v.op.name]
   with pytest.raises(ValueError, match='unknown final_endpoint'):
     base_fn(tf1.placeholder(tf.float32, SMALL_CLIPS), final_endpoint='Logits')
+
+
+@pytest.mark.parametrize('builder, arg_scope', [(i3d.i3d, i3d.i3d_arg_scope),
+                                               (s3dg.s3dg, s3dg.s3dg_arg_scope)])
+def test_is_training_none_leaves_batch_norm_to_an_outer_scope(builder, arg_scope, graph):
+  """TF-Slim's fine-tuning idiom: freeze batch norm in a scope, build with None."""
+  with slim.arg_scope(arg_scope()):
+    with slim.arg_scope([layers.batch_norm], is_training=False):
+      builder(tf1.placeholder(tf.float32, [1, 4, 32, 32, 3]), num_classes=5, is_training=None)
+  assert not tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)
 
 
 def test_ncdhw_builds_the_same_variables_and_transposed_maps(graph):
