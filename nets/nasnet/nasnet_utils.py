@@ -26,6 +26,7 @@ from typing import Optional, Tuple
 
 import tensorflow as tf
 import tf_slim as slim
+from tf_slim.ops import arg_scope as arg_scope_lib
 
 from nets import layers
 
@@ -92,6 +93,74 @@ class CellStep:
   prev_back: int = 2
 
 
+# The `slim.conv2d` / `slim.separable_conv2d` arguments `conv2d` builds itself; any other
+# argument in the arg scope hands the layer to slim.
+_LEAN_CONV_ARGS = frozenset([
+    'activation_fn', 'weights_initializer', 'weights_regularizer', 'biases_initializer',
+    'biases_regularizer', 'trainable', 'variables_collections', 'outputs_collections',
+    'padding', 'normalizer_fn', 'normalizer_params', 'data_format', 'rate'])
+
+
+def conv2d(inputs, num_outputs, kernel, stride=1, padding=None, scope=None, separable=False):
+  """`slim.conv2d`, or `slim.separable_conv2d` with depth multiplier 1, built directly.
+
+  Same arguments from `slim.arg_scope`, same variables (`weights`, or `depthwise_weights`
+  and `pointwise_weights`; `biases`), same ops. tf_slim builds each of these layers through a
+  Keras layer that makes a set of every variable in the graph before adding its own, so the
+  build time grows with the square of the variable count: the 1,546 variables of
+  nasnet_large spent most of their build there. Arguments this function does not handle
+  (a normalizer_fn, NCHW, a rate) go to slim's layer.
+  """
+  layer = slim.separable_conv2d if separable else slim.conv2d
+  args = dict(arg_scope_lib.current_arg_scope().get(arg_scope_lib.arg_scope_func_key(layer),
+                                                    {}))
+  if padding is not None:
+    args['padding'] = padding
+  if (set(args) - _LEAN_CONV_ARGS or args.get('normalizer_fn') is not None or
+      args.get('data_format') not in (None, 'NHWC') or
+      args.get('rate', 1) not in (1, [1, 1], (1, 1))):
+    extra = {'depth_multiplier': 1} if separable else {}
+    if padding is not None:
+      extra['padding'] = padding
+    return layer(inputs, num_outputs, kernel, stride=stride, scope=scope, **extra)
+
+  in_channels = inputs.shape[3]
+  dtype = inputs.dtype.base_dtype
+  initializer = args.get('weights_initializer', slim.xavier_initializer())
+  regularizer = args.get('weights_regularizer')
+
+  def variable(name, shape, initializer, regularizer, collection_key):
+    return slim.model_variable(
+        name, shape=shape, dtype=dtype, initializer=initializer, regularizer=regularizer,
+        trainable=args.get('trainable', True),
+        collections=slim.utils.get_variable_collections(args.get('variables_collections'),
+                                                        collection_key))
+
+  strides = [1, stride, stride, 1]
+  with tf1.variable_scope(scope, 'SeparableConv2d' if separable else 'Conv', [inputs]) as sc:
+    if separable:
+      depthwise = variable('depthwise_weights', [kernel, kernel, in_channels, 1], initializer,
+                           regularizer, 'weights')
+      pointwise = variable('pointwise_weights', [1, 1, in_channels, num_outputs],
+                           initializer, regularizer, 'weights')
+      outputs = tf.nn.separable_conv2d(inputs, depthwise, pointwise, strides,
+                                       args.get('padding', 'SAME'))
+    else:
+      weights = variable('weights', [kernel, kernel, in_channels, num_outputs], initializer,
+                         regularizer, 'weights')
+      outputs = tf.nn.conv2d(inputs, weights, strides, args.get('padding', 'SAME'))
+    biases_initializer = args.get('biases_initializer', tf1.zeros_initializer())
+    if biases_initializer is not None:
+      biases = variable('biases', [num_outputs], biases_initializer,
+                        args.get('biases_regularizer'), 'biases')
+      outputs = tf.nn.bias_add(outputs, biases)
+    activation_fn = args.get('activation_fn', tf.nn.relu)
+    if activation_fn is not None:
+      outputs = activation_fn(outputs)
+    return slim.utils.collect_named_outputs(args.get('outputs_collections'), sc.name,
+                                            outputs)
+
+
 def calc_reduction_layers(num_cells, num_reduction_layers):
   """Indices of the cells before which the map is halved, evenly spaced among `num_cells`."""
   return [int(pool_num / (num_reduction_layers + 1) * num_cells)
@@ -143,13 +212,13 @@ def factorized_reduction(net, num_filters, stride):
   second shifted by one pixel, see all of them, and their outputs are concatenated.
   """
   if stride == 1:
-    net = slim.conv2d(net, num_filters, 1, scope='path_conv')
+    net = conv2d(net, num_filters, 1, scope='path_conv')
     return layers.batch_norm(net, scope='path_bn')
   path1 = net[:, ::stride, ::stride, :]
-  path1 = slim.conv2d(path1, num_filters // 2, 1, scope='path1_conv')
+  path1 = conv2d(path1, num_filters // 2, 1, scope='path1_conv')
   # Padded at the bottom and right so that an odd side gives the same size as path1.
   path2 = tf.pad(net, [[0, 0], [0, 1], [0, 1], [0, 0]])[:, 1::stride, 1::stride, :]
-  path2 = slim.conv2d(path2, num_filters - num_filters // 2, 1, scope='path2_conv')
+  path2 = conv2d(path2, num_filters - num_filters // 2, 1, scope='path2_conv')
   net = tf.concat([path1, path2], axis=3)
   return layers.batch_norm(net, scope='final_path_bn')
 
@@ -175,9 +244,8 @@ class _CellBuilder:
       k = op.kernel
       for repeat in range(1, op.repeats + 1):
         net = self.activation(net)
-        net = slim.separable_conv2d(net, num_filters, k, depth_multiplier=1,
-                                    stride=stride if repeat == 1 else 1,
-                                    scope=f'separable_{k}x{k}_{repeat}')
+        net = conv2d(net, num_filters, k, stride=stride if repeat == 1 else 1,
+                     scope=f'separable_{k}x{k}_{repeat}', separable=True)
         net = layers.batch_norm(net, scope=f'bn_sep_{k}x{k}_{repeat}')
       net = self._bound(net)
     elif op.kind == 'identity':
@@ -187,7 +255,7 @@ class _CellBuilder:
       if stride > 1 or in_filters != num_filters:
         if not self.bounded:
           net = tf.nn.relu(net)
-        net = slim.conv2d(net, num_filters, 1, stride=stride, scope='1x1')
+        net = conv2d(net, num_filters, 1, stride=stride, scope='1x1')
         net = layers.batch_norm(net, scope='bn_1')
         net = self._bound(net)
       return net
@@ -197,7 +265,7 @@ class _CellBuilder:
       pool = slim.avg_pool2d if op.kind == 'avg_pool' else slim.max_pool2d
       net = pool(net, op.kernel, stride=stride, padding='SAME')
       if in_filters != num_filters:
-        net = slim.conv2d(net, num_filters, 1, scope='1x1')
+        net = conv2d(net, num_filters, 1, scope='1x1')
         net = layers.batch_norm(net, scope='bn_1')
       net = self._bound(net)
     else:
@@ -213,7 +281,7 @@ class _CellBuilder:
     if prev_layer.shape[2] != net.shape[2]:
       return factorized_reduction(self.activation(prev_layer), num_filters, stride=2)
     if prev_layer.shape[3] != num_filters:
-      prev_layer = slim.conv2d(self.activation(prev_layer), num_filters, 1, scope='prev_1x1')
+      prev_layer = conv2d(self.activation(prev_layer), num_filters, 1, scope='prev_1x1')
       return layers.batch_norm(prev_layer, scope='prev_bn')
     return prev_layer
 
@@ -235,7 +303,7 @@ class _CellBuilder:
     num_filters = int(self.num_conv_filters * step.filter_scaling)
     with tf1.variable_scope(step.scope):
       prev_layer = self._match_prev_layer(prev_layer, net, num_filters)
-      net = slim.conv2d(self.activation(net), num_filters, 1, scope='1x1')
+      net = conv2d(self.activation(net), num_filters, 1, scope='1x1')
       net = layers.batch_norm(net, scope='beginning_bn')
       states = [net, prev_layer]
       for index, block in enumerate(step.cell.blocks):
@@ -361,8 +429,8 @@ def build_network(images, *, net_name, stem, steps, aux_after, config, num_class
     return name == final_endpoint
 
   with slim.arg_scope([layers.batch_norm], is_training=is_training):
-    net = slim.conv2d(images, stem.filters, 3, stride=stem.stride, padding=stem.padding,
-                      scope=stem.conv_scope)
+    net = conv2d(images, stem.filters, 3, stride=stem.stride, padding=stem.padding,
+                 scope=stem.conv_scope)
     net = layers.batch_norm(net, scope=stem.bn_scope)
     if _conv_stem_is_stem(steps) and reached('Stem', net):
       return net, end_points
