@@ -73,7 +73,7 @@ PEAK_SECONDS = 3.0
 # --train_image_size. The throughput study's training step uses --optimizer and
 # --learning_rate.
 MAIN_JOB_DEFAULTS = {
-    'dataset_name': 'mnist5k', 'max_number_of_steps': 300, 'train_image_size': 32,
+    'dataset_name': 'mnist5k', 'max_number_of_steps': 200, 'train_image_size': 32,
     'preprocessing_name': 'lenet', 'batch_norm_decay': 0.9, 'opt_epsilon': 1e-7,
     'weight_decay': 0.0, 'log_every_n_steps': 50, 'optimizer': 'momentum',
     'save_interval_secs': 3600, 'save_summaries_secs': 10, 'num_readers': 1,
@@ -302,7 +302,10 @@ def plan_train_runs(fv, train_flag_names, dataset_dir):
 
 def plan_throughput_runs(fv, train_flag_names, dataset_dir=None, peak_gflops=None):
   """(spec, run folder) of each run of the throughput study; real data needs dataset_dir."""
-  forwarded = _forwarded_flags(fv, train_flag_names, exclude=())
+  # Real images go through each model's own preprocessing unless the user names one (the
+  # main job's lenet preprocessing is for its training comparison).
+  exclude = () if fv['preprocessing_name'].present else ('preprocessing_name',)
+  forwarded = _forwarded_flags(fv, train_flag_names, exclude=exclude)
   models = expand_models(fv.models or DEFAULT_THROUGHPUT_MODELS)
   runs = []
   for model, batch_size, mode, data in itertools.product(
