@@ -18,6 +18,7 @@ CASES = [
     ['finetune_on_flowers.sh', 'inception_v3'],
     ['finetune_on_flowers.sh', 'resnet_v1_50'],
     ['compare_momentum_adam.sh', 'lenet'],
+    ['compare_on_fashion_mnist.sh'],
 ]
 
 
