@@ -75,7 +75,8 @@ class ThroughputRun:
   kind: str = 'throughput'
 
   def readable_name(self):
-    return (f'{self.model}-{self.mode}-{self.data}-bs{self.batch_size}-img{self.image_size}-'
+    mode = self.mode + (f'-{flag_value(self, "optimizer")}' if self.mode == 'train' else '')
+    return (f'{self.model}-{mode}-{self.data}-bs{self.batch_size}-img{self.image_size}-'
             f'{self.precision}')
 
 
