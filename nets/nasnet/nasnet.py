@@ -213,7 +213,9 @@ BUILDER_DOC_ARGS = """
     end_points: the outputs of the cells, 'global_pool', 'Logits', 'Predictions'.
 
   Raises:
-    ValueError: unknown final_endpoint, bad images, or a non-bool is_training.
+    ValueError: unknown final_endpoint or bad images.
+    TypeError: is_training is not True or False (None included: it decides drop-path and
+      the auxiliary head).
 """
 
 

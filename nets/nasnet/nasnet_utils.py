@@ -399,11 +399,13 @@ def build_network(images, *, net_name, stem, steps, aux_after, config, num_class
     recorded up to there, in build order.
 
   Raises:
-    ValueError: an unknown final_endpoint, an unsupported data_format, a non-bool
-      is_training, or images of the wrong shape.
+    ValueError: an unknown final_endpoint, an unsupported data_format, or images of the
+      wrong shape.
+    TypeError: is_training is not True or False.
   """
-  if not isinstance(is_training, bool):
-    raise ValueError(f'{net_name}: is_training must be True or False, got {is_training!r}')
+  # Drop-path and the auxiliary head are built or not: a tensor or None cannot decide.
+  layers.check_flag(is_training, 'is_training', net_name)
+  is_training = bool(is_training)
   if config.data_format != 'NHWC':
     raise ValueError(f'{net_name}: data_format must be NHWC, got {config.data_format!r}')
   names = end_point_names(steps)
