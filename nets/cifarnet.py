@@ -58,6 +58,7 @@ def cifarnet(images, num_classes=10, is_training=False, dropout_keep_prob=0.5,
     net: the logits, or the fc4 features when num_classes is 0 or None.
     end_points: a dict of the layers' outputs, ending with Logits and Predictions.
   """
+  layers.check_flag(is_training, 'is_training', scope, allow_tensor=True)
   images = layers.check_images(images, scope, cifarnet.min_image_size)
   end_points = {}
   with tf1.variable_scope(scope, 'CifarNet', [images]):

@@ -117,6 +117,8 @@ def inception_v1(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0
     net: the logits, or the pooled features when num_classes is 0 or None.
     end_points: a dict of the blocks' outputs.
   """
+  layers.check_flags(scope or 'InceptionV1', spatial_squeeze=spatial_squeeze,
+                     global_pool=global_pool)
   min_size = inception_utils.min_input_size(BLOCKS, 'Mixed_5c', 1 if global_pool else 7)
   inputs = layers.check_images(inputs, scope or 'InceptionV1', min_size)
   with tf1.variable_scope(scope, 'InceptionV1', [inputs], reuse=reuse) as sc:

@@ -174,6 +174,8 @@ def inception_v3(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0
     net: the logits, or the pooled features when num_classes is 0 or None.
     end_points: a dict of the blocks' outputs.
   """
+  layers.check_flags(scope or 'InceptionV3', spatial_squeeze=spatial_squeeze,
+                     create_aux_logits=create_aux_logits, global_pool=global_pool)
   with_aux = bool(create_aux_logits and num_classes)
   inputs = layers.check_images(inputs, scope or 'InceptionV3',
                                MIN_IMAGE_SIZE if with_aux else MIN_IMAGE_SIZE_WITHOUT_AUX)

@@ -145,6 +145,7 @@ def inception_v4(inputs, num_classes=1001, is_training=True, dropout_keep_prob=0
     net: the logits, or the pooled features when num_classes is 0 or None.
     end_points: a dict of the blocks' outputs.
   """
+  layers.check_flags(scope or 'InceptionV4', create_aux_logits=create_aux_logits)
   with_aux = bool(create_aux_logits and num_classes)
   inputs = layers.check_images(inputs, scope or 'InceptionV4',
                                MIN_IMAGE_SIZE if with_aux else MIN_IMAGE_SIZE_WITHOUT_AUX)

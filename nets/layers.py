@@ -367,9 +367,16 @@ def check_flag(value, name, net_name, allow_tensor=False):
   """
   if isinstance(value, (bool, np.bool_)) or (allow_tensor and tf.is_tensor(value)):
     return
+  net_name = getattr(net_name, 'name', net_name)  # A VariableScope passed as `scope`.
   expected = 'True, False or a boolean tensor' if allow_tensor else 'True or False'
   raise TypeError(f'{net_name}: {name} must be {expected}, got {value!r} '
                   f'({type(value).__name__})')
+
+
+def check_flags(net_name, **flags):
+  """`check_flag` for each of a builder's boolean arguments, given by name."""
+  for name, value in flags.items():
+    check_flag(value, name, net_name)
 
 
 def squeeze_spatial(net, net_name, name):
@@ -503,6 +510,8 @@ def convolutional_classifier(net, sc, end_points_collection, *, num_classes, is_
     (net, end_points), end_points ordered by layer.
   """
   net_name = sc.name
+  check_flags(net_name, spatial_squeeze=spatial_squeeze, global_pool=global_pool)
+  check_flag(is_training, 'is_training', net_name, allow_tensor=True)
   if fc_conv_padding == 'VALID' and net.shape[1] is not None and net.shape[1] < fc6_kernel:
     raise ValueError(f'{net_name}: the input is too small: the fc6 layer needs a '
                      f'{fc6_kernel}x{fc6_kernel} feature map, got {net.shape[1]}x{net.shape[2]}')

@@ -262,6 +262,8 @@ def mobilenet_v1(inputs,
     ValueError: bad images or arguments, or a map larger than 1x1 to squeeze.
   """
   net_name = scope if isinstance(scope, str) else 'MobilenetV1'
+  layers.check_flags(net_name, spatial_squeeze=spatial_squeeze, global_pool=global_pool,
+                     use_explicit_padding=use_explicit_padding)
   # Every layer pads and the pool shrinks to the map, so any size builds.
   inputs = layers.check_images(inputs, net_name, 1)
   with tf1.variable_scope(scope, 'MobilenetV1', [inputs], reuse=reuse) as sc:

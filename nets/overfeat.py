@@ -36,7 +36,7 @@ def overfeat_arg_scope(weight_decay=0.0005):
                    preprocessing='vgg',
                    num_classes=1000, logits_scope='overfeat/fc8', paper=PAPER)
 def overfeat(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5,
-             spatial_squeeze=True, reuse=None, scope='overfeat', global_pool=False):
+             spatial_squeeze=True, scope='overfeat', global_pool=False, reuse=None):
   """OverFeat's fast model.
 
   Args:
@@ -46,9 +46,10 @@ def overfeat(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5,
     is_training: whether dropout is active.
     dropout_keep_prob: probability of keeping an activation in dropout.
     spatial_squeeze: squeeze the logits to [batch_size, num_classes].
-    reuse: reuse the variables of `scope`.
     scope: optional variable scope.
     global_pool: average the fc7 features over space (for inputs larger than 231).
+    reuse: reuse the variables of `scope` (after TF-Slim's arguments: its overfeat has
+      none).
 
   Returns:
     net: the logits, or the features when num_classes is 0 or None.
