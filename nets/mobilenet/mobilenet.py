@@ -87,7 +87,8 @@ def training_scope(is_training=True, weight_decay=0.00004, stddev=0.09,
   """The arg scope the MobileNet v2 / v3 checkpoints were trained with.
 
   Args:
-    is_training: default of the nets' `is_training` (an explicit argument wins).
+    is_training: default of the nets' `is_training` (an explicit argument wins); None
+      sets neither, leaving batch norm and dropout to an enclosing arg scope.
     weight_decay: L2 decay of the convolution weights; depthwise weights have none, since
       they hold few parameters and decaying them hurts accuracy.
     stddev: standard deviation of the truncated-normal weight initializer; a negative
@@ -102,12 +103,14 @@ def training_scope(is_training=True, weight_decay=0.00004, stddev=0.09,
     initializer = slim.initializers.xavier_initializer()
   else:
     initializer = tf1.truncated_normal_initializer(stddev=stddev)
-  batch_norm_params = dict(decay=bn_decay, center=True, scale=True, is_training=is_training)
+  # As in TF-Slim, is_training=None leaves batch norm and dropout to an enclosing scope.
+  training = {} if is_training is None else {'is_training': is_training}
   with slim.arg_scope([slim.conv2d, slim.fully_connected, slim.separable_conv2d],
                       weights_initializer=initializer, normalizer_fn=layers.batch_norm), \
       slim.arg_scope([mobilenet_base, mobilenet], is_training=is_training), \
-      slim.arg_scope([layers.batch_norm], **batch_norm_params), \
-      slim.arg_scope([slim.dropout], is_training=is_training, keep_prob=dropout_keep_prob), \
+      slim.arg_scope([layers.batch_norm], decay=bn_decay, center=True, scale=True,
+                     **training), \
+      slim.arg_scope([slim.dropout], keep_prob=dropout_keep_prob, **training), \
       slim.arg_scope([slim.conv2d],
                      weights_regularizer=slim.l2_regularizer(weight_decay)), \
       slim.arg_scope([slim.separable_conv2d], weights_regularizer=None) as scope:
@@ -127,6 +130,10 @@ def _build_layers(inputs, conv_defs, depth_multiplier, final_endpoint, output_st
                   use_explicit_padding, min_depth, divisible_by,
                   finegrain_classification_mode, is_training, net_name):
   """Builds the layers of `conv_defs` in the current variable scope."""
+  layers.check_flags(net_name, use_explicit_padding=use_explicit_padding,
+                     finegrain_classification_mode=finegrain_classification_mode)
+  if is_training is not None:
+    layers.check_flag(is_training, 'is_training', net_name, allow_tensor=True)
   if depth_multiplier <= 0:
     raise ValueError(f'{net_name}: depth_multiplier must be positive, got {depth_multiplier}')
   _check_output_stride(output_stride)
@@ -143,8 +150,9 @@ def _build_layers(inputs, conv_defs, depth_multiplier, final_endpoint, output_st
   with contextlib.ExitStack() as stack:
     for fns, params in conv_defs.get('defaults', {}).items():
       stack.enter_context(slim.arg_scope(list(fns), **params))
-    stack.enter_context(slim.arg_scope([layers.batch_norm, slim.dropout],
-                                       is_training=is_training))
+    if is_training is not None:
+      stack.enter_context(slim.arg_scope([layers.batch_norm, slim.dropout],
+                                         is_training=is_training))
     for index, (layer, name) in enumerate(zip(spec, layer_names)):
       params = dict(layer.params)
       if 'num_outputs' in params:
@@ -207,28 +215,32 @@ def _build_layers(inputs, conv_defs, depth_multiplier, final_endpoint, output_st
 
 
 @slim.add_arg_scope
-def mobilenet_base(inputs, conv_defs, depth_multiplier=1.0, final_endpoint=None,
-                   output_stride=None, use_explicit_padding=False, min_depth=8,
-                   divisible_by=8, finegrain_classification_mode=False, is_training=False,
-                   reuse=None, scope='Mobilenet'):
+def mobilenet_base(inputs, conv_defs, multiplier=1.0, final_endpoint=None,
+                   output_stride=None, use_explicit_padding=False, scope=None,
+                   is_training=False, min_depth=8, divisible_by=8,
+                   finegrain_classification_mode=False, reuse=None):
   """Builds the layers of `conv_defs` without a classifier.
+
+  The arguments up to `is_training` are TF-Slim's, in its order; ours follow.
 
   Args:
     inputs: a [batch, height, width, 1 or 3] tensor.
     conv_defs: the network's table (see the module docstring).
-    depth_multiplier: scales every layer's width (`num_outputs`); widths are rounded to
-      multiples of `divisible_by` and are at least `min_depth`.
+    multiplier: scales every layer's width (`num_outputs`); widths are rounded to
+      multiples of `divisible_by` and are at least `min_depth`. (The v2 and v3 modules
+      call it `depth_multiplier`.)
     final_endpoint: stop after this layer (`layer_N`).
     output_stride: the ratio of input to output resolution, a power of 2; further strides
       become atrous rates (for dense prediction). None uses every stride.
     use_explicit_padding: pad explicitly and convolve with VALID.
-    min_depth: the smallest width the depth multiplier may produce.
+    scope: variable scope; 'Mobilenet' by default.
+    is_training: batch statistics in batch norm (and active dropout in `mobilenet`);
+      None leaves both to an enclosing arg scope, as in TF-Slim.
+    min_depth: the smallest width the multiplier may produce.
     divisible_by: widths are multiples of it.
     finegrain_classification_mode: keep the last layer at its full width when
-      `depth_multiplier` is below 1.
-    is_training: batch statistics in batch norm (and active dropout in `mobilenet`).
+      `multiplier` is below 1.
     reuse: reuse the variables of `scope`.
-    scope: variable scope.
 
   Returns:
     (net, end_points): the last layer's output and the ordered end points.
@@ -236,35 +248,38 @@ def mobilenet_base(inputs, conv_defs, depth_multiplier=1.0, final_endpoint=None,
   Raises:
     ValueError: bad images, multiplier, final_endpoint or output_stride.
   """
-  net_name = getattr(scope, 'name', scope)
+  net_name = getattr(scope, 'name', scope) or 'Mobilenet'
   inputs = layers.check_images(inputs, net_name, MIN_IMAGE_SIZE)
   with tf1.variable_scope(scope, 'Mobilenet', [inputs], reuse=reuse):
-    return _build_layers(inputs, conv_defs, depth_multiplier, final_endpoint, output_stride,
+    return _build_layers(inputs, conv_defs, multiplier, final_endpoint, output_stride,
                          use_explicit_padding, min_depth, divisible_by,
                          finegrain_classification_mode, is_training, net_name)
 
 
 @slim.add_arg_scope
-def mobilenet(input_tensor, num_classes=1001, depth_multiplier=1.0, scope='Mobilenet',
-              conv_defs=None, finegrain_classification_mode=False, min_depth=8,
-              divisible_by=8, prediction_fn=slim.softmax, base_only=False,
-              is_training=False, reuse=None, final_endpoint=None, output_stride=None,
-              use_explicit_padding=False):
+def mobilenet(inputs, num_classes=1001, prediction_fn=slim.softmax, reuse=None,
+              scope='Mobilenet', base_only=False, conv_defs=None, multiplier=1.0,
+              final_endpoint=None, output_stride=None, use_explicit_padding=False,
+              is_training=False, min_depth=8, divisible_by=8,
+              finegrain_classification_mode=False):
   """Builds `conv_defs` with TF-Slim's MobileNet classifier.
 
+  The arguments up to `base_only` are TF-Slim's, in its order; the rest are keywords there
+  (its `**mobilenet_args`, passed on to `mobilenet_base`).
+
   Args:
-    input_tensor: a [batch, height, width, 1 or 3] tensor.
+    inputs: a [batch, height, width, 1 or 3] tensor.
     num_classes: number of predicted classes (1001 for the published checkpoints, class 0
       being background); 0 or None returns the pooled features [batch, 1, 1, channels].
-    depth_multiplier: see `mobilenet_base`.
-    scope: variable scope.
-    conv_defs: the network's table (required).
-    finegrain_classification_mode, min_depth, divisible_by: see `mobilenet_base`.
     prediction_fn: turns the logits into `Predictions`; None leaves them out.
-    base_only: return the last layer's output, before pooling.
-    is_training: batch statistics in batch norm, active dropout.
     reuse: reuse the variables of `scope`.
-    final_endpoint, output_stride, use_explicit_padding: see `mobilenet_base`.
+    scope: variable scope.
+    base_only: return the last layer's output, before pooling.
+    conv_defs: the network's table (required).
+    multiplier, final_endpoint, output_stride, use_explicit_padding, min_depth,
+      divisible_by, finegrain_classification_mode: see `mobilenet_base`.
+    is_training: batch statistics in batch norm, active dropout; None leaves both to an
+      enclosing arg scope.
 
   Returns:
     (logits, end_points): logits [batch, num_classes] (or the features, see above) and the
@@ -276,10 +291,11 @@ def mobilenet(input_tensor, num_classes=1001, depth_multiplier=1.0, scope='Mobil
   net_name = getattr(scope, 'name', scope)
   if conv_defs is None:
     raise ValueError(f'{net_name}: conv_defs is required (e.g. mobilenet_v2.V2_DEF)')
-  input_tensor = layers.check_images(input_tensor, net_name, MIN_IMAGE_SIZE)
-  with tf1.variable_scope(scope, 'Mobilenet', [input_tensor], reuse=reuse):
+  layers.check_flags(net_name, base_only=base_only)
+  inputs = layers.check_images(inputs, net_name, MIN_IMAGE_SIZE)
+  with tf1.variable_scope(scope, 'Mobilenet', [inputs], reuse=reuse):
     net, end_points = _build_layers(
-        input_tensor, conv_defs, depth_multiplier, final_endpoint, output_stride,
+        inputs, conv_defs, multiplier, final_endpoint, output_stride,
         use_explicit_padding, min_depth, divisible_by, finegrain_classification_mode,
         is_training, net_name)
     if base_only:
@@ -288,7 +304,8 @@ def mobilenet(input_tensor, num_classes=1001, depth_multiplier=1.0, scope='Mobil
       net = end_points['global_pool'] = global_pool(net)
       if not num_classes:
         return net, end_points
-      net = slim.dropout(net, is_training=is_training, scope='Dropout')
+      training = {} if is_training is None else {'is_training': is_training}
+      net = slim.dropout(net, scope='Dropout', **training)
       logits = slim.conv2d(net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None,
                            biases_initializer=tf1.zeros_initializer(),
                            scope='Conv2d_1c_1x1')

@@ -87,7 +87,7 @@ def mobilenet(input_tensor, num_classes=1001, depth_multiplier=1.0, scope='Mobil
       if slim.conv2d in fns:
         params['activation_fn'] = activation_fn
   return lib.mobilenet(input_tensor, num_classes=num_classes,
-                       depth_multiplier=depth_multiplier, scope=scope, conv_defs=conv_defs,
+                       multiplier=depth_multiplier, scope=scope, conv_defs=conv_defs,
                        finegrain_classification_mode=finegrain_classification_mode,
                        min_depth=min_depth, divisible_by=divisible_by, **kwargs)
 

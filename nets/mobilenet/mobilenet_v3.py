@@ -194,7 +194,7 @@ def mobilenet(input_tensor, num_classes=1001, depth_multiplier=1.0, scope='Mobil
     (logits, end_points).
   """
   return lib.mobilenet(input_tensor, num_classes=num_classes,
-                       depth_multiplier=depth_multiplier, scope=scope,
+                       multiplier=depth_multiplier, scope=scope,
                        conv_defs=V3_LARGE if conv_defs is None else conv_defs,
                        finegrain_classification_mode=finegrain_classification_mode, **kwargs)
 
@@ -204,16 +204,18 @@ def mobilenet_base(input_tensor, depth_multiplier=1.0, **kwargs):
   return mobilenet(input_tensor, depth_multiplier=depth_multiplier, base_only=True, **kwargs)
 
 
-def _register(name, doc, paper, **defaults):
+def _register(name, doc, paper, depth_multiplier=1.0, scope='MobilenetV3', **defaults):
   """Registers `mobilenet` with other defaults (which the caller may still override)."""
-  def builder(input_tensor, num_classes=1001, **kwargs):
-    return mobilenet(input_tensor, num_classes=num_classes, **{**defaults, **kwargs})
+  # TF-Slim's variants take mobilenet's first four arguments by position.
+  def builder(input_tensor, num_classes=1001, depth_multiplier=depth_multiplier, scope=scope,
+              **kwargs):
+    return mobilenet(input_tensor, num_classes, depth_multiplier, scope,
+                     **{**defaults, **kwargs})
   builder.__name__ = builder.__qualname__ = name
   builder.__doc__ = f"""{doc}
 
   Takes the arguments of `mobilenet`; returns (logits, end_points).
   """
-  scope = defaults.get('scope', 'MobilenetV3')
   return registry.register(name, arg_scope=training_scope, default_image_size=224,
                            min_image_size=lib.MIN_IMAGE_SIZE, preprocessing='inception',
                            num_classes=1001, logits_scope=f'{scope}/Logits',

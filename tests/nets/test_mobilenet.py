@@ -205,7 +205,7 @@ def test_a_custom_table_builds_with_slim_names(graph):
           lib.op(slim.conv2d, num_outputs=64, kernel_size=[1, 1]),
       ])
   logits, end_points = lib.mobilenet(_images(32, batch=2), num_classes=5, conv_defs=conv_defs,
-                                     depth_multiplier=2.0, scope='Tiny')
+                                     multiplier=2.0, scope='Tiny')
   assert logits.shape.as_list() == [2, 5]
   assert [k for k in end_points if '/' not in k] == [
       'layer_1', 'layer_2', 'layer_3', 'layer_4', 'global_pool', 'Logits', 'Predictions']
