@@ -284,7 +284,7 @@ def test_wait_for_checkpoints_waits_for_a_training_folder_that_does_not_exist_ye
   train_dir = tmp_path / 'later'
   process = _start(_eval_command(train_dir, tmp_path / 'eval', mnist5k_dir,
                                  '--wait_for_checkpoints', '--eval_interval_secs=1',
-                                 '--eval_timeout_secs=20'))
+                                 '--eval_timeout_secs=8'))
   try:
     _wait_for_line(process, 'Waiting for')
     time.sleep(2)
