@@ -215,5 +215,5 @@ def test_a_dataset_name_registers_once():
     registry.register('mnist5k', splits=('train',), num_classes=10, channels=1,
                       description='again')(convert)
   assert dataset_factory.list_datasets() == [
-      'cifar10', 'cifar100', 'flowers', 'image_folder', 'imagenet', 'mnist', 'mnist5k',
-      'synthetic']
+      'cifar10', 'cifar100', 'fashion_mnist', 'flowers', 'image_folder', 'imagenet', 'mnist',
+      'mnist5k', 'synthetic']

@@ -87,10 +87,22 @@ def test_wrong_checksum_of_a_placed_file_is_named_and_the_file_kept(tmp_path, no
   assert (tmp_path / 'data.bin').exists()
 
 
-def test_wrong_checksum_of_a_download_deletes_it(tmp_path, server):
+@pytest.mark.parametrize('verify_checksums', [True, False])
+def test_wrong_checksum_of_a_download_deletes_it(tmp_path, server, verify_checksums):
   with pytest.raises(download.ChecksumError, match='downloaded data.bin is damaged'):
-    download.fetch(_remote(f'{server}/data.bin', sha256='0' * 64), str(tmp_path))
+    download.fetch(_remote(f'{server}/data.bin', sha256='0' * 64), str(tmp_path),
+                   verify_checksums)
   assert os.listdir(tmp_path) == []
+
+
+def test_noverify_uses_a_placed_file_that_differs_and_says_so(tmp_path, no_network, caplog):
+  (tmp_path / 'data.bin').write_bytes(PAYLOAD[:-1] + b'\x00')
+  local = download.fetch_file(_remote('http://unused.invalid/data.bin'), str(tmp_path),
+                              verify_checksums=False)
+  assert (local.path, local.official) == (str(tmp_path / 'data.bin'), False)
+  assert local.sha256 == hashlib.sha256(PAYLOAD[:-1] + b'\x00').hexdigest()
+  assert (f'{tmp_path / "data.bin"} has SHA-256 {local.sha256}, expected {SHA256}: not the '
+          'official file; converting it unverified (--noverify_checksums)') in caplog.text
 
 
 def test_offline_error_names_the_file_to_place_by_hand(tmp_path):
