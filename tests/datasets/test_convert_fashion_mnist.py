@@ -144,9 +144,11 @@ def test_format_checks_stay_strict_without_verification(tmp_path, damage):
                                   verify_checksums=False)
 
 
-def test_readers_know_it_before_it_is_converted():
-  with pytest.raises(ValueError, match='--dataset_name=fashion_mnist'):
-    dataset_factory.get_dataset('fashion_mnist', 'train', '/nonexistent')
+def test_readers_know_it_before_it_is_converted(tmp_path):
+  with pytest.raises(ValueError, match=f'no converted fashion_mnist dataset in {tmp_path}; '
+                                       'run: python download_and_convert_data.py '
+                                       '--dataset_name=fashion_mnist'):
+    dataset_factory.get_dataset('fashion_mnist', 'train', str(tmp_path))
 
 
 _REAL = convert_fashion_mnist.DEBIAN_DIR
