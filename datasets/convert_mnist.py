@@ -56,7 +56,6 @@ FILES = {
 CLASS_NAMES = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine')
 _IMAGES_MAGIC = 2051
 _LABELS_MAGIC = 2049
-_SPLITS = (('train', 'train'), ('test', 'test'))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,8 +121,8 @@ def _find_in_source(source_dir, filename):
 
 @dataclasses.dataclass
 class _Source:
-  """A file to convert: its idx bytes, the checksum that identifies it, and whether it
-  is the published file."""
+  """A file to convert: its idx bytes, the SHA-256 that identifies it (of the content
+  where the content's is published, else of the file) and whether it is the published one."""
   path: str
   content: bytes
   sha256: str
@@ -199,9 +198,9 @@ def convert_idx(name, files, class_names, dataset_dir, source_dir=None, overwrit
   if job.complete:
     return job.info
   splits, num_bytes = [], 0
-  for (split_name, prefix), shards in zip(_SPLITS, (train_shards, validation_shards)):
-    pixels, labels = _load_split(sources[f'{prefix}_images'], sources[f'{prefix}_labels'],
-                                 len(class_names))
+  for split_name, shards in (('train', train_shards), ('test', validation_shards)):
+    pixels, labels = _load_split(sources[f'{split_name}_images'],
+                                 sources[f'{split_name}_labels'], len(class_names))
     # Only picks the record writer: PNG keeps about a third of MNIST's pixels and 85% of
     # Fashion-MNIST's; either way a split fits in one 64 MB shard.
     split_bytes = pixels.nbytes // 3
