@@ -68,6 +68,9 @@ def i3d_base(inputs, final_endpoint='Mixed_5c', scope='InceptionV1'):
                         data_format=i3d_utils.NDHWC, scope=scope)
 
 
+# Inception preprocessing, frame by frame: pixels in [-1, 1], as the ImageNet Inception-v1
+# whose weights are inflated into these nets takes them, and as Carreira & Zisserman's
+# Kinetics checkpoints do.
 @registry.register('i3d', arg_scope=i3d_arg_scope, default_image_size=224,
                    num_frames=DEFAULT_NUM_FRAMES, min_image_size=1, preprocessing='inception',
                    num_classes=1000, logits_scope='InceptionV1/Logits', paper=PAPER)

@@ -126,6 +126,9 @@ def video_classifier(base_fn, inputs, *, num_classes, dropout_keep_prob, is_trai
           prediction_fn=prediction_fn, data_format=data_format)
 
 
+# Inception preprocessing, frame by frame: pixels in [-1, 1], as the ImageNet Inception-v1
+# whose weights are inflated into these nets takes them, and as Carreira & Zisserman's
+# Kinetics checkpoints do.
 @registry.register('s3dg', arg_scope=s3dg_arg_scope, default_image_size=224,
                    num_frames=DEFAULT_NUM_FRAMES, min_image_size=1, preprocessing='inception',
                    num_classes=1000, logits_scope='InceptionV1/Logits', paper=PAPER)
