@@ -341,8 +341,8 @@ def evaluate(fv):
       timeout=fv.eval_timeout_secs):
     problem = checkpoints.damage(checkpoint)
     if problem:
-      logging.warning('Checkpoint %s is damaged (%s); waiting for the next one', checkpoint,
-                      problem)
+      logging.warning('Checkpoint %s cannot be read, damaged or already rotated out (%s); '
+                      'waiting for the next one', checkpoint, problem)
       continue
     results = eval_graph.evaluate(checkpoint)
     write_results(fv.eval_dir, results)

@@ -434,8 +434,8 @@ def train(fv, flag_names=(), extra_hooks=()):
     start_step, images_per_sec (every worker's), seconds, task. A parameter server returns
     what `cluster.serve` does.
 
-  A chief whose train_dir already holds a checkpoint at --max_number_of_steps does
-  nothing and returns steps_run 0. The results say why training stopped: 'stopped' is
+  A single process whose train_dir already holds a checkpoint at --max_number_of_steps
+  does nothing and returns steps_run 0. The results say why training stopped: 'stopped' is
   'finished', the signal's name, or 'diverged at step N'.
 
   Raises:
@@ -572,7 +572,8 @@ def _train(fv, flag_names, extra_hooks, task, is_chief):
   if is_chief:
     checkpoints.remove_partial_saves(fv.train_dir)
   resumed = _resume_checkpoint(fv.train_dir) if is_chief else None
-  if resumed and fv.max_number_of_steps:
+  # In a cluster the chief still starts, so that the other tasks hear that it is done.
+  if resumed and fv.max_number_of_steps and not task:
     step = _global_step_of(resumed)
     if step is not None and step >= fv.max_number_of_steps:
       return _already_finished(fv, step, resumed)
