@@ -333,7 +333,9 @@ def build_train_graph(fv, dataset=None, batch_iterator=None):
                                      label_smoothing=fv.label_smoothing, weights=1.0)
     accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), labels), tf.float32))
     scalar_summary('train/batch_accuracy', accuracy)
-    tf1.summary.image('images', images, max_outputs=3)
+    # A video model's clips [batch, frames, height, width, C] show their first frames.
+    tf1.summary.image('images', images[:, 0] if images.shape.rank == 5 else images,
+                      max_outputs=3)
     return end_points
 
   summaries = set()

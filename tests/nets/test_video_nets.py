@@ -16,13 +16,15 @@ import pytest
 import tensorflow as tf
 import tf_slim as slim
 
-from deployment import model_deploy
+from datasets import synthetic
 from nets import i3d
 from nets import i3d_utils
 from nets import layers
 from nets import nets_factory
 from nets import s3dg
 from slimbench import export
+from slimbench import train_flags
+from slimbench import training
 from tests.conftest import SPEC_DIR
 
 tf1 = tf.compat.v1
@@ -174,46 +176,45 @@ def test_a_separable_convolution_starts_as_its_spatial_half(graph):
   np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
 
+class _Clips:
+  """Synthetic clips for `training.build_train_graph`'s batch_iterator: new ones each step,
+  in inception preprocessing's [-1, 1]."""
+
+  def __init__(self, shape, num_classes):
+    self.shape, self.num_classes = shape, num_classes
+
+  def get_next(self):
+    return (tf.random.uniform(self.shape, -1, 1),
+            tf.random.uniform(self.shape[:1], 0, self.num_classes, tf.int64))
+
+
 @pytest.mark.parametrize('name', VIDEO_MODELS)
 def test_a_training_step_on_synthetic_clips(name, graph):
-  """As training.py builds it: model_deploy clones, cross-entropy and weight decay,
-  momentum, batch-norm updates with the step. Loss finite, every variable moves."""
-  tf1.set_random_seed(0)
+  """training.py's own graph (clones, cross-entropy and weight decay, the flags' optimizer,
+  batch-norm updates with the step) on clips: loss finite, every variable moves."""
   num_classes = 5
-  clips = tf.data.Dataset.from_tensors(0).repeat().map(lambda _: (
-      tf.random.uniform(SMALL_CLIPS, -1, 1),  # inception preprocessing's range
-      tf.random.uniform([SMALL_CLIPS[0]], 0, num_classes, tf.int64)))
-  iterator = tf1.data.make_one_shot_iterator(clips)
-  network_fn = nets_factory.get_network_fn(name, num_classes=num_classes, weight_decay=4e-5,
-                                           is_training=True, batch_norm_decay=0.9)
-  deploy_config = model_deploy.DeploymentConfig(num_clones=1, clone_on_cpu=True)
-  global_step = tf1.train.get_or_create_global_step()
-
-  def clone_fn(batch_iterator):
-    images, labels = batch_iterator.get_next()
-    logits, end_points = network_fn(images)
-    tf1.losses.softmax_cross_entropy(tf.one_hot(labels, num_classes), logits)
-    return end_points
-
-  clones = model_deploy.create_clones(deploy_config, clone_fn, [iterator])
-  update_ops = tf1.get_collection(tf1.GraphKeys.UPDATE_OPS, deploy_config.clone_scope(0))
-  optimizer = tf1.train.MomentumOptimizer(0.01, 0.9)
-  total_loss, gradients = model_deploy.optimize_clones(clones, optimizer)
-  missing = sorted({v.op.name for v in tf1.trainable_variables()} -
-                   {v.op.name for g, v in gradients if g is not None})
-  assert not missing, f'no gradient for {missing}'
-  update_ops.append(optimizer.apply_gradients(gradients, global_step=global_step))
-  with tf.control_dependencies([tf.group(*update_ops)]):
-    train_op = tf.identity(total_loss)
-
+  fv = flags.FlagValues()
+  train_flags.define_train_flags(fv)
+  fv(['train', f'--model_name={name}', f'--batch_size={SMALL_CLIPS[0]}',
+      f'--train_image_size={SMALL_CLIPS[2]}', '--batch_norm_decay=0.9', '--random_seed=0'])
+  dataset = synthetic.SyntheticDataset('train', image_size=SMALL_CLIPS[2],
+                                       num_classes=num_classes)
+  built = training.build_train_graph(fv, dataset=dataset,
+                                     batch_iterator=_Clips(SMALL_CLIPS, num_classes))
   variables = tf1.trainable_variables()
+  gradients = tf.gradients(built['total_loss'], variables)
+  missing = [v.op.name for v, g in zip(variables, gradients) if g is None]
+  assert not missing, f'no gradient for {missing}'
+
   moving_means = [v for v in tf1.global_variables() if v.op.name.endswith('moving_mean')]
   with tf1.Session() as sess:
     sess.run(tf1.global_variables_initializer())
     before = sess.run(variables + moving_means)
-    losses = [sess.run(train_op) for _ in range(2)]
+    losses = [sess.run(built['train_op']) for _ in range(2)]
     after = sess.run(variables + moving_means)
+    summary = sess.run(built['summary_op'])
   assert np.all(np.isfinite(losses)), losses
+  assert summary
   unchanged = [v.op.name for v, b, a in zip(variables + moving_means, before, after)
                if np.array_equal(b, a)]
   assert not unchanged, f'not updated by the training step: {unchanged[:5]}'
