@@ -152,12 +152,13 @@ def test_readers_know_it_before_it_is_converted(tmp_path):
 
 
 _REAL = convert_fashion_mnist.DEBIAN_DIR
-
-
-@pytest.mark.skipif(
+_needs_real_files = pytest.mark.skipif(
     not os.path.isfile(os.path.join(_REAL, 't10k-labels-idx1-ubyte.gz')),
     reason=f'real Fashion-MNIST not installed in {_REAL} (apt-get install '
            'dataset-fashion-mnist; .ci/run does so where it can)')
+
+
+@_needs_real_files
 def test_real_fashion_mnist_converts_to_its_70000_original_images(tmp_path):
   out = tmp_path / 'fashion_mnist'
   result = _script(f'--source_dir={_REAL}', f'--dataset_dir={out}')
@@ -167,7 +168,7 @@ def test_real_fashion_mnist_converts_to_its_70000_original_images(tmp_path):
   assert info['checksums_verified'] is True
   for split, prefix, count in (('train', 'train', 60000), ('test', 't10k', 10000)):
     dataset = dataset_factory.get_dataset('fashion_mnist', split, str(out))
-    assert sum(tfrecords.count_records(f) for f in dataset.data_sources) == count
+    assert dataset.num_samples == count
     assert info['splits'][split]['class_counts'] == [count // 10] * 10
     pixels = convert_mnist.read_idx(os.path.join(_REAL, f'{prefix}-images-idx3-ubyte.gz'),
                                     _MAGIC['images'])
@@ -185,3 +186,25 @@ def test_real_fashion_mnist_converts_to_its_70000_original_images(tmp_path):
           assert feature['image/class/label'].int64_list.value[0] == labels[index]
         index += 1
     assert index == count
+
+
+# The authors' archives carry each file's name and a time in their gzip headers; Debian's
+# copies carry neither, around the very same deflate streams.
+_OFFICIAL_GZIP_TIMES = {'train-images-idx3-ubyte.gz': 1504176606,
+                        'train-labels-idx1-ubyte.gz': 1504176606,
+                        't10k-images-idx3-ubyte.gz': 1504176627,
+                        't10k-labels-idx1-ubyte.gz': 1504176627}
+
+
+@_needs_real_files
+def test_debian_files_are_the_published_archives_but_for_their_headers():
+  for idx_file in convert_fashion_mnist.FILES.values():
+    remote = idx_file.remote
+    with open(os.path.join(_REAL, remote.filename), 'rb') as f:
+      debian = f.read()
+    assert debian[3] == 0  # no name field, no extra field
+    official = (b'\x1f\x8b\x08\x08' + _OFFICIAL_GZIP_TIMES[remote.filename].to_bytes(4, 'little')
+                + debian[8:10] + remote.filename[:-3].encode() + b'\x00' + debian[10:])
+    assert len(official) == remote.size
+    assert hashlib.sha256(official).hexdigest() == remote.sha256
+    assert hashlib.sha256(gzip.decompress(debian)).hexdigest() == idx_file.content_sha256
