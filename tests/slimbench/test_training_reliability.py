@@ -137,13 +137,20 @@ def test_the_checkpoint_saver_refuses_non_finite_weights(tmp_path):
   assert _listed_checkpoints(tmp_path) == [str(tmp_path / 'model.ckpt-0')]
 
 
-def test_rerunning_a_finished_training_is_a_no_op(tmp_path, mnist5k_dir):
+def test_rerunning_a_finished_training_is_a_no_op_and_takes_over_a_stale_lock(
+    tmp_path, mnist5k_dir):
   train_dir = tmp_path / 'done'
   _in_process_lenet(str(train_dir), mnist5k_dir, 2)
   before = {name: os.stat(train_dir / name).st_mtime_ns for name in os.listdir(train_dir)}
+  # The lock of a process that is gone, as a killed training leaves it.
+  dead = subprocess.Popen([sys.executable, '-c', 'pass'])
+  dead.wait()
+  (train_dir / files.LOCK_FILE).write_text(json.dumps({'host': 'here', 'pid': dead.pid}))
   ran = _run(_train_command(train_dir, mnist5k_dir, '--optimizer=momentum',
                             '--max_number_of_steps=2'))
   assert ran.returncode == 0, ran.stderr[-3000:]
+  assert f'Taking over the lock {train_dir}/{files.LOCK_FILE} of process {dead.pid}' in (
+      ran.stderr)
   assert 'already trained to step 2 (--max_number_of_steps=2): nothing to do' in ran.stderr
   after = {name: os.stat(train_dir / name).st_mtime_ns for name in os.listdir(train_dir)}
   assert after == before  # no step, no checkpoint, not even flags.txt rewritten
