@@ -205,20 +205,48 @@ def drop_path(net, keep_prob, is_training=True):
   return net / keep_prob * keep
 
 
-def factorized_reduction(net, num_filters, stride):
-  """Matches `net` to `num_filters` channels and, at stride 2, halves its map.
+def _check_data_format(data_format):
+  if data_format not in ('NHWC', 'NCHW'):
+    raise ValueError(f'data_format must be NHWC or NCHW, got {data_format!r}')
+
+
+def get_channel_index(data_format='NHWC'):
+  """The channel axis of a 4-D tensor in `data_format`."""
+  _check_data_format(data_format)
+  return 3 if data_format == 'NHWC' else 1
+
+
+def get_channel_dim(shape, data_format='NHWC'):
+  """The channel count of a 4-D `shape` in `data_format`."""
+  if len(shape) != 4:
+    raise ValueError(f'get_channel_dim: expected a 4-D shape, got {shape}')
+  return int(shape[get_channel_index(data_format)])
+
+
+def global_avg_pool(x, data_format='NHWC'):
+  """Averages a 4-D tensor over its height and width: [batch, channels]."""
+  return tf.reduce_mean(x, [1, 2] if get_channel_index(data_format) == 3 else [2, 3])
+
+
+def factorized_reduction(net, output_filters, stride, data_format='NHWC'):
+  """Matches `net` to `output_filters` channels and, at stride 2, halves its map.
 
   At stride 2 a strided 1x1 convolution would see only every other pixel; two of them, the
   second shifted by one pixel, see all of them, and their outputs are concatenated.
+
+  Raises:
+    ValueError: data_format is not NHWC (the cells are built in NHWC only).
   """
+  if data_format != 'NHWC':
+    raise ValueError(f'factorized_reduction: data_format must be NHWC, got {data_format!r}')
   if stride == 1:
-    net = conv2d(net, num_filters, 1, scope='path_conv')
+    net = conv2d(net, output_filters, 1, scope='path_conv')
     return layers.batch_norm(net, scope='path_bn')
   path1 = net[:, ::stride, ::stride, :]
-  path1 = conv2d(path1, num_filters // 2, 1, scope='path1_conv')
+  path1 = conv2d(path1, output_filters // 2, 1, scope='path1_conv')
   # Padded at the bottom and right so that an odd side gives the same size as path1.
   path2 = tf.pad(net, [[0, 0], [0, 1], [0, 1], [0, 0]])[:, 1::stride, 1::stride, :]
-  path2 = conv2d(path2, num_filters - num_filters // 2, 1, scope='path2_conv')
+  path2 = conv2d(path2, output_filters - output_filters // 2, 1, scope='path2_conv')
   net = tf.concat([path1, path2], axis=3)
   return layers.batch_norm(net, scope='final_path_bn')
 
@@ -452,7 +480,7 @@ def build_network(images, *, net_name, stem, steps, aux_after, config, num_class
           end_points['AuxLogits'] = _aux_head(activation(net), num_classes, activation)
 
     with tf1.variable_scope('final_layer'):
-      net = tf.reduce_mean(activation(net), [1, 2])
+      net = global_avg_pool(activation(net))
       if reached('global_pool', net) or not num_classes:
         return net, end_points
       net = slim.dropout(net, config.dense_dropout_keep_prob, is_training=is_training,

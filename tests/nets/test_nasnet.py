@@ -304,3 +304,27 @@ def test_direct_convolutions_equal_slims(graph):
                       normalizer_params={'dim': 3}):
     nasnet_utils.conv2d(inputs, 4, 1, scope='normalized')
   assert 'normalized/biases' not in {v.op.name for v in tf1.global_variables()}
+
+
+def test_tf_slim_nasnet_utils_helpers(graph):
+  """The helpers TF-Slim's nasnet_utils exposes, called as its tests call them."""
+  assert nasnet_utils.calc_reduction_layers(18, 2) == [6, 12]
+  assert nasnet_utils.calc_reduction_layers(9, 2) == [3, 6]
+  assert [nasnet_utils.get_channel_index(f) for f in ('NHWC', 'NCHW')] == [3, 1]
+  assert [nasnet_utils.get_channel_dim([10, 20, 30, 40], f) for f in ('NHWC', 'NCHW')] == [
+      40, 20]
+  inputs = tf1.placeholder(tf.float32, (5, 10, 21, 10))
+  assert nasnet_utils.global_avg_pool(inputs, 'NHWC').shape.as_list() == [5, 10]
+  assert nasnet_utils.global_avg_pool(inputs, 'NCHW').shape.as_list() == [5, 10]
+  output = nasnet_utils.factorized_reduction(inputs, 16, stride=1, data_format='NHWC')
+  assert output.shape.as_list() == [5, 10, 21, 16]
+  # At stride 2 an odd side rounds up, as a SAME-padded strided convolution does.
+  with tf1.variable_scope('stride_2'):
+    output = nasnet_utils.factorized_reduction(inputs, 15, stride=2)
+  assert output.shape.as_list() == [5, 5, 11, 15]
+  assert {v.op.name: v.shape.as_list() for v in tf1.global_variables()
+          if 'path' in v.op.name and 'weights' in v.op.name and 'stride_2' in v.op.name} == {
+              'stride_2/path1_conv/weights': [1, 1, 10, 7],
+              'stride_2/path2_conv/weights': [1, 1, 10, 8]}
+  with pytest.raises(ValueError, match='data_format must be NHWC or NCHW'):
+    nasnet_utils.get_channel_index('HWC')
