@@ -9,6 +9,7 @@ import tensorflow as tf
 from datasets import images
 from nets import nets_factory
 from preprocessing import preprocessing_factory
+from slimbench import checkpoint_inputs
 from slimbench import checkpoints
 from slimbench import export
 
@@ -32,7 +33,9 @@ def define_classify_flags(fv):
                       flag_values=fv)
   flags.DEFINE_integer('image_size', None, 'Input side; by default the model\'s.',
                        lower_bound=1, flag_values=fv)
-  flags.DEFINE_boolean('use_grayscale', False, 'One-channel input.', flag_values=fv)
+  flags.DEFINE_boolean('use_grayscale', False, 'One-channel input; by default what the '
+                       'checkpoint\'s first convolution takes (a SavedModel records it).',
+                       flag_values=fv)
   flags.DEFINE_integer('top_k', 5, 'Classes to print per image.', lower_bound=1,
                        flag_values=fv)
   flags.DEFINE_enum('output_format', 'text', ['text', 'json'], 'text for people, json for '
@@ -121,23 +124,40 @@ def classify(fv, image_paths):
     metadata = export.read_metadata(fv.saved_model_dir)
     model_name, saved_names = metadata['model_name'], metadata['labels']
     image_size, channels = metadata['image_size'], metadata['channels']
+    if fv['use_grayscale'].present and (1 if fv.use_grayscale else 3) != channels:
+      raise ValueError(checkpoint_inputs.mismatch_message(
+          f'SavedModel {fv.saved_model_dir}', channels, 1 if fv.use_grayscale else 3,
+          fv.use_grayscale))
+    if fv.image_size and fv.image_size != image_size:
+      raise ValueError(f'SavedModel {fv.saved_model_dir} takes {image_size}x{image_size} '
+                       f'images, the flags ask for --image_size={fv.image_size}')
+    preprocessing_name = fv.preprocessing_name or metadata['preprocessing']
   else:
     model_name, saved_names = fv.model_name, {}
-    image_size = fv.image_size or nets_factory.model_info(model_name).default_image_size
-    channels = 1 if fv.use_grayscale else 3
+    checkpoint = checkpoints.resolve_checkpoint(fv.checkpoint_path)
+    # The size and preprocessing the checkpoint was trained with, unless the flags say.
+    trained = checkpoint_inputs.training_settings(checkpoint, model_name)
+    image_size = (checkpoint_inputs.default_from_training(
+        'image_size', fv.image_size, trained, 'train_image_size', checkpoint) or
+                  nets_factory.model_info(model_name).default_image_size)
+    use_grayscale, _ = checkpoint_inputs.choose_use_grayscale(
+        checkpoint, checkpoint_inputs.checkpoint_channels(checkpoint, model_name),
+        fv['use_grayscale'])
+    channels = 1 if use_grayscale else 3
+    preprocessing_name = checkpoint_inputs.default_from_training(
+        'preprocessing_name', fv.preprocessing_name, trained, 'preprocessing_name',
+        checkpoint) or model_name
   info = nets_factory.model_info(model_name)
   names = _class_names(fv, saved_names)
   preprocess = preprocessing_factory.get_preprocessing(
-      fv.preprocessing_name or (metadata['preprocessing'] if fv.saved_model_dir else
-                                model_name),
-      is_training=False, use_grayscale=channels == 1)
+      preprocessing_name, is_training=False, use_grayscale=channels == 1)
   batch = _preprocess(image_paths, preprocess, channels, image_size)
   if fv.saved_model_dir:
     model = tf.saved_model.load(fv.saved_model_dir)
     probabilities = model.signatures['serving_default'](
         images=tf.constant(batch, tf.float32))['probabilities'].numpy()
   else:
-    probabilities = _probabilities_from_checkpoint(fv, info, batch)
+    probabilities = _probabilities_from_checkpoint(checkpoint, info, batch)
   results = []
   for path, row in zip(image_paths, probabilities):
     top = np.argsort(-row)[:fv.top_k]
@@ -147,8 +167,7 @@ def classify(fv, image_paths):
   return results
 
 
-def _probabilities_from_checkpoint(fv, info, batch):
-  checkpoint = checkpoints.resolve_checkpoint(fv.checkpoint_path)
+def _probabilities_from_checkpoint(checkpoint, info, batch):
   shapes = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
   # The logits layer's weights or biases, directly in its scope (LeNet's fc4/biases) or
   # one level down (MobileNet's Logits/Conv2d_1c_1x1/biases); their last side is the classes.

@@ -30,6 +30,7 @@ import tf_slim as slim
 from datasets import dataset_factory
 from nets import nets_factory
 from preprocessing import ten_crop
+from slimbench import checkpoint_inputs
 from slimbench import checkpoints
 from slimbench import files
 from slimbench import inputs
@@ -83,7 +84,8 @@ def define_eval_flags(fv):
   flags.DEFINE_boolean('quantize', False, 'TF-Slim\'s quantized evaluation graph; it needs '
                        'tf.contrib.quantize, which TensorFlow 2 no longer has.',
                        flag_values=fv)
-  flags.DEFINE_boolean('use_grayscale', False, 'Convert images to one channel.',
+  flags.DEFINE_boolean('use_grayscale', False, 'Convert images to one channel. By default '
+                       'the images get the channels of the checkpoint\'s first convolution.',
                        flag_values=fv)
   flags.DEFINE_integer('eval_crops', 1, 'Views per image: 1, the preprocessing\'s central '
                        'crop; 10, the 2012 AlexNet paper\'s centre and four corner crops of '
@@ -174,9 +176,14 @@ def _variables_to_restore(fv, global_step):
 
 
 class _EvalGraph:
-  """The evaluation graph of one model on one split, built once, run per checkpoint."""
+  """The evaluation graph of one model on one split, built once, run per checkpoint.
 
-  def __init__(self, fv, eval_crops=1):
+  The images get the channels that `checkpoint`'s first convolution takes, and unless the
+  flags say, the preprocessing and size that its training folder's flags.txt records (the
+  first checkpoint of a training folder speaks for the rest).
+  """
+
+  def __init__(self, fv, eval_crops=1, checkpoint=None):
     check_eval_crops(eval_crops)
     self.fv = fv
     self.eval_crops = eval_crops
@@ -187,20 +194,42 @@ class _EvalGraph:
       self.num_classes = self.dataset.num_classes - fv.labels_offset
       network_fn = nets_factory.get_network_fn(fv.model_name, num_classes=self.num_classes,
                                                is_training=False)
-      self.image_size = fv.eval_image_size or network_fn.default_image_size
-      preprocessing_name = fv.preprocessing_name or fv.model_name
+      trained = (checkpoint_inputs.training_settings(checkpoint, fv.model_name)
+                 if checkpoint else {})
+      image_size = checkpoint_inputs.default_from_training(
+          'eval_image_size', fv.eval_image_size, trained, 'train_image_size', checkpoint)
+      self.image_size = image_size or network_fn.default_image_size
+      preprocessing_name = checkpoint_inputs.default_from_training(
+          'preprocessing_name', fv.preprocessing_name, trained, 'preprocessing_name',
+          checkpoint) or fv.model_name
+      self.preprocessing_name = preprocessing_name
+      use_grayscale, expand_to_rgb = fv.use_grayscale, False
+      if checkpoint:
+        use_grayscale, expand_to_rgb = checkpoint_inputs.choose_use_grayscale(
+            checkpoint, checkpoint_inputs.checkpoint_channels(checkpoint, fv.model_name),
+            fv['use_grayscale'],
+            lambda grayscale: checkpoint_inputs.preprocessed_channels(
+                preprocessing_name, self.dataset.channels, grayscale))
       if eval_crops == 1:
         batches = inputs.make_batches(
             self.dataset, preprocessing_name, self.image_size, fv.batch_size,
             is_training=False, labels_offset=fv.labels_offset,
-            use_grayscale=fv.use_grayscale,
+            use_grayscale=use_grayscale,
             num_preprocessing_threads=fv.num_preprocessing_threads, num_epochs=1,
             drop_remainder=False)
       else:
         batches = ten_crop_batches(
             self.dataset, preprocessing_name, self.image_size, fv.batch_size,
-            labels_offset=fv.labels_offset, use_grayscale=fv.use_grayscale,
+            labels_offset=fv.labels_offset, use_grayscale=use_grayscale,
             num_preprocessing_threads=fv.num_preprocessing_threads)
+      if expand_to_rgb:
+        # A grayscale dataset through a preprocessing that keeps one channel, for a
+        # network trained on colour: the channel repeated, as an RGB decode of it would be.
+        batches = batches.map(lambda images, labels: (tf.image.grayscale_to_rgb(images),
+                                                      labels))
+      self.num_batches = math.ceil(self.dataset.num_samples / fv.batch_size)
+      if fv.max_num_batches:
+        self.num_batches = min(self.num_batches, fv.max_num_batches)
       self.iterator = tf1.data.make_initializable_iterator(batches)
       images, self.labels = self.iterator.get_next()
       if eval_crops == 1:
@@ -244,6 +273,7 @@ class _EvalGraph:
         session.run(self.iterator.initializer)
         step = int(session.run(self.global_step))
         batches = 0
+        progress = Progress(self.num_batches)
         while fv.max_num_batches is None or batches < fv.max_num_batches:
           try:
             labels, predictions, hits, losses = session.run(
@@ -251,6 +281,7 @@ class _EvalGraph:
           except tf.errors.OutOfRangeError:
             break
           batches += 1
+          progress.batch_done(batches)
           count += len(labels)
           correct += int(np.sum(predictions == labels))
           top_5 += int(np.sum(hits))
@@ -271,7 +302,42 @@ class _EvalGraph:
               (None if np.isnan(v) else float(v)) for i, v in enumerate(per_class)},
           'seconds': time.time() - start, 'checkpoint': checkpoint,
           'image_size': self.image_size, 'eval_crops': self.eval_crops,
+          'preprocessing': self.preprocessing_name,
       }
+
+
+def format_duration(seconds):
+  """1:02:03 for 3723 s, 2:05 for 125 s."""
+  minutes, seconds = divmod(int(round(seconds)), 60)
+  hours, minutes = divmod(minutes, 60)
+  return f'{hours}:{minutes:02d}:{seconds:02d}' if hours else f'{minutes}:{seconds:02d}'
+
+
+class Progress:
+  """Logs `Evaluation [k/N]` with the time taken and left, as TF-Slim's evaluation did.
+
+  A tenth of the batches apart (every batch when there are fewer than 20), and at least
+  every LOG_EVERY_SECS seconds, so that a slow evaluation still shows that it moves.
+  """
+
+  LOG_EVERY_SECS = 30
+
+  def __init__(self, num_batches, clock=time.monotonic):
+    self.num_batches = num_batches
+    self.every = 1 if num_batches < 20 else num_batches // 10
+    self.clock = clock
+    self.start = self.last_log = clock()
+
+  def batch_done(self, done):
+    now = self.clock()
+    if not (done % self.every == 0 or done == self.num_batches or
+            now - self.last_log >= self.LOG_EVERY_SECS):
+      return
+    self.last_log = now
+    elapsed = now - self.start
+    left = elapsed / done * max(self.num_batches - done, 0)
+    logging.info('Evaluation [%d/%d], %s elapsed, ETA %s', done, self.num_batches,
+                 format_duration(elapsed), format_duration(left))
 
 
 def write_results(eval_dir, results):
@@ -302,9 +368,10 @@ def write_results(eval_dir, results):
 
 
 def _log(results):
-  logging.info('%s at step %d on %d examples (%d crop%s each): eval/Accuracy = %.4f, '
-               'eval/Recall_5 = %.4f, loss = %.4f', results['model'], results['global_step'],
-               results['num_examples'], results['eval_crops'],
+  logging.info('%s at step %d on %d examples (%dx%d, %s preprocessing, %d crop%s each): '
+               'eval/Accuracy = %.4f, eval/Recall_5 = %.4f, loss = %.4f', results['model'],
+               results['global_step'], results['num_examples'], results['image_size'],
+               results['image_size'], results['preprocessing'], results['eval_crops'],
                's' if results['eval_crops'] > 1 else '', results['accuracy'],
                results['recall_5'], results['loss'])
 
@@ -326,12 +393,15 @@ def evaluate(fv):
       raise NoCheckpointError(f'--checkpoint_path={fv.checkpoint_path}: the folder holds no '
                               f'checkpoint')
     checkpoint = checkpoints.resolve_checkpoint(fv.checkpoint_path)
-    results = _EvalGraph(fv, fv.eval_crops).evaluate(checkpoint)
+    results = _EvalGraph(fv, fv.eval_crops, checkpoint).evaluate(checkpoint)
     write_results(fv.eval_dir, results)
     _log(results)
     return [results]
 
-  eval_graph = _EvalGraph(fv, fv.eval_crops)
+  # Built at the first checkpoint, which says what input the network takes; the dataset
+  # is checked now, not after the wait.
+  dataset_factory.get_dataset(fv.dataset_name, fv.dataset_split_name, fv.dataset_dir)
+  eval_graph = None
   all_results = []
   if not tf.io.gfile.isdir(fv.checkpoint_path):
     logging.info('Waiting for %s to be made and a checkpoint to appear in it',
@@ -344,6 +414,8 @@ def evaluate(fv):
       logging.warning('Checkpoint %s cannot be read, damaged or already rotated out (%s); '
                       'waiting for the next one', checkpoint, problem)
       continue
+    if eval_graph is None:
+      eval_graph = _EvalGraph(fv, fv.eval_crops, checkpoint)
     results = eval_graph.evaluate(checkpoint)
     write_results(fv.eval_dir, results)
     _log(results)

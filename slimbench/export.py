@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from datasets import dataset_factory
 from nets import nets_factory
+from slimbench import checkpoint_inputs
 from slimbench import checkpoints
 
 tf1 = tf.compat.v1
@@ -62,7 +63,10 @@ def define_export_flags(fv):
   flags.DEFINE_string('output_file', '', 'Where to write the GraphDef.', flag_values=fv)
   flags.DEFINE_boolean('write_text_graphdef', False, 'Write the GraphDef as text.',
                        flag_values=fv)
-  flags.DEFINE_boolean('use_grayscale', False, 'One-channel input.', flag_values=fv)
+  flags.DEFINE_boolean('use_grayscale', False, 'One-channel input. By default the input has '
+                       'the channels of --checkpoint_path\'s first convolution; without a '
+                       'checkpoint, what the model\'s preprocessing makes of --dataset_dir\'s '
+                       'images.', flag_values=fv)
   flags.DEFINE_boolean('quantize', False, 'TF-Slim\'s quantized graph; it needs '
                        'tf.contrib.quantize, which TensorFlow 2 no longer has.',
                        flag_values=fv)
@@ -90,8 +94,28 @@ def _num_classes_and_names(fv, info):
   return info.num_classes - fv.labels_offset, {}
 
 
-def _channels(fv):
-  return 1 if fv.use_grayscale else 3
+def input_channels(fv, info, checkpoint):
+  """Channels of the exported input: the checkpoint's; without one, those the model's
+  preprocessing gives --dataset_dir's images (one for MNIST through LeNet's), else
+  TF-Slim's 3, unless --use_grayscale says.
+
+  Raises:
+    ValueError: --use_grayscale contradicts the checkpoint (one line saying what differs).
+  """
+  if checkpoint:
+    count = checkpoint_inputs.checkpoint_channels(checkpoint, fv.model_name)
+    use_grayscale, _ = checkpoint_inputs.choose_use_grayscale(
+        checkpoint, count, fv['use_grayscale'])
+    if count is not None:
+      return count
+    return 1 if use_grayscale else 3
+  if fv['use_grayscale'].present:
+    return 1 if fv.use_grayscale else 3
+  if fv.dataset_dir:
+    dataset = dataset_factory.get_dataset(fv.dataset_name, 'train', fv.dataset_dir)
+    return checkpoint_inputs.preprocessed_channels(info.preprocessing, dataset.channels,
+                                                   use_grayscale=False)
+  return 3
 
 
 def check_video_flags(fv, info):
@@ -110,13 +134,19 @@ def check_video_flags(fv, info):
     raise ValueError('--num_frames applies to video models only (with --is_video_model)')
 
 
-def build_inference_graph(fv, num_classes):
-  """Builds the export graph in the default graph; returns (input, outputs dict)."""
+def build_inference_graph(fv, num_classes, channels=None, image_size=None):
+  """Builds the export graph in the default graph; returns (input, outputs dict).
+
+  `channels` defaults to 1 with --use_grayscale, else 3; `image_size` to --image_size,
+  else the model's.
+  """
   info = nets_factory.model_info(fv.model_name)
   check_video_flags(fv, info)
-  image_size = fv.image_size or info.default_image_size
+  image_size = image_size or fv.image_size or info.default_image_size
+  if channels is None:
+    channels = 1 if fv.use_grayscale else 3
   shape = nets_factory.input_shape(fv.model_name, fv.batch_size, image_size,
-                                   num_frames=fv.num_frames, channels=_channels(fv))
+                                   num_frames=fv.num_frames, channels=channels)
   images = tf1.placeholder(tf.float32, shape, name='input')
   network_fn = nets_factory.get_network_fn(fv.model_name, num_classes=num_classes,
                                            is_training=fv.is_training)
@@ -148,9 +178,15 @@ def export(fv):
   check_video_flags(fv, info)
   num_classes, names = _num_classes_and_names(fv, info)
   checkpoint = checkpoints.resolve_checkpoint(fv.checkpoint_path) if fv.checkpoint_path else None
+  channels = input_channels(fv, info, checkpoint)
+  # The size and preprocessing the checkpoint was trained with, unless the flags say.
+  trained = checkpoint_inputs.training_settings(checkpoint, fv.model_name) if checkpoint else {}
+  image_size = checkpoint_inputs.default_from_training('image_size', fv.image_size, trained,
+                                                       'train_image_size', checkpoint)
+  preprocessing = trained.get('preprocessing_name', info.preprocessing)
   written = []
   with tf.Graph().as_default() as graph:
-    images, outputs = build_inference_graph(fv, num_classes)
+    images, outputs = build_inference_graph(fv, num_classes, channels, image_size)
     with tf1.Session() as session:
       if checkpoint:
         saver, _, _ = checkpoints.restore_saver(
@@ -170,7 +206,7 @@ def export(fv):
       if saved_model_dir:
         metadata = {'model_name': fv.model_name, 'image_size': images.shape[-2],
                     'channels': images.shape[-1], 'num_frames': images.shape[1] if fv.is_video_model else None,
-                    'preprocessing': info.preprocessing,
+                    'preprocessing': preprocessing,
                     'num_classes': num_classes, 'labels_offset': fv.labels_offset,
                     'labels': {str(k): v for k, v in sorted(names.items())},
                     'checkpoint': checkpoint}
