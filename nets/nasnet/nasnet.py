@@ -23,7 +23,6 @@ Usage:
   net, end_points = nasnet.build_nasnet_mobile(images, 1001, final_endpoint='Cell_7')
 """
 
-import tensorflow as tf
 import tf_slim as slim
 
 from nets import layers

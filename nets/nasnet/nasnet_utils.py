@@ -1,23 +1,23 @@
 """What NASNet-A and PNASNet-5 share: cells written as tables, and the one builder of both.
 
 A cell of either search space (Zoph et al., "Learning Transferable Architectures for
-Scalable Image Recognition", CVPR 2018, Section 3 and Figure 3; Liu et al., "Progressive
-Neural Architecture Search", ECCV 2018, Section 3.1) has five blocks. A block applies one
-operation to each of two hidden states and adds the results; the new state joins the list
-the later blocks choose from. State 0 is the previous cell's output, state 1 the output of
-the cell before it, state 2 + b the output of block b. The cell's output concatenates the
-states its table names. `Cell` holds the two tables (operations and inputs) of the papers'
-figures, and `build_cell` turns any such table into layers, so NASNet's normal and reduction
-cells and PNASNet's cell go through the same code.
+Scalable Image Recognition", CVPR 2018; Liu et al., "Progressive Neural Architecture
+Search", ECCV 2018) has five blocks. A block applies one operation to each of two hidden
+states and adds the results; the new state joins the list the later blocks choose from.
+State 0 is the previous cell's output, state 1 the output of the cell before it, state
+2 + b the output of block b. The cell's output concatenates the states its table names.
+`Cell` holds the two tables (operations and inputs) of the papers' figures, and
+`_CellBuilder` turns any such table into layers, so NASNet's normal and reduction cells and
+PNASNet's cell go through the same code.
 
 Around the cells the networks differ only in their plan (`CellStep`s: which cell, where the
 stride is 2, how many filters, which earlier output feeds state 1), which `build_network`
 follows. Scopes and variable names are those of TF-Slim's published checkpoints.
 
-Drop-path (Section 4.1 of the NASNet paper, "ScheduledDropPath") drops an operation's whole
-output for some examples; the probability grows linearly with the cell's depth and with the
-training step, reaching `1 - drop_path_keep_prob` in the last cell at
-`total_training_steps` (`drop_path_keep_prob_at`).
+Drop-path (the NASNet paper's ScheduledDropPath) drops an operation's whole output for some
+examples; the probability grows linearly with the cell's depth and with the training step,
+reaching `1 - drop_path_keep_prob` in the last cell at `total_training_steps`
+(`drop_path_keep_prob_at`).
 """
 
 import collections

@@ -2,11 +2,11 @@
 
 Liu, Zoph, Neumann, Shlens, Hua, Li, Fei-Fei, Yuille, Huang, Murphy: "Progressive Neural
 Architecture Search", ECCV 2018. The search grew cells block by block, ranking candidates
-with a learned predictor; PNASNet-5 is its best cell (Figure 1). Unlike NASNet-A there is one
-cell: where the map is halved, the same cell runs with stride 2 and twice the filters
-(Figure 4). The stem is NASNet's ImageNet stem, built from this cell. pnasnet_mobile has 3
-cells per stage and 54 filters at 224x224; pnasnet_large 4 cells per stage and 216 filters
-at 331x331.
+with a learned predictor; PNASNet-5 is its best cell (Figure 1). Unlike NASNet-A there is
+one cell: where the map is halved, the same cell runs with stride 2 and twice the filters.
+The stem is NASNet's ImageNet stem, built from this cell. pnasnet_mobile has 3 cells per
+stage and 54 filters at 224x224; pnasnet_large 4 cells per stage and 216 filters at
+331x331.
 
 Usage:
   from nets.nasnet import pnasnet
