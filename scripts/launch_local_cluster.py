@@ -3,9 +3,17 @@ processes of train_image_classifier.py on free 127.0.0.1 ports.
 
 Each process gets its task from --job_name/--task/--ps_hosts/--worker_hosts (or, with
 --use_tf_config, from TF_CONFIG), as it would on a real cluster; every line it prints is
-echoed with a prefix such as `[worker1]` (and kept in --task_logs_dir if given). The launcher
-waits for the workers, then for the parameter servers, which stop by themselves once every
-worker reported its end. A failed worker, Ctrl-C or --timeout_secs stop every process.
+echoed with a prefix such as `[worker1]` (and kept in --task_logs_dir if given). Every
+process runs in the caller's folder, so relative paths in the training flags mean what they
+mean to the caller. The launcher waits for the workers, then for the parameter servers,
+which stop by themselves once every worker reported its end.
+
+A non-chief worker that dies does not stop the others: the launcher restarts it (up to
+--max_worker_restarts times) and it rejoins the run; without a restart left the run goes on
+without it. A failed chief, Ctrl-C, SIGTERM or --timeout_secs stop the cluster in order: the
+workers first (the chief first under --sync_replicas, whose stop ends every worker's step),
+then the chief, which saves its final checkpoint, and only then the parameter servers that
+hold the variables. A second Ctrl-C kills what still runs.
 
 Usage:
   python scripts/launch_local_cluster.py --num_ps=1 --num_workers=2 -- \
@@ -57,10 +65,12 @@ class LocalCluster:
     use_tf_config: give each process its task by TF_CONFIG instead of flags.
     log_dir: if set, each process's output also goes to <log_dir>/<job><index>.log.
     echo: print each process's lines, prefixed, on stdout.
+    cwd: the processes' folder, against which relative paths in `train_args` resolve;
+      by default the caller's.
   """
 
   def __init__(self, train_args, num_ps=1, num_workers=2, use_tf_config=False, log_dir=None,
-               echo=True):
+               echo=True, cwd=None):
     if num_ps < 0 or num_workers < 1:
       raise ValueError(f'need num_ps >= 0 and num_workers >= 1, got {num_ps} and '
                        f'{num_workers}')
@@ -74,6 +84,13 @@ class LocalCluster:
     self.use_tf_config = use_tf_config
     self.log_dir = log_dir
     self.echo = echo
+    self.cwd = os.path.abspath(cwd or os.getcwd())
+    self.sync_replicas = any(arg in ('--sync_replicas', '--sync_replicas=true',
+                                     '--sync_replicas=True', '--sync_replicas=1')
+                             for arg in self.train_args)
+    self.restarts = {}  # (job, index) -> restarts so far
+    self.events = []  # the launcher's own lines
+    self._stopped = set()  # processes the launcher stopped
     self.processes = {}  # (job, index) -> Popen
     self.logs = {}  # (job, index) -> every line, across restarts
     self._readers = {}  # (job, index) -> the thread reading its current process
@@ -106,10 +123,11 @@ class LocalCluster:
     if old is not None and old.poll() is None:
       raise RuntimeError(f'{job}{index} is still running')
     command, env = self.command(job, index)
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
+    process = subprocess.Popen(command, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                errors='replace', start_new_session=True)
     self.processes[(job, index)] = process
+    self.say(f'started {job}{index} (pid {process.pid})')
     self.logs.setdefault((job, index), [])
     reader = threading.Thread(target=self._read, args=(job, index, process), daemon=True)
     reader.start()
@@ -175,56 +193,118 @@ class LocalCluster:
       time.sleep(0.1)
     raise TimeoutError(f'{job}{index}: no such line within {timeout_secs} s')
 
-  def wait(self, timeout_secs, ps_grace_secs=60):
+  def say(self, message):
+    """Prints a line of the launcher's own, `[launcher] message`."""
+    with self._lock:
+      self.events.append(message)
+      if self.echo:
+        print(f'[launcher] {message}', flush=True)
+
+  def wait(self, timeout_secs, ps_grace_secs=60, max_worker_restarts=0):
     """Waits for the workers to end, then for the parameter servers to stop by themselves.
 
-    A worker that fails stops the cluster at once, as do Ctrl-C and the timeout.
+    A non-chief worker that fails is restarted, up to `max_worker_restarts` times, and
+    rejoins; after that the others go on without it. A failed chief stops the cluster in
+    order (see `stop`).
 
     Returns:
-      {task name: return code}; a parameter server that did not stop by itself within
-      `ps_grace_secs` of the last worker is killed and reported as None.
+      {task name: return code}; None for a process that the launcher stopped (a
+      parameter server that did not stop by itself within `ps_grace_secs` of the last
+      worker, or one that waited for a worker given up).
 
     Raises:
-      TimeoutError: the workers did not end within `timeout_secs` (every process is then
-        stopped).
+      TimeoutError: the workers did not end within `timeout_secs` (the cluster is then
+        stopped in order).
     """
     deadline = time.monotonic() + timeout_secs
-    workers = [(job, index) for job, index in self.tasks if job == 'worker']
+    workers = [task for task in self.tasks if task[0] == 'worker']
+    given_up = set()
     while True:
-      codes = [self.processes[task].poll() for task in workers]
-      if any(code not in (None, 0) for code in codes) or all(c is not None for c in codes):
+      for task in workers:
+        process = self.processes[task]
+        code = process.poll()
+        if code in (None, 0) or process in given_up:
+          continue
+        name = f'{task[0]}{task[1]}'
+        if task[1] == 0:
+          self.say(f'the chief ({name}) exited with status {code}: stopping the cluster')
+          self.stop()
+          return self._codes()
+        used = self.restarts.get(task, 0)
+        if used < max_worker_restarts:
+          self.restarts[task] = used + 1
+          self.say(f'{name} exited with status {code}; restarting it ({used + 1} of '
+                   f'--max_worker_restarts={max_worker_restarts})')
+          self.start_task(*task)
+        else:
+          given_up.add(process)
+          self.say(f'{name} exited with status {code}; the others go on without it (no '
+                   f'restart left of --max_worker_restarts={max_worker_restarts})')
+      if all(self.processes[task].poll() is not None for task in workers):
         break
       if time.monotonic() > deadline:
+        self.say(f'the workers did not finish within {timeout_secs} s: stopping the cluster')
         self.stop()
         raise TimeoutError(f'the workers did not finish within {timeout_secs} s')
       time.sleep(0.2)
-    failed = any(code not in (None, 0) for code in codes)
-    ps_deadline = time.monotonic() + (0 if failed else ps_grace_secs)
-    results = {}
+    # A parameter server would wait for a worker given up: no use.
+    ps_deadline = time.monotonic() + (0 if given_up else ps_grace_secs)
     for task in self.tasks:
-      process = self.processes[task]
       try:
-        process.wait(max(0.0, ps_deadline - time.monotonic()))
-        results[f'{task[0]}{task[1]}'] = process.returncode
+        self.processes[task].wait(max(0.0, ps_deadline - time.monotonic()))
       except subprocess.TimeoutExpired:
-        results[f'{task[0]}{task[1]}'] = None
+        pass
     self.stop()
     for reader in self._readers.values():
       reader.join(10)
-    return results
+    return self._codes()
 
-  def stop(self, grace_secs=5):
-    """Stops every process still running: SIGTERM, then SIGKILL after `grace_secs`."""
-    running = [task for task, process in self.processes.items() if process.poll() is None]
-    for job, index in running:
-      self.signal_task(job, index, signal.SIGTERM)
-    deadline = time.monotonic() + grace_secs
-    for task in running:
-      try:
-        self.processes[task].wait(max(0.0, deadline - time.monotonic()))
-      except subprocess.TimeoutExpired:
+  def _codes(self):
+    return {f'{job}{index}': (None if self.processes[(job, index)] in self._stopped
+                              else self.processes[(job, index)].returncode)
+            for job, index in self.tasks}
+
+  def stop(self, worker_grace_secs=30, chief_grace_secs=120, ps_grace_secs=10):
+    """Stops every process still running, in an order that keeps the run's work.
+
+    The workers go first, then the chief, which saves its final checkpoint, then the
+    parameter servers, which hold the variables it saves. Under --sync_replicas the chief
+    goes first: its stop ends every worker's step, while a worker stopped first would
+    leave it waiting for that worker's gradients. Each gets SIGTERM, and SIGKILL if it has
+    not exited within its grace.
+    """
+    chief, others = [('worker', 0)], [t for t in self.tasks if t[0] == 'worker' and t[1]]
+    workers = [(chief, chief_grace_secs), (others, worker_grace_secs)]
+    if not self.sync_replicas:
+      workers.reverse()
+    stages = workers + [([t for t in self.tasks if t[0] == 'ps'], ps_grace_secs)]
+    for tasks, grace_secs in stages:
+      running = [task for task in tasks
+                 if task in self.processes and self.processes[task].poll() is None]
+      if not running:
+        continue
+      names = ', '.join(f'{job}{index}' for job, index in running)
+      self.say(f'stopping {names}' + (' (the chief saves its final checkpoint)'
+                                      if ('worker', 0) in running else ''))
+      for task in running:
+        self._stopped.add(self.processes[task])
+        self.signal_task(*task, signal.SIGTERM)
+      deadline = time.monotonic() + grace_secs
+      for task in running:
+        try:
+          self.processes[task].wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+          self.say(f'{task[0]}{task[1]} did not stop within {grace_secs} s: killing it')
+          self.signal_task(*task, signal.SIGKILL)
+          self.processes[task].wait(10)
+
+  def kill(self):
+    """Kills every process still running at once (SIGKILL)."""
+    for task, process in self.processes.items():
+      if process.poll() is None:
+        self._stopped.add(process)
         self.signal_task(*task, signal.SIGKILL)
-        self.processes[task].wait(10)
+        process.wait(10)
 
   def __enter__(self):
     return self
@@ -248,6 +328,9 @@ def define_flags(fv):
                       '<task_logs_dir>/<job><index>.log.', flag_values=fv)
   flags.DEFINE_integer('timeout_secs', 24 * 3600, 'Stop every process if the workers have '
                        'not finished by then.', lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer('max_worker_restarts', 0, 'Times a non-chief worker that died is '
+                       'restarted (it rejoins the run); past them the others go on without '
+                       'it.', lower_bound=0, flag_values=fv)
 
 
 def main(argv):
@@ -262,10 +345,14 @@ def main(argv):
           f'workers: {",".join(cluster.hosts["worker"])}', flush=True)
     cluster.start()
     try:
-      codes = cluster.wait(FLAGS.timeout_secs)
+      codes = cluster.wait(FLAGS.timeout_secs, max_worker_restarts=FLAGS.max_worker_restarts)
     except KeyboardInterrupt:
-      print('[launcher] interrupted: stopping every process', flush=True)
-      cluster.stop()
+      cluster.say('interrupted: stopping the cluster in order (Ctrl-C again kills it)')
+      try:
+        cluster.stop()
+      except KeyboardInterrupt:
+        cluster.say('interrupted again: killing every process')
+        cluster.kill()
       sys.exit(130)
     except TimeoutError as error:
       sys.exit(f'[launcher] {error}; every process was stopped')

@@ -24,6 +24,12 @@ servers keep the state for its restart; except the chief of synchronous training
 stop ends every worker's sync steps and so the whole run. Ctrl-C or SIGTERM stop a
 parameter server at once.
 
+No wait is endless (`--cluster_wait_secs`, 300 s by default): a worker waits that long for
+the parameter servers to answer at its start, and stops within 30 s of losing one (its
+variables are gone with it); a parameter server whose unfinished workers have all been
+unreachable that long stops with an error naming them. Each wait names the task it waits
+for, and Ctrl-C ends it (exit status 130).
+
 Usage:
   task = cluster.resolve(fv)  # None when training on one machine
   if task and task.job_name == 'ps':
@@ -41,6 +47,7 @@ import collections
 import dataclasses
 import json
 import os
+import socket
 import threading
 import time
 
@@ -56,6 +63,13 @@ WORKER_JOB = 'worker'
 CHIEF_WAIT_SECS = 2 * 60 * 60
 # How long a finished worker tries to reach the parameter servers to say so.
 REPORT_DONE_SECS = 30
+# --cluster_wait_secs by default: how long a task waits for another that has not answered.
+CLUSTER_WAIT_SECS = 300
+# The longest a worker goes on without a parameter server it had reached: its variables,
+# and so the run, are gone with it.
+PS_LOST_SECS = 30
+# Seconds between the checks that a needed task still listens.
+_PROBE_SECS = 1.0
 _DONE_QUEUE = 'slimbench_workers_done'
 _DONE_QUEUE_CAPACITY = 1024
 _TF_CONFIG_CHIEF_JOBS = ('chief', 'master')
@@ -69,6 +83,7 @@ class Task:
   job_name: str
   task_index: int
   source: str  # where the cluster came from, for messages
+  wait_secs: float = CLUSTER_WAIT_SECS  # --cluster_wait_secs
 
   @property
   def is_chief(self):
@@ -236,6 +251,8 @@ def resolve(fv, environ=None):
                      f'servers: {task.source} lists none')
   if len(set(task.ps_hosts + task.worker_hosts)) < len(task.ps_hosts + task.worker_hosts):
     raise ValueError(f'{task.source}: every task needs its own host:port')
+  if 'cluster_wait_secs' in fv:
+    task = dataclasses.replace(task, wait_secs=fv.cluster_wait_secs)
   _set_flag(fv, 'task', task.task_index, task.source)
   _set_flag(fv, 'num_ps_tasks', task.num_ps_tasks, task.source)
   _set_flag(fv, 'worker_replicas', task.num_workers, task.source)
@@ -256,7 +273,91 @@ def start_server(task):
                      f'({error.message}); is the port in use?') from None
   logging.info('%s serving at %s (cluster from %s: %d parameter server(s), %d worker(s))',
                task.device, task.address, task.source, task.num_ps_tasks, task.num_workers)
+  if task.job_name == WORKER_JOB and task.ps_hosts:
+    # TensorFlow's session would wait for them without a limit, deaf to Ctrl-C.
+    wait_for_parameter_servers(task)
+    global _watch
+    _watch = _ParameterServerWatch(task)
+    _watch.start()
   return server
+
+
+def _listening(address, timeout_secs=1.0):
+  """Whether a server accepts connections at host:port."""
+  host, _, port = address.rpartition(':')
+  try:
+    with socket.create_connection((host.strip('[]'), int(port)), timeout=timeout_secs):
+      return True
+  except OSError:
+    return False
+
+
+def _interrupted(what):
+  """Ends the process as Ctrl-C asks, with one line instead of a traceback."""
+  logging.error('interrupted while %s', what)
+  raise SystemExit(130)
+
+
+def wait_for_parameter_servers(task):
+  """Waits until every parameter server listens; at most `task.wait_secs`.
+
+  Raises:
+    TimeoutError: naming the parameter servers that did not answer.
+  """
+  deadline = time.monotonic() + task.wait_secs
+  next_notice = time.monotonic()
+  try:
+    while True:
+      missing = [f'/job:{PS_JOB}/task:{i} at {host}' for i, host in enumerate(task.ps_hosts)
+                 if not _listening(host)]
+      if not missing:
+        return
+      now = time.monotonic()
+      if now > deadline:
+        raise TimeoutError(f'{task.device}: the parameter server {", ".join(missing)} did '
+                           f'not answer within {task.wait_secs:g} s (--cluster_wait_secs); '
+                           'is it running?')
+      if now >= next_notice:
+        logging.info('%s: waiting for the parameter server %s', task.device,
+                     ', '.join(missing))
+        next_notice = now + 10
+      time.sleep(_PROBE_SECS)
+  except KeyboardInterrupt:
+    _interrupted(f'waiting for the parameter servers of {task.device}')
+
+
+class _ParameterServerWatch(threading.Thread):
+  """Ends a worker that has lost a parameter server.
+
+  TensorFlow takes a lost parameter server for a passing failure and waits, without a
+  limit, to build the session again; the variables it held are gone, so this worker can
+  only stop. The process exits at once with status 1 (no Python code of the main thread
+  runs while TensorFlow waits); the chief's checkpoints on disk are what a restart resumes.
+  """
+
+  def __init__(self, task):
+    super().__init__(name='parameter_server_watch', daemon=True)
+    self.task = task
+    self.lost_secs = min(PS_LOST_SECS, task.wait_secs)
+    self.finished = threading.Event()
+
+  def run(self):
+    last_seen = {host: time.monotonic() for host in self.task.ps_hosts}
+    while not self.finished.wait(_PROBE_SECS):
+      for index, host in enumerate(self.task.ps_hosts):
+        now = time.monotonic()
+        if _listening(host):
+          last_seen[host] = now
+        elif now - last_seen[host] > self.lost_secs and not self.finished.is_set():
+          logging.error('%s: lost the parameter server /job:%s/task:%d at %s (no answer for '
+                        '%.0f s); stopping. Restart it, then the chief (it restores the '
+                        'latest checkpoint) and the workers', self.task.device, PS_JOB, index,
+                        host, now - last_seen[host])
+          logging.flush()
+          os._exit(1)  # pylint: disable=protected-access
+
+
+_watch = None  # this worker's _ParameterServerWatch, once started
 
 
 class SyncReplicasHook(tf1.train.SessionRunHook):
@@ -315,12 +416,21 @@ def _done_queue(ps_index):
 def serve(task, poll_secs=1.0):
   """Runs a parameter server until every worker has reported that it finished.
 
+  A worker that is gone (not listening) keeps its place for `task.wait_secs`, so that it
+  can be restarted; once every unfinished worker has been gone that long, the parameter
+  server stops.
+
   Returns:
     A dict: job_name, task, seconds, workers_done.
+
+  Raises:
+    TimeoutError: naming the workers that went away without finishing.
   """
   start = time.time()
   server = start_server(task)
   done = set()
+  last_seen = {index: time.monotonic() for index in range(task.num_workers)}
+  next_probe = 0.0
   with tf.Graph().as_default():
     dequeue = _done_queue(task.task_index).dequeue()
     # A short timeout per wait keeps Ctrl-C working.
@@ -332,19 +442,38 @@ def serve(task, poll_secs=1.0):
           try:
             worker = int(session.run(dequeue, options=options))
           except tf.errors.DeadlineExceededError:
-            continue
-          if worker not in done:
+            worker = None
+          if worker is not None and worker not in done:
             done.add(worker)
             logging.info('%s: worker %d finished (%d of %d)', task.device, worker, len(done),
                          task.num_workers)
+          if time.monotonic() >= next_probe:
+            _check_workers_alive(task, done, last_seen)
+            next_probe = time.monotonic() + _PROBE_SECS
       except KeyboardInterrupt:
-        logging.info('%s: interrupted; stopping with %d of %d workers finished', task.device,
-                     len(done), task.num_workers)
+        _interrupted(f'{task.device} served, with {len(done)} of {task.num_workers} '
+                     'workers finished')
   seconds = time.time() - start
   if len(done) == task.num_workers:
     logging.info('%s: every worker finished; stopping after %.1f s', task.device, seconds)
   return {'job_name': task.job_name, 'task': task.task_index, 'seconds': seconds,
           'workers_done': sorted(done)}
+
+
+def _check_workers_alive(task, done, last_seen):
+  """Raises TimeoutError when every unfinished worker has been gone for task.wait_secs."""
+  now = time.monotonic()
+  for index, host in enumerate(task.worker_hosts):
+    if index not in done and _listening(host):
+      last_seen[index] = now
+  unfinished = [index for index in range(task.num_workers) if index not in done]
+  if unfinished and all(now - last_seen[index] > task.wait_secs for index in unfinished):
+    gone = ', '.join(f'/job:{WORKER_JOB}/task:{index} at {task.worker_hosts[index]}'
+                     for index in unfinished)
+    raise TimeoutError(f'{task.device}: stopping: the worker(s) {gone} went away (or never '
+                       f'came) without finishing, and no restarted one answered within '
+                       f'{task.wait_secs:g} s (--cluster_wait_secs); {len(done)} of '
+                       f'{task.num_workers} workers finished')
 
 
 def log_variable_placement(worker_index):
@@ -376,20 +505,23 @@ def wait_for_chief(master, worker_index, poll_secs=1.0, timeout_secs=CHIEF_WAIT_
   uninitialized = tf1.report_uninitialized_variables(tf1.global_variables())
   deadline = time.monotonic() + timeout_secs
   next_notice = time.monotonic()
-  with tf1.Session(master, config=session_config(worker_index)) as session:
-    while True:
-      names = session.run(uninitialized)
-      if not len(names):
-        return
-      now = time.monotonic()
-      if now > deadline:
-        raise TimeoutError(f'{device}: the chief (worker 0) did not initialize the '
-                           f'variables within {timeout_secs} s; is it running?')
-      if now >= next_notice:
-        logging.info('%s: waiting for the chief (worker 0) to initialize %d variable(s)',
-                     device, len(names))
-        next_notice = now + 10
-      time.sleep(poll_secs)
+  try:
+    with tf1.Session(master, config=session_config(worker_index)) as session:
+      while True:
+        names = session.run(uninitialized)
+        if not len(names):
+          return
+        now = time.monotonic()
+        if now > deadline:
+          raise TimeoutError(f'{device}: the chief (worker 0) did not initialize the '
+                             f'variables within {timeout_secs} s; is it running?')
+        if now >= next_notice:
+          logging.info('%s: waiting for the chief (worker 0) to initialize %d variable(s)',
+                       device, len(names))
+          next_notice = now + 10
+        time.sleep(poll_secs)
+  except KeyboardInterrupt:
+    _interrupted(f'{device} waited for the chief (worker 0)')
 
 
 def report_done(task, server, timeout_secs=REPORT_DONE_SECS):
@@ -400,6 +532,9 @@ def report_done(task, server, timeout_secs=REPORT_DONE_SECS):
   """
   if not task.ps_hosts:
     return True
+  if _watch is not None:
+    # The parameter servers may stop as soon as they have heard every worker.
+    _watch.finished.set()
   outcome = {}
 
   def enqueue():

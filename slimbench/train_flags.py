@@ -38,6 +38,11 @@ def define_train_flags(fv):
                       'parameter servers.', flag_values=fv)
   flags.DEFINE_string('worker_hosts', None, 'Multi-machine: comma-separated host:port of the '
                       'workers, the chief first.', flag_values=fv)
+  flags.DEFINE_integer('cluster_wait_secs', 300, 'Multi-machine: how long a task waits for '
+                       'one it needs before it stops with an error naming it: a worker for '
+                       'the parameter servers at its start (a lost one: at most 30 s), a '
+                       'parameter server for a worker gone before it finished.', lower_bound=1,
+                       flag_values=fv)
   flags.DEFINE_integer('num_readers', 4, 'TFRecord files read in parallel.', lower_bound=1,
                        flag_values=fv)
   flags.DEFINE_integer('num_preprocessing_threads', 4,

@@ -9,6 +9,9 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
+import threading
 import time
 
 from absl import flags
@@ -227,7 +230,8 @@ def test_sigterm_to_the_sync_chief_saves_and_ends_every_process(tmp_path, mnist5
     codes = local.wait(CLUSTER_TIMEOUT_SECS, ps_grace_secs=30)
     exit_secs = time.monotonic() - sent
     logs, worker_lines = _logs(local), local.logs[('worker', 1)]
-  assert codes == {'ps0': 0, 'worker0': 0, 'worker1': 0}, logs
+  # The chief, stopped by the signal, says so by its status (issue 18); the others finish.
+  assert codes == {'ps0': 0, 'worker0': 128 + signal.SIGTERM, 'worker1': 0}, logs
   assert exit_secs < 20, f'{exit_secs:.1f} s from SIGTERM to the last exit\n{logs}'
   chief = _results(train_dir, 0)
   assert chief['signal'] == 'SIGTERM' and 1 <= chief['global_step'] < 1000, chief
@@ -278,3 +282,143 @@ def test_killed_worker_rejoins_and_restarted_chief_resumes(tmp_path, mnist5k_dir
   assert _results(train_dir, 1)['start_step'] >= killed_at
   assert _results(train_dir, 0)['start_step'] == saved
   assert tf.train.load_checkpoint(train_dir).get_tensor('global_step') >= 100
+
+
+# ----- Nothing waits forever, nothing is lost when a process goes -----
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class _Output:
+  """The lines of a running process, read as they come."""
+
+  def __init__(self, process):
+    self.lines = []
+    self._thread = threading.Thread(target=self._read, args=(process,), daemon=True)
+    self._thread.start()
+
+  def _read(self, process):
+    for line in process.stdout:
+      self.lines.append(line.rstrip('\n'))
+
+  def wait_for(self, predicate, timeout_secs, start=0):
+    """Index of the first line from `start` on that satisfies `predicate`."""
+    deadline = time.monotonic() + timeout_secs
+    while time.monotonic() < deadline:
+      for index in range(start, len(self.lines)):
+        if predicate(self.lines[index]):
+          return index
+      if not self._thread.is_alive():
+        break
+      time.sleep(0.1)
+    raise AssertionError(f'no such line within {timeout_secs} s:\n' +
+                         '\n'.join(self.lines[-40:]))
+
+
+def _popen(command, cwd):
+  return subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, errors='replace',
+                          env=dict(os.environ, PYTHONPATH=REPO_ROOT, PYTHONUNBUFFERED='1'))
+
+
+def test_launcher_restarts_a_dead_worker_and_ctrl_c_stops_in_order(tmp_path, mnist5k_dir):
+  """From the command line, in the caller's folder: --train_dir is relative."""
+  command = [sys.executable, os.path.join(REPO_ROOT, 'scripts', 'launch_local_cluster.py'),
+             '--num_ps=1', '--num_workers=2', '--max_worker_restarts=1', '--',
+             *_lenet_args('relative_train', mnist5k_dir, '--max_number_of_steps=1000000')]
+  launcher = _popen(command, tmp_path)
+  output = _Output(launcher)
+  try:
+    started = output.wait_for(lambda line: 'started worker1 (pid' in line, 60)
+    pid = int(output.lines[started].split('(pid ')[1].rstrip(')'))
+    output.wait_for(lambda line: line.startswith('[worker1]') and STEP_LINE.search(line),
+                    CLUSTER_TIMEOUT_SECS)
+    os.kill(pid, signal.SIGKILL)
+    restarted = output.wait_for(
+        lambda line: 'worker1 exited with status -9; restarting it (1 of' in line, 30)
+    rejoined = output.wait_for(
+        lambda line: line.startswith('[worker1]') and STEP_LINE.search(line),
+        CLUSTER_TIMEOUT_SECS, start=restarted)
+    last_chief_step = _step(output.lines[output.wait_for(
+        lambda line: line.startswith('[worker0]') and STEP_LINE.search(line),
+        CLUSTER_TIMEOUT_SECS, start=rejoined)])
+    launcher.send_signal(signal.SIGINT)
+    code = launcher.wait(CLUSTER_TIMEOUT_SECS)
+  finally:
+    if launcher.poll() is None:
+      launcher.kill()  # its children die with their parent's pipes; the test failed anyway
+  lines = output.lines
+  logs = '\n'.join(lines[-60:])
+  assert code == 130, logs
+  stopping = [next(i for i, line in enumerate(lines) if line.startswith(f'[launcher] stopping '
+                                                                         f'{name}'))
+              for name in ('worker1', 'worker0 (the chief saves its final checkpoint)', 'ps0')]
+  assert stopping == sorted(stopping), logs
+  # The parameter server was stopped only after the chief had exited.
+  assert not any(line.startswith('[worker0]') for line in lines[stopping[2]:]), logs
+  train_dir = tmp_path / 'relative_train'
+  saved = tf.train.load_checkpoint(str(train_dir)).get_tensor('global_step')
+  assert saved >= last_chief_step >= 1, logs
+  assert not os.path.exists(os.path.join(REPO_ROOT, 'relative_train'))
+
+
+def test_workers_exit_soon_after_losing_the_parameter_server(tmp_path, mnist5k_dir):
+  args = _lenet_args(str(tmp_path / 'train'), mnist5k_dir, '--max_number_of_steps=1000000',
+                     '--cluster_wait_secs=10')
+  with launch_local_cluster.LocalCluster(args, num_ps=1, num_workers=2, echo=False) as local:
+    local.start()
+    for index in (0, 1):
+      local.wait_for_line('worker', index, STEP_LINE.search, CLUSTER_TIMEOUT_SECS)
+    local.kill_task('ps', 0)
+    killed = time.monotonic()
+    for index in (0, 1):
+      try:
+        local.processes[('worker', index)].wait(60)
+      except subprocess.TimeoutExpired:
+        pass
+    seconds = time.monotonic() - killed
+    codes = [local.processes[('worker', index)].poll() for index in (0, 1)]
+    logs = _logs(local)
+  assert None not in codes and 0 not in codes, (codes, logs)
+  assert seconds < 60, logs
+  for index in (0, 1):
+    assert any(f'/job:worker/task:{index}: lost the parameter server /job:ps/task:0 at '
+               in line for line in local.logs[('worker', index)]), logs
+
+
+def test_a_task_alone_names_what_it_waits_for_gives_up_and_hears_ctrl_c(tmp_path,
+                                                                         mnist5k_dir):
+  ports = launch_local_cluster.free_ports(7)
+  hosts = [f'127.0.0.1:{port}' for port in ports]
+
+  def command(train_dir, *cluster_args):
+    return [sys.executable, os.path.join(REPO_ROOT, 'train_image_classifier.py'),
+            *_lenet_args(str(tmp_path / train_dir), mnist5k_dir, '--max_number_of_steps=10'),
+            *cluster_args]
+
+  # A chief and a parameter server, each without the others; a second chief to interrupt.
+  chief = _popen(command('chief', '--job_name=worker', f'--ps_hosts={hosts[0]}',
+                         f'--worker_hosts={hosts[1]}', '--cluster_wait_secs=3'), tmp_path)
+  ps = _popen(command('ps', '--job_name=ps', f'--ps_hosts={hosts[2]}',
+                      f'--worker_hosts={hosts[3]},{hosts[4]}', '--cluster_wait_secs=3'),
+              tmp_path)
+  waiting = _popen(command('waiting', '--job_name=worker', f'--ps_hosts={hosts[5]}',
+                           f'--worker_hosts={hosts[6]}'), tmp_path)
+  outputs = [_Output(process) for process in (chief, ps, waiting)]
+  try:
+    outputs[2].wait_for(lambda line: 'waiting for the parameter server /job:ps/task:0 at '
+                        f'{hosts[5]}' in line, CLUSTER_TIMEOUT_SECS)
+    waiting.send_signal(signal.SIGINT)
+    codes = [process.wait(CLUSTER_TIMEOUT_SECS) for process in (chief, ps, waiting)]
+  finally:
+    for process in (chief, ps, waiting):
+      if process.poll() is None:
+        process.kill()
+  last = [output.lines[-1] if output.lines else '' for output in outputs]
+  assert codes == [1, 1, 130], (codes, last)
+  assert (f'/job:worker/task:0: the parameter server /job:ps/task:0 at {hosts[0]} did not '
+          'answer within 3 s (--cluster_wait_secs)') in last[0], last
+  assert (f'/job:ps/task:0: stopping: the worker(s) /job:worker/task:0 at {hosts[3]}, '
+          f'/job:worker/task:1 at {hosts[4]} went away') in last[1], last
+  assert 'interrupted while waiting for the parameter servers' in '\n'.join(outputs[2].lines)
+  assert 'Traceback' not in '\n'.join(outputs[2].lines), outputs[2].lines
