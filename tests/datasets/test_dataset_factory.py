@@ -104,7 +104,7 @@ def test_any_converted_folder_is_found_by_name_path_or_parent(numbered_dir):
 
 def test_unknown_names_splits_and_options_list_what_exists(numbered_dir, tmp_path):
   with pytest.raises(ValueError, match=r"unknown dataset 'mnist6k' \(did you mean mnist5k"
-                                       r".*known: cifar10, cifar100, flowers"):
+                                       r".*known: cifar10, cifar100, fashion_mnist, flowers"):
     dataset_factory.get_dataset('mnist6k', 'train', str(tmp_path))
   with pytest.raises(ValueError, match="unknown split 'validation' of numbered.*known: "
                                        "test, train"):
