@@ -1,4 +1,9 @@
-"""Classification of image files with a checkpoint or an exported SavedModel."""
+"""Classification of image files with a checkpoint or an exported SavedModel.
+
+With a checkpoint, images are decoded to the channels its first convolution takes, and
+unless the flags say, prepared with the preprocessing and size its training folder's
+flags.txt records (`checkpoint_inputs`); a SavedModel records all three.
+"""
 
 import os
 

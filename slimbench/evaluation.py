@@ -11,6 +11,12 @@ the centre and four corner crops and their mirrors (`preprocessing.ten_crop`), t
 softmax averaged over the ten. Every metric is then taken on that average; the loss is
 the cross entropy of the averaged probabilities.
 
+The images get the channels the checkpoint's first convolution takes (one for LeNet
+trained on MNIST), and unless --preprocessing_name or --eval_image_size say, the
+preprocessing and size that the checkpoint's training folder records in its flags.txt
+(`checkpoint_inputs`). Progress is logged as TF-Slim did: `Evaluation [k/N]`, with the
+time taken and an estimate of the time left.
+
 With --keep_best_checkpoints=N the continuous evaluator copies the N best checkpoints by
 --best_checkpoint_metric into CHECKPOINT_PATH/best/ (`checkpoints.keep_best`).
 """

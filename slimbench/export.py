@@ -11,6 +11,11 @@
   image size, preprocessing and class names, so that classify_image.py needs nothing else.
 - TFLite: converted from the SavedModel.
 
+The input has the channels of the checkpoint's first convolution (one for LeNet trained on
+MNIST) and, unless --image_size says, the size its training folder's flags.txt records;
+the SavedModel records the preprocessing named there too (`checkpoint_inputs`). Without a
+checkpoint, the channels are those the model's preprocessing gives --dataset_dir's images.
+
 Outputs are written under temporary names beside their targets and renamed into place. An
 existing output is replaced only if it is an earlier export (a SavedModel folder holding
 only what export writes, with its slimbench.json; a GraphDef or TFLite file with the

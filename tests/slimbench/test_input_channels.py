@@ -23,6 +23,7 @@ from nets import nets_factory
 from slimbench import checkpoint_inputs
 from slimbench import classify
 from slimbench import evaluation
+from slimbench import export
 
 tf1 = tf.compat.v1
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -219,3 +220,22 @@ def test_progress_is_logged_a_tenth_apart_and_when_slow(monkeypatch):
     progress.batch_done(done)
   assert [line.split(',')[0] for line in short] == [
       'Evaluation [1/3]', 'Evaluation [2/3]', 'Evaluation [3/3]']
+
+
+def test_export_without_a_checkpoint_takes_the_channels_of_the_dataset(tmp_path,
+                                                                       mnist5k_dir):
+  """No checkpoint: LeNet's preprocessing keeps mnist5k's one channel; cifarnet's makes
+  three; with neither a checkpoint nor a dataset, TF-Slim's three."""
+  for model_name, extra, channels in (('lenet', {'dataset_dir': mnist5k_dir}, 1),
+                                      ('cifarnet', {'dataset_dir': mnist5k_dir}, 3),
+                                      ('lenet', {}, 3)):
+    fv = flags.FlagValues()
+    export.define_export_flags(fv)
+    output = tmp_path / f'{model_name}-{channels}.pb'
+    fv(['export', f'--model_name={model_name}', '--dataset_name=mnist5k',
+        f'--output_file={output}'] + [f'--{key}={value}' for key, value in extra.items()])
+    export.export(fv)
+    graph_def = tf1.GraphDef()
+    graph_def.ParseFromString(output.read_bytes())
+    placeholder = next(node for node in graph_def.node if node.name == 'input')
+    assert placeholder.attr['shape'].shape.dim[-1].size == channels, (model_name, extra)
