@@ -543,13 +543,17 @@ def markdown_table(columns, rows):
   return '\n'.join(lines)
 
 
-def _mean_ci(entry, key, digits=3):
+def _number(value, digits):
+  """`digits` significant digits, but whole numbers in full (373, not 3.73e+02)."""
+  return f'{value:.0f}' if abs(value) >= 10 ** digits else f'{value:.{digits}g}'
+
+
+def _mean_ci(entry, key):
   mean = entry.get(f'{key}_mean')
   if mean is None:
     return ''
   ci = entry.get(f'{key}_ci95')
-  text = f'{mean:.{digits}g}'
-  return text + (f' ± {ci:.2g}' if ci is not None else ' (1 run)')
+  return _number(mean, 3) + (f' ± {_number(ci, 2)}' if ci is not None else ' (1 run)')
 
 
 def _significance(best, other):
