@@ -227,7 +227,13 @@ class LocalCluster:
           continue
         name = f'{task[0]}{task[1]}'
         if task[1] == 0:
-          self.say(f'the chief ({name}) exited with status {code}: stopping the cluster')
+          if self.sync_replicas:
+            # Its end closed the token queue: the others end by themselves.
+            self.say(f'the chief ({name}) exited with status {code}; the others end with '
+                     'its synchronous run')
+            self._wait_all(ps_grace_secs)
+          else:
+            self.say(f'the chief ({name}) exited with status {code}: stopping the cluster')
           self.stop()
           return self._codes()
         used = self.restarts.get(task, 0)
@@ -248,16 +254,19 @@ class LocalCluster:
         raise TimeoutError(f'the workers did not finish within {timeout_secs} s')
       time.sleep(0.2)
     # A parameter server would wait for a worker given up: no use.
-    ps_deadline = time.monotonic() + (0 if given_up else ps_grace_secs)
-    for task in self.tasks:
-      try:
-        self.processes[task].wait(max(0.0, ps_deadline - time.monotonic()))
-      except subprocess.TimeoutExpired:
-        pass
+    self._wait_all(0 if given_up else ps_grace_secs)
     self.stop()
     for reader in self._readers.values():
       reader.join(10)
     return self._codes()
+
+  def _wait_all(self, timeout_secs):
+    deadline = time.monotonic() + timeout_secs
+    for process in self.processes.values():
+      try:
+        process.wait(max(0.0, deadline - time.monotonic()))
+      except subprocess.TimeoutExpired:
+        pass
 
   def _codes(self):
     return {f'{job}{index}': (None if self.processes[(job, index)] in self._stopped
