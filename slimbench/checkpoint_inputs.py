@@ -83,7 +83,7 @@ _BEST_DIR = 'best'  # checkpoints.BEST_DIR: copies kept out of the training fold
 def training_settings(checkpoint, model_name):
   """{'preprocessing_name': ..., 'train_image_size': int} as far as the flags.txt of the
   folder that trained `checkpoint` records them; {} when there is none, or it names
-  another model."""
+  another model. Training without --train_image_size trained at the model's size."""
   folder = os.path.dirname(checkpoint)
   if os.path.basename(folder) == _BEST_DIR:
     folder = os.path.dirname(folder)
@@ -104,7 +104,31 @@ def training_settings(checkpoint, model_name):
     settings['preprocessing_name'] = written['preprocessing_name']
   if written.get('train_image_size', '').isdigit():
     settings['train_image_size'] = int(written['train_image_size'])
+  else:
+    settings['train_image_size'] = nets_factory.model_info(model_name).default_image_size
   return settings
+
+
+def check_image_size(checkpoint, model_name, variables, image_size, settings, flag_name):
+  """Fails in one line when a variable outside the logits has another shape in
+  `checkpoint` and the checkpoint was trained at another image size: the layers after
+  the last convolution (LeNet's fc3, for one) fit only the size they were trained on.
+
+  Raises:
+    ValueError: naming both sizes and the flag.
+  """
+  trained = settings.get('train_image_size')
+  if not trained or trained == image_size:
+    return
+  logits_scope = nets_factory.model_info(model_name).logits_scope
+  shapes = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
+  for name, variable in variables.items():
+    if (name in shapes and not name.startswith(logits_scope + '/') and
+        list(shapes[name]) != variable.shape.as_list()):
+      raise ValueError(
+          f'checkpoint {checkpoint} was trained on {trained}x{trained} images (its folder\'s '
+          f'{_FLAGS_FILE}) and its {name} fits only that size, the flags ask for '
+          f'{image_size}x{image_size} (--{flag_name}={image_size})')
 
 
 def default_from_training(flag_name, value, settings, key, checkpoint):

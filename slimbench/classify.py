@@ -162,7 +162,7 @@ def classify(fv, image_paths):
     probabilities = model.signatures['serving_default'](
         images=tf.constant(batch, tf.float32))['probabilities'].numpy()
   else:
-    probabilities = _probabilities_from_checkpoint(checkpoint, info, batch)
+    probabilities = _probabilities_from_checkpoint(checkpoint, info, batch, trained)
   results = []
   for path, row in zip(image_paths, probabilities):
     top = np.argsort(-row)[:fv.top_k]
@@ -172,7 +172,7 @@ def classify(fv, image_paths):
   return results
 
 
-def _probabilities_from_checkpoint(checkpoint, info, batch):
+def _probabilities_from_checkpoint(checkpoint, info, batch, trained):
   shapes = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
   # The logits layer's weights or biases, directly in its scope (LeNet's fc4/biases) or
   # one level down (MobileNet's Logits/Conv2d_1c_1x1/biases); their last side is the classes.
@@ -188,6 +188,9 @@ def _probabilities_from_checkpoint(checkpoint, info, batch):
     images = tf1.placeholder(tf.float32, batch.shape)
     logits, _ = nets_factory.get_network_fn(info.name, num_classes=num_classes)(images)
     probabilities = tf.nn.softmax(logits)
+    checkpoint_inputs.check_image_size(
+        checkpoint, info.name, {v.op.name: v for v in tf1.global_variables()},
+        batch.shape[1], trained, 'image_size')
     saver, _, _ = checkpoints.restore_saver(
         checkpoint, tf1.global_variables(), model_info=info, num_classes=num_classes,
         missing_hint=f'is it a checkpoint of {info.name}?')

@@ -200,8 +200,8 @@ class _EvalGraph:
       self.num_classes = self.dataset.num_classes - fv.labels_offset
       network_fn = nets_factory.get_network_fn(fv.model_name, num_classes=self.num_classes,
                                                is_training=False)
-      trained = (checkpoint_inputs.training_settings(checkpoint, fv.model_name)
-                 if checkpoint else {})
+      self.trained = trained = (
+          checkpoint_inputs.training_settings(checkpoint, fv.model_name) if checkpoint else {})
       image_size = checkpoint_inputs.default_from_training(
           'eval_image_size', fv.eval_image_size, trained, 'train_image_size', checkpoint)
       self.image_size = image_size or network_fn.default_image_size
@@ -265,6 +265,8 @@ class _EvalGraph:
         if not any(name.endswith('/ExponentialMovingAverage') for name in names):
           raise ValueError(f'checkpoint {checkpoint} holds no moving averages; train with '
                            f'--moving_average_decay or evaluate without it')
+      checkpoint_inputs.check_image_size(checkpoint, fv.model_name, self.variables,
+                                         self.image_size, self.trained, 'eval_image_size')
       saver, _, _ = checkpoints.restore_saver(
           checkpoint, self.variables, model_info=self.model_info,
           num_classes=self.num_classes,

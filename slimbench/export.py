@@ -194,6 +194,9 @@ def export(fv):
     images, outputs = build_inference_graph(fv, num_classes, channels, image_size)
     with tf1.Session() as session:
       if checkpoint:
+        checkpoint_inputs.check_image_size(
+            checkpoint, fv.model_name, {v.op.name: v for v in tf1.global_variables()},
+            images.shape[-2], trained, 'image_size')
         saver, _, _ = checkpoints.restore_saver(
             checkpoint, tf1.global_variables(), model_info=info, num_classes=num_classes,
             missing_hint=f'is it a checkpoint of {fv.model_name}?')

@@ -239,3 +239,23 @@ def test_export_without_a_checkpoint_takes_the_channels_of_the_dataset(tmp_path,
     graph_def.ParseFromString(output.read_bytes())
     placeholder = next(node for node in graph_def.node if node.name == 'input')
     assert placeholder.attr['shape'].shape.dim[-1].size == channels, (model_name, extra)
+
+
+def test_another_image_size_than_training_says_so(tmp_path, lenet_dir, mnist5k_dir):
+  """LeNet's fc3 fits only the 28x28 it was trained on (the README trains at the default
+  size: flags.txt holds no --train_image_size)."""
+  fv = flags.FlagValues()
+  evaluation.define_eval_flags(fv)
+  fv(['eval', f'--checkpoint_path={lenet_dir}', f'--eval_dir={tmp_path / "eval"}',
+      '--model_name=lenet', '--dataset_name=mnist5k', f'--dataset_dir={mnist5k_dir}',
+      '--eval_image_size=32'])
+  expected = (r'^checkpoint .* was trained on 28x28 images \(its folder\'s flags\.txt\) '
+              r'and its LeNet/fc3/weights fits only that size, the flags ask for 32x32 '
+              r'\(--{}=32\)$')
+  with pytest.raises(ValueError, match=expected.format('eval_image_size')):
+    evaluation.evaluate(fv)
+  fv = flags.FlagValues()
+  classify.define_classify_flags(fv)
+  fv(['classify', '--model_name=lenet', f'--checkpoint_path={lenet_dir}', '--image_size=32'])
+  with pytest.raises(ValueError, match=expected.format('image_size')):
+    classify.classify(fv, [_digit_png(tmp_path / 'digit.png')])
