@@ -160,6 +160,7 @@ class _SegmentHook(tf1.train.SessionRunHook):
     # training.py's train_op is the total loss after the update: fetching it costs nothing.
     self._loss = tf1.get_default_graph().get_tensor_by_name('train_op:0')
     self._saver = tf1.train.Saver(max_to_keep=2)
+    self._param_count = int(sum(v.shape.num_elements() for v in tf1.trainable_variables()))
 
   def after_create_session(self, session, coord):
     self._step = int(session.run(self._global_step))
@@ -195,6 +196,7 @@ class _SegmentHook(tf1.train.SessionRunHook):
       self._setup_counted = True
     journal['eval_seconds'] += time.perf_counter() - eval_start
     journal['checkpoint'] = checkpoint
+    journal['param_count'] = self._param_count
     journal['history'].append({
         'step': self._step, 'train_seconds': journal['train_seconds'],
         'accuracy': metrics['accuracy'], 'recall_5': metrics['recall_5'],
@@ -210,7 +212,6 @@ def run_train(spec, run_dir):
   journal_path = os.path.join(run_dir, JOURNAL_FILE)
   journal = _resume_point(run_dir)
   done = journal['history'] and journal['history'][-1]['step'] >= spec.steps
-  param_count = None
   if not done:
 
     def evaluate(checkpoint):
@@ -221,15 +222,12 @@ def run_train(spec, run_dir):
     hook = _SegmentHook(spec.segments, journal, evaluate,
                         fv.batch_size * fv.num_clones, journal_path,
                         os.path.join(run_dir, CHECKPOINT_PREFIX))
-    trained = training.train(fv, names, extra_hooks=[hook])
-    param_count = trained['param_count']
+    training.train(fv, names, extra_hooks=[hook])
     journal = _read_journal(run_dir) or journal
   history = journal['history']
   if not history or history[-1]['step'] != spec.steps:
     reached = history[-1]['step'] if history else 0
     raise RunError(f'training stopped at step {reached} of {spec.steps}')
-  if param_count is None:
-    param_count = _count_parameters(fv)
   final = history[-1]
   images_per_step = fv.batch_size * fv.num_clones
   return {
@@ -242,22 +240,9 @@ def run_train(spec, run_dir):
                          if journal['timed_seconds'] else None),
       'timed_steps': journal['timed_steps'],
       'resumed_at': journal['resumed_at'],
-      'param_count': param_count,
+      'param_count': journal['param_count'],
       'history': history,
   }
-
-
-def _count_parameters(fv):
-  """Trainable parameters of the run's model (for a run whose training had finished)."""
-  dataset = dataset_factory.get_dataset(fv.dataset_name, fv.dataset_split_name,
-                                        fv.dataset_dir)
-  with tf.Graph().as_default():
-    network_fn = nets_factory.get_network_fn(
-        fv.model_name, num_classes=dataset.num_classes - fv.labels_offset, is_training=True)
-    size = fv.train_image_size or network_fn.default_image_size
-    channels = 1 if fv.use_grayscale else nets_factory.model_info(fv.model_name).input_channels
-    network_fn(tf1.placeholder(tf.float32, [1, size, size, channels]))
-    return int(sum(v.shape.num_elements() for v in tf1.trainable_variables()))
 
 
 def write_hparams(run_dir, hparams, metrics):

@@ -109,6 +109,7 @@ def test_changed_steps_run_again_rows_merge_and_lost_results_are_rebuilt(tmp_pat
   rebuilt = benchmark.run_study(*_study(output_dir, mnist5k_dir))['train'][0]
   assert rebuilt['status'] == 'ok' and rebuilt['steps'] == 4
   assert rebuilt['images_per_sec'] > 0 and rebuilt['train_seconds'] == first[0]['train_seconds']
+  assert rebuilt['param_count'] == first[0]['param_count'] > 0
   assert len(_rows(output_dir / benchmark.TRAIN_CSV)) == 2
 
 
