@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from nets import nets_factory
 from preprocessing import preprocessing_factory
+from slimbench import checkpoints
 
 tf1 = tf.compat.v1
 
@@ -74,10 +75,7 @@ def checkpoint_channels(checkpoint, model_name):
   return int(shapes[name][-2])
 
 
-# The training flags that say how the network saw its images.
-_SETTINGS = ('preprocessing_name', 'train_image_size')
-_FLAGS_FILE = 'flags.txt'
-_BEST_DIR = 'best'  # checkpoints.BEST_DIR: copies kept out of the training folder's rotation
+_FLAGS_FILE = 'flags.txt'  # training.FLAGS_FILE (training imports far more than this needs)
 
 
 def training_settings(checkpoint, model_name):
@@ -85,7 +83,7 @@ def training_settings(checkpoint, model_name):
   folder that trained `checkpoint` records them; {} when there is none, or it names
   another model. Training without --train_image_size trained at the model's size."""
   folder = os.path.dirname(checkpoint)
-  if os.path.basename(folder) == _BEST_DIR:
+  if os.path.basename(folder) == checkpoints.BEST_DIR:  # a copy the evaluator kept
     folder = os.path.dirname(folder)
   try:
     with tf.io.gfile.GFile(os.path.join(folder, _FLAGS_FILE)) as f:
