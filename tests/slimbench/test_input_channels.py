@@ -120,6 +120,8 @@ def test_a_contradicting_use_grayscale_says_what_differs(tmp_path, lenet_dir, mn
   assert last.startswith('export_inference_graph.py: checkpoint ') and last.endswith(
       MISMATCH), last
   assert not (tmp_path / 'lenet.pb').exists()
+  _ok(_run('export_inference_graph.py', '--model_name=lenet', f'--checkpoint_path={lenet_dir}',
+           '--use_grayscale', f'--output_file={tmp_path / "lenet.pb"}'))  # agreeing: fine
   # The same check in evaluation and classification (in-process: the scripts print the
   # message after their name, as export's does above).
   fv = flags.FlagValues()
