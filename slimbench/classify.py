@@ -110,6 +110,13 @@ def _class_names(fv, saved_names):
   return {int(k): v for k, v in saved_names.items()}
 
 
+def _check_image_model(model_name):
+  info = nets_factory.model_info(model_name)
+  if getattr(info, 'is_video_model', False):
+    raise ValueError(f'{model_name} is a video model: it classifies clips of '
+                     f'{info.num_frames} frames, not single images')
+
+
 def classify(fv, image_paths):
   """Top-k classes of each image.
 
@@ -128,6 +135,7 @@ def classify(fv, image_paths):
   if fv.saved_model_dir:
     metadata = export.read_metadata(fv.saved_model_dir)
     model_name, saved_names = metadata['model_name'], metadata['labels']
+    _check_image_model(model_name)
     image_size, channels = metadata['image_size'], metadata['channels']
     if fv['use_grayscale'].present and (1 if fv.use_grayscale else 3) != channels:
       raise ValueError(checkpoint_inputs.mismatch_message(
@@ -139,6 +147,7 @@ def classify(fv, image_paths):
     preprocessing_name = fv.preprocessing_name or metadata['preprocessing']
   else:
     model_name, saved_names = fv.model_name, {}
+    _check_image_model(model_name)
     checkpoint = checkpoints.resolve_checkpoint(fv.checkpoint_path)
     # The size and preprocessing the checkpoint was trained with, unless the flags say.
     trained = checkpoint_inputs.training_settings(checkpoint, model_name)

@@ -163,6 +163,17 @@ def test_classify_with_every_preprocessing_and_unusual_images(tmp_path, model_na
     assert sum(probabilities) == pytest.approx(1.0, abs=1e-4)
 
 
+def test_a_video_model_is_refused_in_one_line(tmp_path):
+  video = [name for name in nets_factory.list_models()
+           if getattr(nets_factory.model_info(name), 'is_video_model', False)]
+  if not video:
+    pytest.skip('no video model registered')
+  for name in video:
+    with pytest.raises(ValueError, match=f'{name} is a video model'):
+      classify.classify(_classify_flags(model_name=name, checkpoint_path=str(tmp_path)),
+                        [str(tmp_path / 'a.png')])
+
+
 def test_classify_image_script_with_an_exported_cifarnet(tmp_path):
   """The issue's case: a SavedModel of a model whose preprocessing writes summaries."""
   checkpoint = _random_checkpoint(str(tmp_path / 'train'), 'cifarnet', 32, num_classes=10)
