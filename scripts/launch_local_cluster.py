@@ -352,8 +352,8 @@ def main(argv):
                     use_tf_config=FLAGS.use_tf_config, log_dir=FLAGS.task_logs_dir) as cluster:
     print(f'[launcher] ps: {",".join(cluster.hosts["ps"]) or "none"}; '
           f'workers: {",".join(cluster.hosts["worker"])}', flush=True)
-    cluster.start()
     try:
+      cluster.start()
       codes = cluster.wait(FLAGS.timeout_secs, max_worker_restarts=FLAGS.max_worker_restarts)
     except KeyboardInterrupt:
       cluster.say('interrupted: stopping the cluster in order (Ctrl-C again kills it)')
