@@ -328,3 +328,24 @@ def test_tf_slim_nasnet_utils_helpers(graph):
               'stride_2/path2_conv/weights': [1, 1, 10, 8]}
   with pytest.raises(ValueError, match='data_format must be NHWC or NCHW'):
     nasnet_utils.get_channel_index('HWC')
+
+
+def _first_moving_mean(batch_norm_decay):
+  with tf.Graph().as_default():
+    tf1.set_random_seed(0)
+    images = tf.constant(np.random.RandomState(0).uniform(0, 1, [2, 16, 16, 3]), tf.float32)
+    with slim.arg_scope(nasnet.nasnet_cifar_arg_scope(batch_norm_decay=batch_norm_decay)):
+      nasnet.build_nasnet_cifar(images, 10, True, _small_cifar_config(drop_path_keep_prob=1.0))
+    moving_mean = tf1.global_variables()[3]
+    assert moving_mean.op.name == 'l1_stem_bn/moving_mean'
+    with tf1.Session() as sess:
+      sess.run(tf1.global_variables_initializer())
+      sess.run(tf1.get_collection(tf1.GraphKeys.UPDATE_OPS))
+      return sess.run(moving_mean)
+
+
+def test_arg_scope_batch_norm_decay_reaches_the_moving_averages():
+  """From 0, one update moves the moving mean by (1 - decay) of the batch mean."""
+  batch_mean = _first_moving_mean(0.0)
+  assert np.abs(batch_mean).max() > 0
+  np.testing.assert_allclose(_first_moving_mean(0.5), 0.5 * batch_mean, rtol=1e-4, atol=1e-7)
