@@ -349,3 +349,17 @@ def test_arg_scope_batch_norm_decay_reaches_the_moving_averages():
   batch_mean = _first_moving_mean(0.0)
   assert np.abs(batch_mean).max() > 0
   np.testing.assert_allclose(_first_moving_mean(0.5), 0.5 * batch_mean, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize('skip, second_input', [(0, 'Cell_0'), (1, 'Stem')])
+def test_skip_reduction_layer_input_picks_the_second_input_after_a_reduction(
+    skip, second_input, graph):
+  """With it (nasnet_large), the cell after a reduction pairs it with the output from
+  before the reduction's inputs; without it (nasnet_cifar, mobile), with the reduction's
+  first input."""
+  images = tf1.placeholder(tf.float32, [1, 16, 16, 3])
+  _, end_points = _build_small(images, False,
+                               config=_small_cifar_config(skip_reduction_layer_input=skip))
+  # The cell's first op activates its second input before matching it to the new size.
+  first_op = graph.get_operation_by_name('cell_1/Relu')
+  assert first_op.inputs[0] is end_points[second_input]
