@@ -24,8 +24,7 @@ tf1 = tf.compat.v1
 def parameter_count(name):
   info = nets_factory.model_info(name)
   with tf.Graph().as_default():
-    size = info.default_image_size
-    images = tf1.placeholder(tf.float32, [1, size, size, info.input_channels])
+    images = tf1.placeholder(tf.float32, nets_factory.input_shape(name, 1))
     nets_factory.get_network_fn(name, num_classes=info.num_classes)(images)
     return sum(v.shape.num_elements() for v in tf1.trainable_variables())
 
@@ -51,7 +50,10 @@ def main():
   print('|---|---|---|---|---|---|---|---|---|')
   for name in nets_factory.list_models():
     info = nets_factory.model_info(name)
-    columns = [f'`{name}`', str(info.default_image_size), f'{parameter_count(name):,}',
+    size = str(info.default_image_size)
+    if info.is_video_model:
+      size += f' x {info.num_frames} frames'
+    columns = [f'`{name}`', size, f'{parameter_count(name):,}',
                str(info.num_classes), info.preprocessing, *published_columns(info), info.paper]
     print('| ' + ' | '.join(columns) + ' |')
 
