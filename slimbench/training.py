@@ -76,21 +76,26 @@ def check_flags(fv, task=None):
   if not fv.dataset_dir and fv.dataset_name != 'synthetic':
     raise ValueError('--dataset_dir is required: the folder of the converted dataset '
                      '(see download_and_convert_data.py)')
-  nets_factory.model_info(fv.model_name)  # an unknown model fails here, with suggestions
+  info = nets_factory.model_info(fv.model_name)  # an unknown model fails here, with suggestions
+  if fv.num_frames is not None and not info.is_video_model:
+    raise ValueError(f'--num_frames applies to video models only; {fv.model_name} is an '
+                     'image model')
+  if info.is_video_model and fv.dataset_name != dataset_factory.SYNTHETIC:
+    raise ValueError(f'--model_name={fv.model_name} is a video model and no video dataset '
+                     f'converter exists: train it on --dataset_name=synthetic clips, not '
+                     f'--dataset_name={fv.dataset_name}')
 
 
 def write_flags(fv, names, train_dir):
-  """Writes the resolved flags as a --flagfile into train_dir (temp name, then rename)."""
-  lines = []
-  for name in names:
-    value = fv[name].value
-    if value is None:
-      continue
-    if isinstance(value, bool):
-      lines.append(f'--{name}' if value else f'--no{name}')
-    else:
-      lines.append(f'--{name}={value}')
-  files.write_text_atomically(os.path.join(train_dir, FLAGS_FILE), '\n'.join(lines) + '\n')
+  """Writes the resolved flags as a --flagfile into train_dir (temp name, then rename).
+
+  Each flag is written by absl's own serializer, as `FlagValues.flags_into_string` does
+  (a list as `--name=a,b`, a multi flag one line per value), so that the file reads back
+  with --flagfile; unset flags are left out.
+  """
+  lines = [fv[name].serialize() for name in names if fv[name].value is not None]
+  files.write_text_atomically(os.path.join(train_dir, FLAGS_FILE),
+                              ''.join(line + '\n' for line in lines if line))
 
 
 def _variables_to_train(trainable_scopes):
@@ -300,8 +305,11 @@ def build_train_graph(fv, dataset=None, batch_iterator=None):
     global_step = tf1.train.get_or_create_global_step()
 
   if dataset is None:
+    # A video model trains on synthetic clips (check_flags refuses other datasets).
+    clips = ({'num_frames': fv.num_frames or model_info.num_frames}
+             if model_info.is_video_model else {})
     dataset = dataset_factory.get_dataset(fv.dataset_name, fv.dataset_split_name,
-                                          fv.dataset_dir)
+                                          fv.dataset_dir, **clips)
   num_classes = dataset.num_classes - fv.labels_offset
   if num_classes < 1:
     raise ValueError(f'--labels_offset={fv.labels_offset} leaves no classes of the '
@@ -509,13 +517,9 @@ VARIABLE_FLAGS = ('model_name', 'optimizer', 'moving_average_decay', 'use_fp16',
                   'trainable_scopes', 'sync_replicas')
 
 
-def _flag_line(name, value):
+def _flag_line(flag):
   """A flag as flags.txt writes it; None for an unset one (which it leaves out)."""
-  if value is None:
-    return None
-  if isinstance(value, bool):
-    return f'--{name}' if value else f'--no{name}'
-  return f'--{name}={value}'
+  return flag.serialize() or None
 
 
 def _written_flags(fv):
@@ -557,7 +561,7 @@ def _check_resumable(fv, checkpoint):
   written = _written_flags(fv)
   for name in VARIABLE_FLAGS:
     if written is not None and name in fv:
-      then, now = written.get(name), _flag_line(name, fv[name].value)
+      then, now = written.get(name), _flag_line(fv[name])
       if then != now:
         differing.append(f'{then or "--" + name + " unset"} there, '
                          f'{now or "--" + name + " unset"} now')
