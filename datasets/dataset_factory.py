@@ -296,7 +296,7 @@ def get_dataset(name, split_name, dataset_dir=None, file_pattern=None, **kwargs)
     file_pattern: optional glob of the files to read, relative to the folder; '%s' is
       replaced by the split name (TF-Slim's convention).
     **kwargs: options of `synthetic.SyntheticDataset` (image_size, num_classes, channels,
-      num_samples); other datasets take none.
+      num_samples, num_frames for clips); other datasets take none.
 
   Returns:
     A `Dataset` (or `synthetic.SyntheticDataset`).

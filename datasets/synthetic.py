@@ -1,8 +1,9 @@
-"""The `synthetic` dataset: random images made inside the input pipeline, for benchmarks.
+"""The `synthetic` dataset: random images (or clips) made inside the input pipeline.
 
 No files are read, so a training run measures the model and its preprocessing rather
 than the disk. Image `i` is the same in every epoch (stateless random numbers seeded by
-`seed` and `i`), so runs are repeatable.
+`seed` and `i`), so runs are repeatable. With `num_frames` an example is a clip of that
+many frames, for the video models (i3d, s3dg), which no converter has data for.
 
 Usage:
   ds = dataset_factory.get_dataset('synthetic', 'train', None, image_size=224,
@@ -25,10 +26,12 @@ class SyntheticDataset:
     num_classes: labels are uniform in [0, num_classes).
     channels: 1 or 3.
     num_samples: images per epoch (ImageNet's split sizes by default).
+    num_frames: None for images [size, size, C]; else each example is a clip
+      [num_frames, size, size, C].
   """
 
   def __init__(self, split_name, image_size=224, num_classes=1001, channels=3,
-               num_samples=None):
+               num_samples=None, num_frames=None):
     if split_name not in DEFAULT_NUM_SAMPLES:
       raise ValueError(f'unknown split {split_name!r} of synthetic; known: '
                        f'{", ".join(DEFAULT_NUM_SAMPLES)}')
@@ -37,6 +40,8 @@ class SyntheticDataset:
                        f'3; got {image_size}, {num_classes}, {channels}')
     if num_samples is not None and int(num_samples) < 1:
       raise ValueError(f'synthetic needs num_samples >= 1, got {num_samples}')
+    if num_frames is not None and int(num_frames) < 1:
+      raise ValueError(f'synthetic needs num_frames >= 1, got {num_frames}')
     self.name = 'synthetic'
     self.split_name = split_name
     self.image_size = int(image_size)
@@ -47,7 +52,9 @@ class SyntheticDataset:
     self.has_bboxes = False
     self.has_background_class = False
     self.data_sources = []
-    self.items_to_descriptions = {'image': f'random uint8 [{image_size}, {image_size}, '
+    self.num_frames = None if num_frames is None else int(num_frames)
+    frames = '' if num_frames is None else f'{self.num_frames}, '
+    self.items_to_descriptions = {'image': f'random uint8 [{frames}{image_size}, {image_size}, '
                                            f'{channels}]',
                                   'label': f'random int64 in [0, {num_classes})'}
 
@@ -69,7 +76,11 @@ class SyntheticDataset:
       indices = indices.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
     indices = indices.repeat(num_epochs)
     shape = [self.image_size, self.image_size, self.channels]
-    num_pixels = self.image_size * self.image_size * self.channels
+    if self.num_frames is not None:
+      shape = [self.num_frames] + shape
+    num_pixels = 1
+    for side in shape:
+      num_pixels *= side
     num_classes = self.num_classes
 
     def make(index):

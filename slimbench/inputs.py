@@ -27,7 +27,8 @@ def make_batches(dataset, preprocessing_name, image_size, batch_size, *, is_trai
     drop_remainder: keep every batch full (training); evaluation keeps the last one.
 
   Returns:
-    The dataset; images are float32 [batch, image_size, image_size, C], labels int64.
+    The dataset; images are float32 [batch, image_size, image_size, C] (clips, from a
+    dataset of clips: [batch, frames, image_size, image_size, C]), labels int64.
   """
   preprocess = preprocessing_factory.get_preprocessing(
       preprocessing_name, is_training=is_training, use_grayscale=use_grayscale)
@@ -36,8 +37,18 @@ def make_batches(dataset, preprocessing_name, image_size, batch_size, *, is_trai
                           num_parallel_calls=num_preprocessing_threads,
                           shard_index=shard_index, num_shards=num_shards)
 
+  # A clip's frames all take evaluation's preprocessing (the same crop and scaling): random
+  # distortions drawn frame by frame would tear the clip apart in time.
+  preprocess_frame = preprocessing_factory.get_preprocessing(
+      preprocessing_name, is_training=False, use_grayscale=use_grayscale)
+
   def prepare(example):
-    image = preprocess(example['image'], image_size, image_size)
+    image = example['image']
+    if image.shape.rank == 4:  # a clip [frames, height, width, C]
+      image = tf.map_fn(lambda frame: preprocess_frame(frame, image_size, image_size), image,
+                        fn_output_signature=tf.float32)
+    else:
+      image = preprocess(image, image_size, image_size)
     return image, example['label'] - labels_offset
 
   batches = examples.map(prepare, num_parallel_calls=num_preprocessing_threads)

@@ -163,6 +163,9 @@ def define_train_flags(fv):
                        flag_values=fv)
   flags.DEFINE_integer('train_image_size', None, 'Training image side; by default the '
                        'model\'s default size.', lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer('num_frames', None, 'Video models (i3d, s3dg): frames per training '
+                       'clip; by default the model\'s (64). Clips are synthetic '
+                       '(--dataset_name=synthetic).', lower_bound=1, flag_values=fv)
   flags.DEFINE_integer('max_number_of_steps', None, 'Global step to stop at; unset trains '
                        'until stopped.', lower_bound=1, flag_values=fv)
   flags.DEFINE_boolean('use_grayscale', False, 'Convert images to one channel.',
