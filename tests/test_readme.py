@@ -108,6 +108,8 @@ def test_readme_commands_run_as_written(tmp_path):
     kind = next((word for word in checks if title.startswith(word)), None)
     assert kind, f'README Commands group "{title}" has no check here: add one or skip it'
     outputs[kind] = _run(script, tmp_path)
+    # Shown by `pytest -rP`: what each README command printed, for the issue's note.
+    print(f'$ {script}\n{outputs[kind].stdout[-1500:]}{outputs[kind].stderr[-1500:]}')
     checks[kind](tmp_path, outputs)
     ran.append(kind)
   assert ran == list(checks), f'README Commands groups ran in this order: {ran}'
@@ -162,7 +164,7 @@ def test_every_results_column_is_explained_in_the_readme():
   from slimbench import benchmark  # pylint: disable=g-import-not-at-top
   with open(README, encoding='utf-8') as f:
     runner = _sections(f.read())['The benchmark runner']
-  explained = runner[runner.index('### What the results files hold'):]
+  explained = runner.split('### What the results files hold', 1)[1].split('\n### ', 1)[0]
   words = set(re.findall(r'[a-z0-9_]+', explained))
   prefixes = re.findall(r'`([a-z0-9_]+_)\*`', explained)  # `top5_*`: top5_mean, top5_ci95
   columns = set(benchmark.TRAIN_COLUMNS + benchmark.SUMMARY_COLUMNS +
