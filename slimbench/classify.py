@@ -17,34 +17,33 @@ from preprocessing import preprocessing_factory
 from slimbench import checkpoint_inputs
 from slimbench import checkpoints
 from slimbench import export
+from slimbench.flag_groups import checkpoint_flags
+from slimbench.flag_groups import dataset_flags
+from slimbench.flag_groups import model_flags
+from slimbench.flag_groups import preprocessing_flags
 
 tf1 = tf.compat.v1
 
 
 def define_classify_flags(fv):
-  flags.DEFINE_string('model_name', None, 'Registered network (with --checkpoint_path).',
-                      flag_values=fv)
-  flags.DEFINE_string('checkpoint_path', None, 'Checkpoint or folder to classify with.',
-                      flag_values=fv)
+  """Defines the flags of classify_image.py on `fv`; returns their names."""
+  before = set(fv)
+  model_flags.define_model_flags(fv, model_name=None)
+  checkpoint_flags.define_checkpoint_flags(fv, 'The weights to classify with (and '
+                                           '--model_name), or --saved_model_dir instead.')
   flags.DEFINE_string('saved_model_dir', None, 'SavedModel written by '
                       'export_inference_graph.py, instead of a checkpoint.', flag_values=fv)
-  flags.DEFINE_string('dataset_dir', None, 'Converted dataset whose labels.txt names the '
-                      'classes.', flag_values=fv)
   flags.DEFINE_string('labels_file', None, 'A labels.txt (id:name per line).',
                       flag_values=fv)
-  flags.DEFINE_integer('labels_offset', 0, 'Class i of the model is label i + offset.',
-                       lower_bound=0, flag_values=fv)
-  flags.DEFINE_string('preprocessing_name', None, 'Preprocessing; by default the model\'s.',
-                      flag_values=fv)
-  flags.DEFINE_integer('image_size', None, 'Input side; by default the model\'s.',
-                       lower_bound=1, flag_values=fv)
-  flags.DEFINE_boolean('use_grayscale', False, 'One-channel input; by default what the '
-                       'checkpoint\'s first convolution takes (a SavedModel records it).',
-                       flag_values=fv)
+  # The dataset's labels.txt names the classes (or --labels_file).
+  dataset_flags.define_dataset_flags(fv, with_name=False)
+  # A SavedModel records its preprocessing, size and channels.
+  preprocessing_flags.define_preprocessing_flags(fv, with_threads=False, with_image_size=True)
   flags.DEFINE_integer('top_k', 5, 'Classes to print per image.', lower_bound=1,
                        flag_values=fv)
   flags.DEFINE_enum('output_format', 'text', ['text', 'json'], 'text for people, json for '
                     'scripts.', flag_values=fv)
+  return sorted(set(fv) - before)
 
 
 def read_labels_file(path):

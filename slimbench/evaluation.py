@@ -40,6 +40,10 @@ from slimbench import checkpoint_inputs
 from slimbench import checkpoints
 from slimbench import files
 from slimbench import inputs
+from slimbench.flag_groups import checkpoint_flags
+from slimbench.flag_groups import dataset_flags
+from slimbench.flag_groups import model_flags
+from slimbench.flag_groups import preprocessing_flags
 
 tf1 = tf.compat.v1
 
@@ -62,36 +66,21 @@ def define_eval_flags(fv):
   """Defines the evaluation flags on `fv`; returns their names."""
   before = set(fv)
   flags.DEFINE_string('master', '', 'Address of the TensorFlow master.', flag_values=fv)
-  flags.DEFINE_string('checkpoint_path', '/tmp/tfmodel/',
-                      'A checkpoint, or a folder whose latest checkpoint is evaluated.',
-                      flag_values=fv)
+  checkpoint_flags.define_checkpoint_flags(fv, 'The weights to evaluate.', '/tmp/tfmodel/',
+                                           with_moving_average=True)
   flags.DEFINE_string('eval_dir', '/tmp/tfmodel/', 'Where summaries and result rows go.',
                       flag_values=fv)
   flags.DEFINE_integer('batch_size', 100, 'Examples per batch.', lower_bound=1,
                        flag_values=fv)
   flags.DEFINE_integer('max_num_batches', None, 'Evaluate this many batches only; by '
                        'default the whole split.', lower_bound=1, flag_values=fv)
-  flags.DEFINE_integer('num_preprocessing_threads', 4, 'Examples preprocessed in parallel.',
-                       lower_bound=1, flag_values=fv)
-  flags.DEFINE_string('dataset_name', 'imagenet', 'Dataset to evaluate on.', flag_values=fv)
-  flags.DEFINE_string('dataset_split_name', 'test', 'Split to evaluate.', flag_values=fv)
-  flags.DEFINE_string('dataset_dir', None, 'Folder of the converted dataset.',
-                      flag_values=fv)
-  flags.DEFINE_integer('labels_offset', 0, 'Subtracted from every label (1 for a '
-                       '1000-class model on a 1001-class dataset).', lower_bound=0,
-                       flag_values=fv)
-  flags.DEFINE_string('model_name', 'inception_v3', 'Registered network.', flag_values=fv)
-  flags.DEFINE_string('preprocessing_name', None, 'Preprocessing; by default the model\'s.',
-                      flag_values=fv)
-  flags.DEFINE_float('moving_average_decay', None, 'Evaluate the moving averages of the '
-                     'variables that training kept with this decay.', flag_values=fv)
+  dataset_flags.define_dataset_flags(fv, split_name='test')
+  model_flags.define_model_flags(fv)
+  preprocessing_flags.define_preprocessing_flags(fv)
   flags.DEFINE_integer('eval_image_size', None, 'Image side; by default the model\'s.',
                        lower_bound=1, flag_values=fv)
   flags.DEFINE_boolean('quantize', False, 'TF-Slim\'s quantized evaluation graph; it needs '
                        'tf.contrib.quantize, which TensorFlow 2 no longer has.',
-                       flag_values=fv)
-  flags.DEFINE_boolean('use_grayscale', False, 'Convert images to one channel. By default '
-                       'the images get the channels of the checkpoint\'s first convolution.',
                        flag_values=fv)
   flags.DEFINE_integer('eval_crops', 1, 'Views per image: 1, the preprocessing\'s central '
                        'crop; 10, the 2012 AlexNet paper\'s centre and four corner crops of '

@@ -36,6 +36,10 @@ from datasets import dataset_factory
 from nets import nets_factory
 from slimbench import checkpoint_inputs
 from slimbench import checkpoints
+from slimbench.flag_groups import checkpoint_flags
+from slimbench.flag_groups import dataset_flags
+from slimbench.flag_groups import model_flags
+from slimbench.flag_groups import preprocessing_flags
 
 tf1 = tf.compat.v1
 
@@ -43,13 +47,14 @@ METADATA_FILE = 'slimbench.json'
 
 
 def define_export_flags(fv):
-  """TF-Slim's export flags plus the checkpoint and the SavedModel / TFLite outputs."""
-  flags.DEFINE_string('model_name', 'inception_v3', 'Registered network to export.',
-                      flag_values=fv)
+  """TF-Slim's export flags plus the checkpoint and the SavedModel / TFLite outputs.
+
+  Returns their names.
+  """
+  before = set(fv)
+  model_flags.define_model_flags(fv)
   flags.DEFINE_boolean('is_training', False, 'Export the training graph (dropout, batch '
                        'statistics) instead of the inference graph.', flag_values=fv)
-  flags.DEFINE_integer('image_size', None, 'Input side; by default the model\'s.',
-                       lower_bound=1, flag_values=fv)
   flags.DEFINE_integer('batch_size', None, 'Fixed batch size of the input; by default any.',
                        lower_bound=1, flag_values=fv)
   flags.DEFINE_boolean('is_video_model', False, 'The model is a video model (i3d, s3dg): '
@@ -57,27 +62,18 @@ def define_export_flags(fv):
                        flag_values=fv)
   flags.DEFINE_integer('num_frames', None, 'Frames per clip of a video model; by default '
                        'the model\'s (64 for i3d and s3dg).', lower_bound=1, flag_values=fv)
-  flags.DEFINE_string('dataset_name', 'imagenet', 'Dataset whose classes the model predicts.',
-                      flag_values=fv)
-  flags.DEFINE_string('dataset_dir', '', 'Converted dataset: its classes and names; '
-                      'without it, the classes of the model\'s published checkpoint.',
-                      flag_values=fv)
-  flags.DEFINE_integer('labels_offset', 0, 'Classes left out at the start of the dataset\'s '
-                       'labels (1 for a 1000-class model on 1001 labels).', lower_bound=0,
-                       flag_values=fv)
+  # Without --dataset_dir the classes are those of the model's published checkpoint.
+  dataset_flags.define_dataset_flags(fv)
   flags.DEFINE_string('output_file', '', 'Where to write the GraphDef.', flag_values=fv)
   flags.DEFINE_boolean('write_text_graphdef', False, 'Write the GraphDef as text.',
                        flag_values=fv)
-  flags.DEFINE_boolean('use_grayscale', False, 'One-channel input. By default the input has '
-                       'the channels of --checkpoint_path\'s first convolution; without a '
-                       'checkpoint, what the model\'s preprocessing makes of --dataset_dir\'s '
-                       'images.', flag_values=fv)
+  preprocessing_flags.define_preprocessing_flags(fv, with_name=False, with_threads=False,
+                                                 with_image_size=True)
   flags.DEFINE_boolean('quantize', False, 'TF-Slim\'s quantized graph; it needs '
                        'tf.contrib.quantize, which TensorFlow 2 no longer has.',
                        flag_values=fv)
-  flags.DEFINE_string('checkpoint_path', None, 'Checkpoint (or folder) with the weights; '
-                      'needed for the SavedModel, TFLite and a frozen GraphDef.',
-                      flag_values=fv)
+  checkpoint_flags.define_checkpoint_flags(fv, 'The weights: needed for the SavedModel, '
+                                           'TFLite and a frozen GraphDef.')
   flags.DEFINE_string('saved_model_dir', None, 'Where to write the SavedModel.',
                       flag_values=fv)
   flags.DEFINE_string('tflite_file', None, 'Where to write a TFLite model.', flag_values=fv)
@@ -87,6 +83,7 @@ def define_export_flags(fv):
                        flag_values=fv)
   flags.DEFINE_integer('top_k', 5, 'Classes in the top_k outputs.', lower_bound=1,
                        flag_values=fv)
+  return sorted(set(fv) - before)
 
 
 def _num_classes_and_names(fv, info):

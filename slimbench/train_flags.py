@@ -7,6 +7,10 @@ their own argument lists without touching the process-wide `absl.flags.FLAGS`.
 from absl import flags
 
 from slimbench import optimization
+from slimbench.flag_groups import checkpoint_flags
+from slimbench.flag_groups import dataset_flags
+from slimbench.flag_groups import model_flags
+from slimbench.flag_groups import preprocessing_flags
 
 
 def define_train_flags(fv):
@@ -44,9 +48,6 @@ def define_train_flags(fv):
                        'parameter server for a worker gone before it finished.', lower_bound=1,
                        flag_values=fv)
   flags.DEFINE_integer('num_readers', 4, 'TFRecord files read in parallel.', lower_bound=1,
-                       flag_values=fv)
-  flags.DEFINE_integer('num_preprocessing_threads', 4,
-                       'Examples decoded and preprocessed in parallel.', lower_bound=1,
                        flag_values=fv)
   flags.DEFINE_integer('num_intra_threads', 0, 'Threads of one op (a convolution); 0 lets '
                        'TensorFlow pick (one per core).', lower_bound=0, flag_values=fv)
@@ -144,21 +145,11 @@ def define_train_flags(fv):
                      'an improvement.', lower_bound=0.0, flag_values=fv)
   flags.DEFINE_float('plateau_min_learning_rate', 0.0, 'plateau: the rate never goes '
                      'below this.', lower_bound=0.0, flag_values=fv)
-  flags.DEFINE_float('moving_average_decay', None, 'Decay of the exponential moving '
-                     'average of the model variables; unset for none.', flag_values=fv)
 
   # ----- Dataset -----
-  flags.DEFINE_string('dataset_name', 'imagenet', 'Dataset to train on.', flag_values=fv)
-  flags.DEFINE_string('dataset_split_name', 'train', 'Split to train on.', flag_values=fv)
-  flags.DEFINE_string('dataset_dir', None, 'Folder of the converted dataset.',
-                      flag_values=fv)
-  flags.DEFINE_integer('labels_offset', 0, 'Subtracted from every label: 1 trains a '
-                       '1000-class model on a 1001-class (background) dataset.',
-                       lower_bound=0, flag_values=fv)
-  flags.DEFINE_string('model_name', 'inception_v3', 'Registered network to train.',
-                      flag_values=fv)
-  flags.DEFINE_string('preprocessing_name', None, 'Preprocessing to use; by default the '
-                      'one the model was published with.', flag_values=fv)
+  dataset_flags.define_dataset_flags(fv, split_name='train')
+  model_flags.define_model_flags(fv)
+  preprocessing_flags.define_preprocessing_flags(fv)
   flags.DEFINE_integer('batch_size', 32, 'Examples per clone per step.', lower_bound=1,
                        flag_values=fv)
   flags.DEFINE_integer('train_image_size', None, 'Training image side; by default the '
@@ -168,12 +159,11 @@ def define_train_flags(fv):
                        '(--dataset_name=synthetic).', lower_bound=1, flag_values=fv)
   flags.DEFINE_integer('max_number_of_steps', None, 'Global step to stop at; unset trains '
                        'until stopped.', lower_bound=1, flag_values=fv)
-  flags.DEFINE_boolean('use_grayscale', False, 'Convert images to one channel.',
-                       flag_values=fv)
 
   # ----- Fine-tuning -----
-  flags.DEFINE_string('checkpoint_path', None, 'Checkpoint (file or folder) to start from; '
-                      'ignored once train_dir has its own checkpoint.', flag_values=fv)
+  checkpoint_flags.define_checkpoint_flags(fv, 'The weights to start from; ignored once '
+                                           '--train_dir has a checkpoint of its own.',
+                                           with_moving_average=True)
   flags.DEFINE_string('checkpoint_exclude_scopes', None, 'Comma-separated variable scopes '
                       'not restored from --checkpoint_path.', flag_values=fv)
   flags.DEFINE_string('trainable_scopes', None, 'Comma-separated variable scopes to train; '

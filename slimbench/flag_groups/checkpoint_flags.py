@@ -1,0 +1,24 @@
+"""Checkpoint flags: which weights to read, and their moving averages."""
+
+from absl import flags
+
+
+def define_checkpoint_flags(fv, purpose, checkpoint_path=None, with_moving_average=False):
+  """Defines --checkpoint_path (and --moving_average_decay) on `fv`; returns their names.
+
+  Args:
+    fv: the `flags.FlagValues` to define them on.
+    purpose: the first sentence of --checkpoint_path's help: what this script does with it.
+    checkpoint_path: its default (TF-Slim's evaluation reads /tmp/tfmodel/).
+    with_moving_average: define --moving_average_decay (training and evaluation).
+  """
+  before = set(fv)
+  flags.DEFINE_string('checkpoint_path', checkpoint_path, f'{purpose} A checkpoint (the '
+                      'prefix of its files), or a folder whose latest checkpoint is taken.',
+                      flag_values=fv)
+  if with_moving_average:
+    flags.DEFINE_float('moving_average_decay', None, 'Decay of the exponential moving '
+                       'average of the model variables: training keeps it in the '
+                       'checkpoints, evaluation evaluates the averages instead of the '
+                       'variables; unset for none.', flag_values=fv)
+  return sorted(set(fv) - before)
