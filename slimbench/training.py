@@ -130,19 +130,34 @@ def _fine_tune_init_fn(fv, model_info, num_classes):
   return init_fn
 
 
+def format_duration(seconds):
+  """45s, 3m20s, 2h05m: an ETA as a person reads it."""
+  seconds = int(round(seconds))
+  if seconds < 60:
+    return f'{seconds}s'
+  if seconds < 3600:
+    return f'{seconds // 60}m{seconds % 60:02d}s'
+  return f'{seconds // 3600}h{seconds % 3600 // 60:02d}m'
+
+
 class _ProgressHook(tf1.train.SessionRunHook):
-  """Logs `step N: loss = X (Y sec/step, Z images/sec)` and a summary at the end.
+  """Logs `step N: loss = X (Y sec/step, Z images/sec)`, and with a known last step
+  `, P% ETA 3m20s` after it.
 
   sec/step is this process's time per step; images/sec counts the images of every worker
-  and clone, from how far the global step moved (`images_per_step` per global step).
+  and clone, from how far the global step moved (`images_per_step` per global step). The
+  ETA is the remaining global steps at the rate the global step moved since the first
+  step (which includes graph optimization and is left out).
   """
 
-  def __init__(self, loss, step_after_update, global_step, every_n_steps, images_per_step):
+  def __init__(self, loss, step_after_update, global_step, every_n_steps, images_per_step,
+               last_step=None):
     self._loss = loss
     self._step_after_update = step_after_update
     self._global_step = global_step
     self._every_n_steps = every_n_steps
     self._images_per_step = images_per_step
+    self._last_step = last_step
     self.steps_run = 0
     self.last_loss = None
     self.start_step = None
@@ -179,8 +194,20 @@ class _ProgressHook(tf1.train.SessionRunHook):
     self._last_time = now
 
   def _log(self, loss, sec_per_step, images_per_sec):
-    logging.info('step %d: loss = %.4f (%.3f sec/step, %.1f images/sec)', self.last_step,
-                 loss, sec_per_step, images_per_sec)
+    logging.info('step %d: loss = %.4f (%.3f sec/step, %.1f images/sec)%s', self.last_step,
+                 loss, sec_per_step, images_per_sec, self._progress())
+
+  def _progress(self):
+    """', P% ETA 3m20s' toward the last step; '' when it is unknown."""
+    if not self._last_step:
+      return ''
+    text = f', {100 * min(self.last_step, self._last_step) // self._last_step}%'
+    timed_steps = self.last_step - self._timed[1]
+    if timed_steps > 0:
+      seconds_per_step = (time.perf_counter() - self._timed[0]) / timed_steps
+      remaining = max(self._last_step - self.last_step, 0)
+      text += f' ETA {format_duration(remaining * seconds_per_step)}'
+    return text
 
   @property
   def images_per_sec(self):
@@ -188,6 +215,62 @@ class _ProgressHook(tf1.train.SessionRunHook):
       return 0.0
     seconds = self._last_time - self._timed[0]
     return (self.last_step - self._timed[1]) * self._images_per_step / max(seconds, 1e-9)
+
+
+class _SummaryHook(tf1.train.SummarySaverHook):
+  """Writes the summaries every `save_secs` as TensorFlow's hook does, and also at the
+  last step and wherever training stops (a signal, another hook), so that a run shorter
+  than `save_secs` still has a curve that ends where training ended. Each write adds
+  global_step/sec and images/sec over the global steps since the previous write (every
+  worker's; the first step, which includes graph optimization, is left out).
+  """
+
+  def __init__(self, train_dir, save_secs, scaffold, last_step, images_per_step):
+    super().__init__(save_secs=save_secs, output_dir=train_dir, scaffold=scaffold)
+    self._last_step = last_step
+    self._images_per_step = images_per_step
+    self._rate_start = None  # (time, global step) where the next rates' window starts
+    self._written_step = None
+
+  def before_run(self, run_context):
+    args = super().before_run(run_context)
+    summary_op = self._get_summary_op()
+    if (not self._request_summary and self._last_step and summary_op is not None and
+        self._next_step >= self._last_step):
+      self._request_summary = True
+      args.fetches['summary'] = summary_op
+    return args
+
+  def after_run(self, run_context, run_values):
+    super().after_run(run_context, run_values)
+    step = self._next_step - 1
+    if self._rate_start is None:
+      self._rate_start = (time.perf_counter(), step)
+    elif self._request_summary:
+      self._write_rates(step)
+    if self._request_summary:
+      self._written_step = step
+
+  def end(self, session):
+    step = int(session.run(self._global_step_tensor))
+    summary_op = self._get_summary_op()
+    if self._summary_writer and step != self._written_step:
+      if summary_op is not None:
+        for summary in session.run(summary_op):
+          self._summary_writer.add_summary(summary, step)
+      self._write_rates(step)
+    super().end(session)
+
+  def _write_rates(self, step):
+    now = time.perf_counter()
+    if self._rate_start is None or step <= self._rate_start[1]:
+      return
+    steps_per_sec = (step - self._rate_start[1]) / max(now - self._rate_start[0], 1e-9)
+    self._summary_writer.add_summary(tf1.Summary(value=[
+        tf1.Summary.Value(tag='global_step/sec', simple_value=steps_per_sec),
+        tf1.Summary.Value(tag='images/sec',
+                          simple_value=steps_per_sec * self._images_per_step)]), step)
+    self._rate_start = (now, step)
 
 
 class _StopOnSignalHook(tf1.train.SessionRunHook):
@@ -592,7 +675,7 @@ def _train(fv, flag_names, extra_hooks, task, is_chief):
       _check_resumable(fv, resumed)
     progress = _ProgressHook(graph['total_loss'], graph['step_after_update'],
                              graph['global_step'], fv.log_every_n_steps,
-                             graph['images_per_step'])
+                             graph['images_per_step'], last_step=fv.max_number_of_steps)
     stop_on_signal = _StopOnSignalHook()
     scaffold = tf1.train.Scaffold(
         init_fn=graph['init_fn'], summary_op=graph['summary_op'],
@@ -603,6 +686,9 @@ def _train(fv, flag_names, extra_hooks, task, is_chief):
       hooks.append(_FiniteCheckpointSaverHook(fv.train_dir, save_secs=fv.save_interval_secs,
                                               scaffold=scaffold))
     hooks += [progress, stop_on_signal]
+    if is_chief and fv.save_summaries_secs:
+      hooks.append(_SummaryHook(fv.train_dir, fv.save_summaries_secs, scaffold,
+                                fv.max_number_of_steps, graph['images_per_step']))
     hooks += optimization.schedule_hooks(fv)
     hooks += list(extra_hooks)
     if fv.max_number_of_steps:
@@ -621,7 +707,7 @@ def _train(fv, flag_names, extra_hooks, task, is_chief):
       with tf1.train.MonitoredTrainingSession(
           master=master, is_chief=is_chief, checkpoint_dir=fv.train_dir,
           scaffold=scaffold, hooks=hooks, save_checkpoint_secs=None,
-          save_checkpoint_steps=None, save_summaries_secs=fv.save_summaries_secs,
+          save_checkpoint_steps=None, save_summaries_secs=None, save_summaries_steps=None,
           log_step_count_steps=None, config=session_config,
           stop_grace_period_secs=STOP_GRACE_SECS) as session:
         # Written once the session restored or initialized the variables: a run that
