@@ -1,4 +1,4 @@
-"""Trains, times and compares registered networks under identical conditions.
+r"""Trains, times and compares registered networks under identical conditions.
 
 With no flags: the main job, a short comparison of a few architectures of different
 families with two optimizers and two seeds on the built-in offline dataset (mnist5k),
@@ -16,13 +16,16 @@ status is 1 when a run failed (the failed runs are listed).
 
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 
 from slimbench import benchmark
+from slimbench import usage
 
 TRAIN_FLAG_NAMES = benchmark.define_benchmark_flags(flags.FLAGS)
+flags.adopt_module_key_flags(benchmark)
+for name in TRAIN_FLAG_NAMES:
+  flags.declare_key_flag(name)
 
 
 def main(argv):
@@ -39,4 +42,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  usage.run(main)

@@ -1,4 +1,4 @@
-"""Classifies image files with a checkpoint or an exported SavedModel: any size, and any
+r"""Classifies image files with a checkpoint or an exported SavedModel: any size, and any
 image the dataset converters take (JPEG, CMYK JPEG, PNG with alpha or 16 bits, GIF, BMP, TIFF,
 WebP).
 
@@ -11,12 +11,13 @@ Usage:
 import json
 import sys
 
-from absl import app
 from absl import flags
 
 from slimbench import classify
+from slimbench import usage
 
-classify.define_classify_flags(flags.FLAGS)
+for name in classify.define_classify_flags(flags.FLAGS):
+  flags.declare_key_flag(name)
 
 
 def main(argv):
@@ -31,4 +32,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  usage.run(main)

@@ -28,6 +28,7 @@ from absl import flags
 from datasets import conversion
 from datasets import converters
 from datasets import dataset_utils
+from slimbench import usage
 
 FLAGS = flags.FLAGS
 
@@ -118,4 +119,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  usage.run(main)

@@ -1,4 +1,4 @@
-"""Evaluates checkpoints of a registered network: accuracy, recall@5, loss, per class.
+r"""Evaluates checkpoints of a registered network: accuracy, recall@5, loss, per class.
 
 Usage:
   # One checkpoint (or a folder's latest):
@@ -15,13 +15,14 @@ Usage:
 
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 
 from slimbench import evaluation
+from slimbench import usage
 
-evaluation.define_eval_flags(flags.FLAGS)
+for name in evaluation.define_eval_flags(flags.FLAGS):
+  flags.declare_key_flag(name)
 
 
 def main(argv):
@@ -35,4 +36,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  usage.run(main)

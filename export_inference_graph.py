@@ -1,4 +1,4 @@
-"""Exports a registered network for inference: GraphDef, SavedModel, TFLite.
+r"""Exports a registered network for inference: GraphDef, SavedModel, TFLite.
 
 Usage:
   # TF-Slim's GraphDef (input node `input`, outputs `logits`, `probabilities`, `top_k`):
@@ -14,13 +14,14 @@ Usage:
 
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 
 from slimbench import export
+from slimbench import usage
 
-export.define_export_flags(flags.FLAGS)
+for name in export.define_export_flags(flags.FLAGS):
+  flags.declare_key_flag(name)
 
 
 def main(argv):
@@ -34,4 +35,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  usage.run(main)

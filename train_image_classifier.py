@@ -1,4 +1,4 @@
-"""Trains a registered network on a converted dataset, with TF-Slim's flags.
+r"""Trains a registered network on a converted dataset, with TF-Slim's flags.
 
 Usage:
   python train_image_classifier.py --train_dir=/tmp/lenet --dataset_name=mnist5k \
@@ -18,15 +18,17 @@ or with TF_CONFIG='{"cluster": {"ps": [...], "worker": [...]},
 import signal
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 
 from slimbench import files
 from slimbench import train_flags
 from slimbench import training
+from slimbench import usage
 
 FLAG_NAMES = train_flags.define_train_flags(flags.FLAGS)
+for name in FLAG_NAMES:
+  flags.declare_key_flag(name)
 
 
 def main(argv):
@@ -46,4 +48,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  usage.run(main)

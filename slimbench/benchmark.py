@@ -29,6 +29,7 @@ from absl import flags
 from absl import logging
 
 from nets import nets_factory
+from slimbench import evaluation
 from slimbench import files
 from slimbench import precision
 from slimbench import run_spec
@@ -85,17 +86,20 @@ PROVENANCE_COLUMNS = ('commit', 'tf_version', 'cpu', 'cores', 'threads', 'onednn
 TRAIN_COLUMNS = ('model', 'optimizer', 'learning_rate', 'batch_size', 'img_size', 'steps',
                  'seed', 'precision', 'top1', 'top5', 'loss', 'param_count',
                  'images_per_sec', 'train_seconds', 'time_to_target', 'target_accuracy',
-                 'setup_seconds', 'eval_seconds', 'eval_split', 'eval_points', 'resumed_at',
+                 'setup_seconds', 'eval_seconds', 'eval_split', 'eval_points', 'eval_crops', 'resumed_at',
                  'status', 'error', 'config', 'run_id', 'run', 'flags') + PROVENANCE_COLUMNS
 SUMMARY_COLUMNS = ('model', 'optimizer', 'learning_rate', 'batch_size', 'img_size', 'steps',
-                   'precision', 'eval_split', 'eval_points', 'n_seeds', 'seeds', 'n_failed', 'top1_mean',
+                   'precision', 'eval_split', 'eval_points', 'eval_crops', 'n_seeds', 'seeds', 'n_failed', 'top1_mean',
                    'top1_ci95', 'top5_mean', 'top5_ci95', 'images_per_sec_mean',
                    'images_per_sec_ci95', 'train_seconds_mean', 'train_seconds_ci95',
                    'target_accuracy', 'n_reached', 'time_to_target_mean',
                    'time_to_target_ci95', 'config', 'flags') + PROVENANCE_COLUMNS
+# A video model's rows count clips (input_unit 'clip', of num_frames frames) in
+# clips_per_sec and gflops_per_clip; an image model's, images in the image columns.
 THROUGHPUT_COLUMNS = ('model', 'mode', 'optimizer', 'data', 'precision', 'batch_size',
-                      'img_size', 'images_per_sec', 'ci95', 'jitter', 'step_time_ms',
-                      'timed_steps', 'param_count', 'gflops_per_image', 'achieved_gflops',
+                      'img_size', 'input_unit', 'num_frames', 'images_per_sec',
+                      'clips_per_sec', 'ci95', 'jitter', 'step_time_ms', 'timed_steps',
+                      'param_count', 'gflops_per_image', 'gflops_per_clip', 'achieved_gflops',
                       'peak_fraction', 'peak_memory_mb', 'build_seconds',
                       'first_step_seconds', 'status', 'error', 'run_id', 'run',
                       'flags') + PROVENANCE_COLUMNS
@@ -122,6 +126,10 @@ def define_benchmark_flags(fv):
                     f'{",".join(DEFAULT_TRAIN_BATCH_SIZES)} for training and '
                     f'{",".join(DEFAULT_THROUGHPUT_BATCH_SIZES)} for throughput.',
                     flag_values=fv)
+  flags.DEFINE_integer('eval_crops', 1, 'Training study: crops per evaluated image, 1 (the '
+                       'central crop) or 10 (four corners and the centre, and their mirror '
+                       'images; softmax averaged), as eval_image_classifier.py --eval_crops.',
+                       flag_values=fv)
   flags.DEFINE_list('seeds', ['0', '1'], 'Training study: each configuration is trained '
                     'once per seed (--random_seed of the run); the summary gives the mean '
                     'and its 95% interval over them.', flag_values=fv)
@@ -184,7 +192,7 @@ def _check_flags(fv):
                          f'training study compares {plural}')
   if fv.study == 'throughput':
     for name, single in (('optimizers', '--optimizer'), ('learning_rates', '--learning_rate'),
-                         ('seeds', None)):
+                         ('seeds', None), ('eval_crops', None)):
       if fv[name].present:
         raise ValueError(f'--{name} belongs to the training study' + (
             f'; the throughput study\'s training step takes {single}' if single else ''))
@@ -207,6 +215,7 @@ def _check_flags(fv):
       float(value)
     except ValueError:
       raise ValueError(f'--learning_rates: {value!r} is not a number') from None
+  evaluation.check_eval_crops(fv.eval_crops)
   if not fv.seeds:
     raise ValueError('--seeds: give at least one seed')
   for value in fv.seeds:
@@ -265,11 +274,13 @@ def _forwarded_flags(fv, train_flag_names, exclude):
 
 
 def _for_model(forwarded, model):
-  # --batch_norm_decay is a knob of the nets that have batch norm; the others run as they
-  # are (and their identity does not depend on it) rather than fail.
-  if nets_factory.has_batch_norm(model):
-    return tuple(forwarded)
-  return tuple(arg for arg in forwarded if not arg.startswith('--batch_norm_decay='))
+  # --batch_norm_decay is a knob of the nets that have batch norm, --num_frames of the
+  # video models; the others run as they are (and their identity does not depend on it)
+  # rather than fail.
+  skipped = () if nets_factory.has_batch_norm(model) else ('--batch_norm_decay=',)
+  if not nets_factory.model_info(model).is_video_model:
+    skipped += ('--num_frames=',)
+  return tuple(arg for arg in forwarded if not arg.startswith(skipped))
 
 
 def _precision(fv):
@@ -294,7 +305,8 @@ def plan_train_runs(fv, train_flag_names, dataset_dir):
           model=model, optimizer=optimizer, learning_rate=rate, batch_size=int(batch_size),
           image_size=image_size, steps=fv.max_number_of_steps, seed=int(seed),
           precision=_precision(fv), dataset=dataset, eval_split=fv.eval_split_name,
-          eval_points=fv.eval_points, train_flags=_for_model(forwarded, model),
+          eval_points=fv.eval_points, eval_crops=fv.eval_crops,
+          train_flags=_for_model(forwarded, model),
           dataset_dir=dataset_dir)
       runs.append((spec, os.path.join(fv.output_dir, 'train', run_spec.folder_name(spec))))
   return runs
@@ -450,7 +462,8 @@ def train_row(spec, result, run_dir, target_accuracy):
   row = dict(model=spec.model, optimizer=spec.optimizer, learning_rate=spec.learning_rate,
              batch_size=spec.batch_size, img_size=spec.image_size, steps=spec.steps,
              seed=spec.seed, precision=spec.precision, eval_split=spec.eval_split,
-             eval_points=spec.eval_points, status=result.get('status'),
+             eval_points=spec.eval_points, eval_crops=spec.eval_crops,
+             status=result.get('status'),
              error=result.get('error', ''), config=spec.config_identity(),
              run_id=run_spec.run_id(spec), run=os.path.basename(run_dir),
              flags=' '.join(spec.train_flags), target_accuracy=target_accuracy,
@@ -471,9 +484,18 @@ def throughput_row(spec, result, run_dir):
              status=result.get('status'), error=result.get('error', ''),
              run_id=run_spec.run_id(spec), run=os.path.basename(run_dir),
              flags=' '.join(spec.train_flags), **_provenance(result, spec.dataset))
+  row['input_unit'] = result.get('input_unit') or _input_unit(spec.model)
   if result.get('status') == 'ok':
     row.update({key: result.get(key) for key in THROUGHPUT_COLUMNS if key in result})
   return row
+
+
+def _input_unit(model):
+  """What a throughput run of `model` counts: 'clip' for a video model, else 'image'."""
+  try:
+    return 'clip' if nets_factory.model_info(model).is_video_model else 'image'
+  except ValueError:  # a run folder of a model no longer registered
+    return 'image'
 
 
 def collect_rows(output_dir, kind, make_row):
@@ -511,7 +533,8 @@ def summarize(train_rows):
     first = rows[0]
     entry = {key: first[key] for key in (
         'model', 'optimizer', 'learning_rate', 'batch_size', 'img_size', 'steps',
-        'precision', 'eval_split', 'eval_points', 'target_accuracy', 'flags', 'dataset')}
+        'precision', 'eval_split', 'eval_points', 'eval_crops', 'target_accuracy', 'flags',
+        'dataset')}
     entry.update(config=config, n_seeds=len(ok), seeds=sorted(r['seed'] for r in ok),
                  n_failed=len(rows) - len(ok))
     for key in ('top1', 'top5', 'images_per_sec', 'train_seconds', 'time_to_target'):
@@ -596,8 +619,9 @@ def markdown_report(train_rows, summary, throughput_rows):
   sections = ['# Benchmark results', _provenance_header(train_rows + throughput_rows)]
   groups = {}
   for entry in summary:
-    groups.setdefault((entry['dataset'], entry['steps'], entry['eval_split']), []).append(entry)
-  for (dataset, steps, split), entries in groups.items():
+    groups.setdefault((entry['dataset'], entry['steps'], entry['eval_split'],
+                       entry['eval_crops']), []).append(entry)
+  for (dataset, steps, split, crops), entries in groups.items():
     finished = [e for e in entries if e['top1_mean'] is not None]
     best = max(finished, key=lambda e: e['top1_mean']) if finished else None
     target = entries[0]['target_accuracy']
@@ -621,18 +645,30 @@ def markdown_report(train_rows, summary, throughput_rows):
           f'{entry["n_seeds"]}{failed}', _mean_ci(entry, 'top1'), _mean_ci(entry, 'top5'),
           _mean_ci(entry, 'images_per_sec'), _mean_ci(entry, 'train_seconds'), reached,
           verdict]) + ' |')
-    sections.append(f'## Training on {dataset} ({steps} steps, evaluated on {split})\n\n'
+    crops = ', ten crops per image' if crops == 10 else ''
+    sections.append(f'## Training on {dataset} ({steps} steps, evaluated on {split}{crops})\n\n'
                     'Mean ± half-width of the 95% Student-t interval over seeds; "vs best" '
                     'tests the best top-1 against each other configuration (Welch\'s '
                     't-test, significant when p < 0.05).\n\n' + '\n'.join(lines))
   failed = [r for r in train_rows + throughput_rows if r['status'] != 'ok']
-  if throughput_rows:
+  image_rows = [r for r in throughput_rows if r.get('input_unit') != 'clip']
+  clip_rows = [r for r in throughput_rows if r.get('input_unit') == 'clip']
+  if image_rows:
     columns = ('model', 'mode', 'optimizer', 'data', 'precision', 'batch_size', 'img_size',
                'images_per_sec', 'ci95', 'step_time_ms', 'timed_steps', 'gflops_per_image',
                'peak_fraction', 'build_seconds', 'first_step_seconds', 'status')
     sections.append('## Throughput\n\nMedian images/sec over the timed steps, ci95 the '
                     'half-width of its 95% interval.\n\n' +
-                    markdown_table(columns, throughput_rows))
+                    markdown_table(columns, image_rows))
+  if clip_rows:
+    # Not in the images/sec table: a clip is num_frames images' worth of work.
+    columns = ('model', 'mode', 'optimizer', 'data', 'precision', 'batch_size', 'img_size',
+               'num_frames', 'clips_per_sec', 'ci95', 'step_time_ms', 'timed_steps',
+               'gflops_per_clip', 'peak_fraction', 'build_seconds', 'first_step_seconds',
+               'status')
+    sections.append('## Throughput of video models\n\nMedian clips/sec (clips of num_frames '
+                    'frames of img_size) over the timed steps, ci95 the half-width of its 95% '
+                    'interval.\n\n' + markdown_table(columns, clip_rows))
   if failed:
     sections.append('## Failed runs\n\n' + '\n'.join(
         f'- {r["run"]}: {r["error"]}' for r in failed))
@@ -705,7 +741,8 @@ def write_plots(output_dir, summary, histories, throughput_rows):
     axes.legend(fontsize=8)
     axes.grid(True, alpha=0.3)
     written.append(_save(figure, os.path.join(output_dir, 'accuracy_over_time.png')))
-  measured = [row for row in throughput_rows if row.get('status') == 'ok']
+  measured = [row for row in throughput_rows
+              if row.get('status') == 'ok' and row.get('images_per_sec') is not None]
   if measured:
     figure, axes = plt.subplots(figsize=(8, max(3, 0.35 * len(measured))))
     labels = [f"{r['model']} {r['mode']} {r['data']} bs={r['batch_size']}" for r in measured]

@@ -1,0 +1,69 @@
+"""`--help` for the top-level scripts: the script's usage, then its own flags by group.
+
+absl's own `--help` lists only the flags that the main module defines, so a script whose
+flags live in slimbench/ showed none, and it exits with status 1. Here `--help` (and
+`--helpshort`) print the script's docstring and each flag the script declared key
+(`flags.declare_key_flag`), under the module that defines it: the script's own, then the
+shared groups of `slimbench.flag_groups`. `--helpfull` stays absl's (every flag, TensorFlow's
+included).
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+
+def _render(flag):
+  lines = [f'  --{"[no]" if flag.boolean else ""}{flag.name}: {flag.help}']
+  syntax = flag.parser.syntactic_help
+  if syntax:
+    lines.append(f'({syntax})')
+  if flag.default_as_str:
+    lines.append(f'(default: {flag.default_as_str})')
+  text = ' '.join(lines)
+  return flags.text_wrap(text, indent='      ', firstline_indent='  ')
+
+
+def grouped_help(fv, module_name):
+  """The key flags of `module_name` on `fv`, grouped by the module defining each."""
+  groups = {}
+  for flag in fv.get_key_flags_for_module(module_name):
+    groups.setdefault(fv.find_module_defining_flag(flag.name), []).append(flag)
+  order = sorted(groups, key=lambda name: (name != module_name,
+                                           name.startswith('slimbench.flag_groups'), name))
+  sections = []
+  for name in order:
+    listing = '\n'.join(_render(flag) for flag in sorted(groups[name], key=lambda f: f.name))
+    # absl names the main module by its path; the user typed the script's name.
+    banner = os.path.basename(name) if name == module_name else name
+    sections.append(f'{banner}:\n{listing}')
+  return '\n\n'.join(sections)
+
+
+class _GroupedHelpFlag(flags.BooleanFlag):
+  """--help: the script's usage and its own flags by group; exits with status 0."""
+
+  def __init__(self, name, short_name):
+    super().__init__(name, False, 'Show this help: the usage and this script\'s flags.',
+                     short_name=short_name, allow_override=True)
+
+  def parse(self, argument):
+    super().parse(argument)
+    if self.value:
+      main = sys.modules['__main__']
+      sys.stdout.write((main.__doc__ or '').rstrip('\n') + '\n\nflags:\n\n')
+      sys.stdout.write(grouped_help(flags.FLAGS, sys.argv[0]) + '\n')
+      sys.stdout.write('\n' + flags.text_wrap(
+          '--flagfile=FILE reads flags from FILE (a flags.txt a run wrote, say); '
+          '--helpfull lists every flag, absl\'s and TensorFlow\'s too.') + '\n')
+      sys.exit(0)
+
+
+def run(main):
+  """`app.run(main)`, with the grouped `--help`."""
+  app.define_help_flags()
+  flags.DEFINE_flag(_GroupedHelpFlag('help', '?'))
+  flags.DEFINE_flag(_GroupedHelpFlag('helpshort', None))
+  app.run(main)
