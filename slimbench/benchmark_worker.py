@@ -87,7 +87,8 @@ def eval_argv(fv, spec, checkpoint, run_dir):
           f'--dataset_split_name={spec.eval_split}', f'--model_name={fv.model_name}',
           f'--labels_offset={fv.labels_offset}', f'--eval_image_size={spec.image_size}',
           f'--use_grayscale={fv.use_grayscale}', f'--batch_size={EVAL_BATCH_SIZE}',
-          f'--num_preprocessing_threads={fv.num_preprocessing_threads}']
+          f'--num_preprocessing_threads={fv.num_preprocessing_threads}',
+          f'--eval_crops={spec.eval_crops}']
   if fv.preprocessing_name:
     argv.append(f'--preprocessing_name={fv.preprocessing_name}')
   if fv.moving_average_decay:
@@ -257,10 +258,12 @@ def write_hparams(run_dir, hparams, metrics):
   writer.close()
 
 
-def _flops_per_image(model_name, num_classes, image_size, channels):
-  """Forward float operations for one image, from TensorFlow's graph profiler."""
+def _flops_per_input(model_name, num_classes, image_size, channels, num_frames=None):
+  """Forward float operations for one input (an image, or a clip of `num_frames` frames for
+  a video model), from TensorFlow's graph profiler."""
   with tf.Graph().as_default() as graph:
-    images = tf1.placeholder(tf.float32, [1, image_size, image_size, channels])
+    images = tf1.placeholder(tf.float32, nets_factory.input_shape(
+        model_name, 1, image_size, num_frames=num_frames, channels=channels))
     nets_factory.get_network_fn(model_name, num_classes=num_classes)(images)
     options = tf1.profiler.ProfileOptionBuilder.float_operation()
     options['output'] = 'none'
@@ -274,13 +277,15 @@ def session_config(fv):
                          inter_op_parallelism_threads=fv.num_inter_threads)
 
 
-def synthetic_inputs(model_name, batch_size, image_size, num_classes, channels=None):
-  """Images and labels held in variables, as in tf_cnn_benchmarks: no step pays for
-  generating or copying data."""
-  channels = channels or nets_factory.model_info(model_name).input_channels
+def synthetic_inputs(model_name, batch_size, image_size, num_classes, channels=None,
+                     num_frames=None):
+  """Images (clips of `num_frames` frames for a video model, by default the model's) and
+  labels held in variables, as in tf_cnn_benchmarks: no step pays for generating or
+  copying data."""
+  shape = nets_factory.input_shape(model_name, batch_size, image_size, num_frames=num_frames,
+                                   channels=channels)
   images = tf1.get_local_variable(
-      'synthetic_images', initializer=tf1.random_uniform(
-          [batch_size, image_size, image_size, channels], -1, 1), trainable=False)
+      'synthetic_images', initializer=tf1.random_uniform(shape, -1, 1), trainable=False)
   labels = tf1.get_local_variable(
       'synthetic_labels', initializer=tf1.random_uniform(
           [batch_size], 0, num_classes, tf.int64), trainable=False)
@@ -300,8 +305,9 @@ class _HeldBatch:
 def train_step(fv, images=None, labels=None, num_classes=None):
   """Training's own training step (`training.build_train_graph`) for the flags `fv`.
 
-  With `images`/`labels` (tensors, e.g. from `synthetic_inputs`) every step trains on
-  them; without, on the flags' dataset through training's input pipeline.
+  With `images`/`labels` (tensors, e.g. from `synthetic_inputs`: images [batch, size,
+  size, C] or clips [batch, frames, size, size, C]) every step trains on them; without, on
+  the flags' dataset through training's input pipeline.
 
   Returns:
     (the op that runs one step, the graph dict of `build_train_graph`).
@@ -309,9 +315,11 @@ def train_step(fv, images=None, labels=None, num_classes=None):
   if images is None:
     graph = training.build_train_graph(fv)
   else:
-    dataset = synthetic.SyntheticDataset('train', image_size=int(images.shape[1]),
+    is_clip = images.shape.rank == 5
+    dataset = synthetic.SyntheticDataset('train', image_size=int(images.shape[-2]),
                                          num_classes=num_classes + fv.labels_offset,
-                                         channels=int(images.shape[3]))
+                                         channels=int(images.shape[-1]),
+                                         num_frames=int(images.shape[1]) if is_clip else None)
     graph = training.build_train_graph(fv, dataset=dataset,
                                        batch_iterator=_HeldBatch(images, labels))
   return graph['train_op'], graph
@@ -328,7 +336,7 @@ def benchmark_step(model_name, images, labels, num_classes, training_mode, use_f
   if training_mode:
     argv = [f'--model_name={model_name}', f'--use_fp16={use_fp16}',
             f'--batch_size={int(images.shape[0])}',
-            f'--train_image_size={int(images.shape[1])}', *train_flag_argv]
+            f'--train_image_size={int(images.shape[-2])}', *train_flag_argv]
     if fp16_loss_scale:
       argv.append(f'--fp16_loss_scale={fp16_loss_scale}')
     fv, _ = _parse(train_flags.define_train_flags, argv)
@@ -366,12 +374,20 @@ def run_throughput(spec, unused_run_dir=None):
   The images are synthetic (held in variables), or with spec.data == 'real' come from the
   converted dataset through the training input pipeline. A training step is the one
   training builds from the run's flags: optimizer, weight decay, label smoothing, clones,
-  precision.
+  precision. A video model's inputs are synthetic clips of --num_frames frames (by default
+  its own): its rate is clips/sec, reported as such (`clips_per_sec`, `gflops_per_clip`).
   """
   fv, _ = _parse(train_flags.define_train_flags, throughput_argv(spec))
   info = nets_factory.model_info(spec.model)
+  num_frames = (fv.num_frames or info.num_frames) if info.is_video_model else None
+  if num_frames is None and fv.num_frames is not None:
+    raise ValueError(f'--num_frames applies to video models only; {spec.model} is an image '
+                     'model')
+  if num_frames is not None and spec.data == 'real':
+    raise ValueError(f'{spec.model} is a video model and no video dataset converter exists: '
+                     'time it on synthetic clips (--throughput_data=synthetic)')
   training_mode = spec.mode == 'train'
-  images_per_step = spec.batch_size * (fv.num_clones if training_mode else 1)
+  inputs_per_step = spec.batch_size * (fv.num_clones if training_mode else 1)
   build_start = time.perf_counter()
   with tf.Graph().as_default():
     if spec.data == 'real':
@@ -394,7 +410,7 @@ def run_throughput(spec, unused_run_dir=None):
       num_classes = info.num_classes - fv.labels_offset
       channels = info.input_channels
       images, labels = synthetic_inputs(spec.model, spec.batch_size, spec.image_size,
-                                        num_classes, channels)
+                                        num_classes, channels, num_frames)
       if training_mode:
         step_op, _ = train_step(fv, images, labels, num_classes)
       else:
@@ -410,12 +426,16 @@ def run_throughput(spec, unused_run_dir=None):
       for _ in range(spec.warmup_steps):
         session.run(step_op)
       step_times = time_steps(lambda: session.run(step_op), spec.timed_steps)
-  rates = images_per_step / np.array(step_times)
-  flops = _flops_per_image(spec.model, num_classes, spec.image_size, channels)
-  images_per_sec = float(np.median(rates))
-  achieved = flops * (3 if training_mode else 1) * images_per_sec / 1e9
+  # A step's inputs are images, or clips for a video model: the rate counts them.
+  unit = 'clip' if num_frames else 'image'
+  rates = inputs_per_step / np.array(step_times)
+  flops = _flops_per_input(spec.model, num_classes, spec.image_size, channels, num_frames)
+  inputs_per_sec = float(np.median(rates))
+  achieved = flops * (3 if training_mode else 1) * inputs_per_sec / 1e9
   return {
-      'images_per_sec': images_per_sec,
+      'input_unit': unit,
+      'num_frames': num_frames,
+      f'{unit}s_per_sec': inputs_per_sec,
       # tf_cnn_benchmarks' spread: a 95% interval of the mean, and the scaled median
       # absolute deviation ("jitter").
       'ci95': float(1.96 * rates.std(ddof=1) / np.sqrt(len(rates))) if len(rates) > 1 else 0.0,
@@ -425,7 +445,7 @@ def run_throughput(spec, unused_run_dir=None):
       'build_seconds': build_seconds,
       'first_step_seconds': first_step_seconds,
       'param_count': param_count,
-      'gflops_per_image': flops / 1e9,
+      f'gflops_per_{unit}': flops / 1e9,
       'achieved_gflops': achieved,
       'peak_fraction': achieved / spec.peak_gflops if spec.peak_gflops else None,
       'image_size': spec.image_size,

@@ -21,6 +21,10 @@ JOURNAL_FILE = 'progress.json'  # a train run's progress up to its last evaluati
 # Fields that say where the inputs are on this machine, or what a throughput run is
 # compared with, not what is measured.
 _NOT_IDENTITY = ('dataset_dir', 'peak_gflops')
+# Fields added after runs were recorded, with the value those runs had: at that value a
+# field stays out of the identity, so the runs already finished keep their identity and
+# are reused.
+_LATER_FIELDS = {'eval_crops': 1}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +43,7 @@ class TrainRun:
   eval_points: int
   # Every other training flag as --name=value, sorted: all of them are the configuration.
   train_flags: tuple
+  eval_crops: int = 1   # 1 (central crop) or 10 (the AlexNet paper's ten crops)
   dataset_dir: str = ''
   kind: str = 'train'
 
@@ -49,8 +54,9 @@ class TrainRun:
                    for i in range(self.eval_points)})
 
   def readable_name(self):
+    crops = f'-{self.eval_crops}crops' if self.eval_crops != 1 else ''
     return (f'{self.model}-{self.optimizer}-lr{self.learning_rate}-bs{self.batch_size}-'
-            f'img{self.image_size}-{self.steps}steps-seed{self.seed}-{self.precision}')
+            f'img{self.image_size}-{self.steps}steps-seed{self.seed}-{self.precision}{crops}')
 
   def config_identity(self):
     """The identity without the seed: runs differing only by seed are one configuration."""
@@ -101,6 +107,9 @@ def identity(spec):
   fields = dataclasses.asdict(spec)
   for name in _NOT_IDENTITY:
     fields.pop(name, None)
+  for name, value in _LATER_FIELDS.items():
+    if fields.get(name) == value:
+      del fields[name]
   return fields
 
 
@@ -141,7 +150,7 @@ def hparams(spec):
   return {'model': spec.model, 'optimizer': spec.optimizer,
           'learning_rate': float(spec.learning_rate), 'batch_size': spec.batch_size,
           'image_size': spec.image_size, 'steps': spec.steps, 'seed': spec.seed,
-          'precision': spec.precision, 'dataset': spec.dataset}
+          'precision': spec.precision, 'dataset': spec.dataset, 'eval_crops': spec.eval_crops}
 
 
 def flag_value(spec, name):
