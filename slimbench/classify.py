@@ -109,11 +109,12 @@ def _class_names(fv, saved_names):
   return {int(k): v for k, v in saved_names.items()}
 
 
-def _check_image_model(model_name):
+def _check_image_model(model_name, num_frames=None):
+  """Refuses a video model; `num_frames`: its clips' frames, where the export recorded them."""
   info = nets_factory.model_info(model_name)
   if getattr(info, 'is_video_model', False):
     raise ValueError(f'{model_name} is a video model: it classifies clips of '
-                     f'{info.num_frames} frames, not single images')
+                     f'{num_frames or info.num_frames} frames, not single images')
 
 
 def classify(fv, image_paths):
@@ -134,7 +135,7 @@ def classify(fv, image_paths):
   if fv.saved_model_dir:
     metadata = export.read_metadata(fv.saved_model_dir)
     model_name, saved_names = metadata['model_name'], metadata['labels']
-    _check_image_model(model_name)
+    _check_image_model(model_name, metadata.get('num_frames'))
     image_size, channels = metadata['image_size'], metadata['channels']
     if fv['use_grayscale'].present and (1 if fv.use_grayscale else 3) != channels:
       raise ValueError(checkpoint_inputs.mismatch_message(

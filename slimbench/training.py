@@ -388,9 +388,10 @@ def build_train_graph(fv, dataset=None, batch_iterator=None):
     global_step = tf1.train.get_or_create_global_step()
 
   if dataset is None:
-    # A video model trains on synthetic clips (check_flags refuses other datasets).
-    clips = ({'num_frames': fv.num_frames or model_info.num_frames}
-             if model_info.is_video_model else {})
+    # A video model trains on synthetic clips (check_flags refuses other datasets), of the
+    # model's classes, so that its checkpoint exports and evaluates as the registry's model.
+    clips = ({'num_frames': fv.num_frames or model_info.num_frames,
+              'num_classes': model_info.num_classes} if model_info.is_video_model else {})
     dataset = dataset_factory.get_dataset(fv.dataset_name, fv.dataset_split_name,
                                           fv.dataset_dir, **clips)
   num_classes = dataset.num_classes - fv.labels_offset

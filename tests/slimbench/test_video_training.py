@@ -1,9 +1,12 @@
 """The video models (i3d, s3dg) through the scripts users run: training on synthetic clips,
-the throughput runner's clips/sec, and the one-line refusals where no video data exists.
+the throughput runner's clips/sec, and the one-line refusals where no video data exists;
+the runner's --eval_crops.
 
 Clips are a few frames of 32x32 at batch 1: the variables do not depend on the clip's size.
 """
 
+import csv
+import dataclasses
 import json
 import math
 import os
@@ -16,7 +19,11 @@ import pytest
 import tensorflow as tf
 
 from datasets import dataset_factory
+from slimbench import benchmark
+from slimbench import benchmark_worker
+from slimbench import evaluation
 from slimbench import inputs
+from slimbench import run_spec
 from slimbench import train_flags
 from slimbench import training
 
@@ -50,7 +57,7 @@ def test_synthetic_clips_batch_as_frames_of_the_model_size():
     dataset_factory.get_dataset('synthetic', 'train', num_frames=0)
 
 
-def test_train_script_trains_s3dg_on_synthetic_clips(tmp_path):
+def test_train_script_trains_s3dg_on_synthetic_clips_and_classify_refuses_it(tmp_path):
   train_dir = str(tmp_path / 'train')
   result = _script('train_image_classifier.py', '--model_name=s3dg',
                    '--dataset_name=synthetic', '--train_image_size=32', '--num_frames=4',
@@ -62,6 +69,20 @@ def test_train_script_trains_s3dg_on_synthetic_clips(tmp_path):
   assert tf.train.latest_checkpoint(train_dir).endswith('model.ckpt-2')
   with open(os.path.join(train_dir, training.FLAGS_FILE)) as f:
     assert '--num_frames=4' in f.read().split('\n')
+  # The checkpoint exports as the registry's model (its 1000 classes), taking clips ...
+  saved_model_dir = str(tmp_path / 'saved_model')
+  result = _script('export_inference_graph.py', '--model_name=s3dg', '--is_video_model',
+                   '--num_frames=4', '--image_size=32', f'--checkpoint_path={train_dir}',
+                   f'--saved_model_dir={saved_model_dir}')
+  assert result.returncode == 0, result.stderr[-3000:]
+  # ... which classify_image.py, made for images, refuses in one line.
+  image = tmp_path / 'frame.png'
+  image.write_bytes(tf.io.encode_png(tf.zeros([32, 32, 3], tf.uint8)).numpy())
+  result = _script('classify_image.py', f'--saved_model_dir={saved_model_dir}', str(image))
+  assert result.returncode != 0
+  assert result.stderr.strip().splitlines()[-1].endswith(
+      's3dg is a video model: it classifies clips of 4 frames, not single images'), (
+          result.stderr[-2000:])
 
 
 def test_train_script_refuses_a_video_model_on_a_real_dataset_in_one_line(tmp_path):
@@ -81,3 +102,97 @@ def test_num_frames_is_refused_for_an_image_model():
                                       '--num_frames=4'))
   training.check_flags(_train_flags('--model_name=i3d', '--dataset_name=synthetic',
                                     '--num_frames=4'))
+
+
+def _csv_rows(path):
+  with open(path, newline='') as f:
+    return list(csv.DictReader(f))
+
+
+def test_runner_times_a_video_model_in_clips_per_sec_apart_from_images(tmp_path):
+  output_dir = tmp_path / 'study'
+  result = _script('benchmark_models.py', '--study=throughput', '--models=s3dg,lenet',
+                   '--modes=train', '--batch_sizes=1', '--image_size=32', '--num_frames=4',
+                   '--timed_steps=2', '--warmup_steps=0', f'--output_dir={output_dir}',
+                   '--noplots')
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  rows = {row['model']: row for row in _csv_rows(output_dir / benchmark.THROUGHPUT_CSV)}
+  clip, image = rows['s3dg'], rows['lenet']
+  assert clip['status'] == image['status'] == 'ok'
+  assert (clip['input_unit'], clip['num_frames'], clip['images_per_sec']) == ('clip', '4', '')
+  assert float(clip['clips_per_sec']) > 0 and float(clip['gflops_per_clip']) > 0
+  assert '--num_frames=4' in clip['flags'].split()
+  # --num_frames is a knob of the video models only: lenet ran without it.
+  assert (image['input_unit'], image['num_frames'], image['clips_per_sec']) == ('image', '', '')
+  assert float(image['images_per_sec']) > 0 and '--num_frames' not in image['flags']
+  report = (output_dir / benchmark.MARKDOWN).read_text()
+  images_table, clips_table = report.split('## Throughput of video models')
+  assert '| lenet |' in images_table and '| s3dg |' not in images_table
+  assert '| s3dg |' in clips_table and 'clips_per_sec' in clips_table
+  assert 'images_per_sec' not in clips_table
+
+
+def test_runner_refuses_real_data_for_a_video_model_in_its_run():
+  spec = run_spec.ThroughputRun(model='i3d', mode='inference', data='real', batch_size=1,
+                                image_size=32, warmup_steps=0, timed_steps=2,
+                                precision='fp32', dataset='mnist5k@x', train_flags=(),
+                                dataset_dir='/nonexistent')
+  with pytest.raises(ValueError, match='i3d is a video model and no video dataset '
+                                       'converter exists'):
+    benchmark_worker.run_throughput(spec)
+
+
+def _benchmark_flags(*argv):
+  fv = flags.FlagValues()
+  names = benchmark.define_benchmark_flags(fv)
+  fv(['benchmark', *argv])
+  return fv, names
+
+
+def test_eval_crops_reach_the_evaluation_and_the_run_identity(tmp_path):
+  fv, names = _benchmark_flags('--study=train', '--models=lenet', '--optimizers=momentum',
+                               '--seeds=0', '--eval_crops=10', f'--output_dir={tmp_path}')
+  (spec, run_dir), = benchmark.plan_train_runs(fv, names, str(tmp_path))
+  assert spec.eval_crops == 10 and run_dir.endswith(f'-10crops-{run_spec.run_id(spec)}')
+  train_fv, _ = benchmark_worker._parse(train_flags.define_train_flags,
+                                        benchmark_worker.train_argv(spec, run_dir))
+  argv = benchmark_worker.eval_argv(train_fv, spec, 'model.ckpt-1', run_dir)
+  assert '--eval_crops=10' in argv
+  eval_fv, _ = benchmark_worker._parse(evaluation.define_eval_flags, argv)
+  assert eval_fv.eval_crops == 10
+  one_crop = dataclasses.replace(spec, eval_crops=1)
+  assert run_spec.run_id(one_crop) != run_spec.run_id(spec)
+  assert one_crop.config_identity() != spec.config_identity()
+  # A run recorded before the field existed keeps its identity, and so is reused.
+  recorded = json.loads(run_spec.to_json(one_crop))
+  del recorded['eval_crops']
+  assert run_spec.run_id(run_spec.from_json(json.dumps(recorded))) == run_spec.short_hash(
+      {k: v for k, v in recorded.items() if k != 'dataset_dir'})
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--eval_crops=3'], '--eval_crops must be 1 or 10, got 3'),
+    (['--study=throughput', '--eval_crops=10'], '--eval_crops belongs to the training study'),
+])
+def test_runner_refuses_bad_eval_crops_in_one_line(tmp_path, argv, message):
+  fv, names = _benchmark_flags(f'--output_dir={tmp_path}', '--dataset_dir=/nonexistent', *argv)
+  with pytest.raises(ValueError, match=message):
+    benchmark.run_study(fv, names)
+
+
+def test_results_md_names_ten_crop_evaluation_and_keeps_it_apart(tmp_path):
+  fv, names = _benchmark_flags('--study=train', '--models=lenet', '--optimizers=momentum',
+                               '--seeds=0', f'--output_dir={tmp_path}')
+  (spec, run_dir), = benchmark.plan_train_runs(fv, names, str(tmp_path))
+  result = {'status': 'ok', 'accuracy': 0.5, 'recall_5': 0.9, 'loss': 1.0,
+            'param_count': 10, 'images_per_sec': 100.0, 'train_seconds': 2.0,
+            'setup_seconds': 1.0, 'eval_seconds': 1.0,
+            'history': [{'train_seconds': 2.0, 'accuracy': 0.5}]}
+  rows = [benchmark.train_row(s, dict(result, accuracy=accuracy), run_dir, 0.9)
+          for s, accuracy in ((spec, 0.5), (dataclasses.replace(spec, eval_crops=10), 0.6))]
+  summary = benchmark.summarize(rows)
+  assert [entry['eval_crops'] for entry in summary] == [1, 10]
+  report = benchmark.markdown_report(rows, summary, [])
+  one_crop, ten_crops = report.split('evaluated on test, ten crops per image)')
+  assert one_crop.count('| lenet |') == 1 and ten_crops.count('| lenet |') == 1
+  assert '0.6' in ten_crops and '0.6' not in one_crop
