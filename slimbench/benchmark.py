@@ -43,9 +43,14 @@ SUMMARY_CSV = 'summary.csv'
 THROUGHPUT_CSV = 'throughput.csv'
 MARKDOWN = 'results.md'
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Final metrics of each training run, as the HParams table shows them.
-HPARAM_METRICS = {'accuracy': 'hparams/accuracy', 'recall_5': 'hparams/recall_5',
-                  'loss': 'hparams/loss', 'images_per_sec': 'hparams/images_per_sec'}
+# Final metrics of each training run as the HParams table shows them: {column: tag}. The
+# worker writes the first four into the run's folder; time to target depends on the
+# runner's --target_accuracy, so the runner writes it there.
+HPARAM_METRICS = {'top1': 'hparams/accuracy', 'top5': 'hparams/recall_5',
+                  'loss': 'hparams/loss', 'images/sec': 'hparams/images_per_sec',
+                  'time_to_target': 'hparams/time_to_target'}
+HPARAMS_CONFIG_SUFFIX = '.hparams_config'
+TIME_TO_TARGET_SUFFIX = '.time_to_target'
 
 # Learning rates that work for each optimizer when --learning_rates is not given: one
 # shared rate would favour one optimizer.
@@ -675,26 +680,66 @@ def markdown_report(train_rows, summary, throughput_rows):
   return '\n\n'.join(sections) + '\n'
 
 
-def write_hparams_config(output_dir, summary_specs):
-  """The root HParams config that makes TensorBoard's table list every run's knobs."""
+def _write_events(folder, suffix, write):
+  """Calls write() under a new event file of `folder` named ...`suffix`, then removes the
+  older files of that suffix (this runner's own earlier writes), so that a rebuild
+  replaces what the last one wrote instead of adding a second value."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  older = set(tf.io.gfile.glob(os.path.join(folder, 'events.out.tfevents.*' + suffix)))
+  writer = tf.summary.create_file_writer(folder, filename_suffix=suffix)
+  with writer.as_default():
+    write()
+  writer.close()
+  for path in older:
+    files.remove_quietly(path)
+
+
+def write_hparams_config(output_dir, train_runs):
+  """TensorBoard's HParams table for the training runs [(spec, run_dir, row)]: a column per
+  hyperparameter that differs between them (all of them where none does) and the
+  HPARAM_METRICS; each run's time to target into its folder.
+
+  TensorBoard shows the first five columns by default and orders them itself: those
+  marked `differs` first, then by name. Constant columns would push varying ones out of
+  those five (`optimizer` came sixth, after constant ones), so they are left out.
+  """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tensorboard.plugins.hparams import api as hp  # pylint: disable=g-import-not-at-top
+  from tensorboard.plugins.hparams import plugin_data_pb2  # pylint: disable=g-import-not-at-top
   values = {}
-  for spec in summary_specs:
+  for spec, _, _ in train_runs:
     for key, value in run_spec.hparams(spec).items():
       values.setdefault(key, set()).add(value)
+  differing = {key for key, seen in values.items() if len(seen) > 1}
   hparams = []
-  for key, seen in sorted(values.items()):
+  for key in sorted(differing or values):
+    seen = values[key]
     if all(isinstance(v, str) for v in seen):
       hparams.append(hp.HParam(key, hp.Discrete(sorted(seen))))
     else:
       hparams.append(hp.HParam(key, hp.RealInterval(float(min(seen)), float(max(seen)))
                                if len(seen) > 1 else hp.Discrete(sorted(seen))))
-  metrics = [hp.Metric(tag, display_name=key) for key, tag in HPARAM_METRICS.items()]
-  writer = tf.summary.create_file_writer(os.path.join(output_dir, 'train'))
-  with writer.as_default():
-    hp.hparams_config(hparams=hparams, metrics=metrics)
-  writer.close()
+  metrics = [hp.Metric(tag, display_name=name) for name, tag in HPARAM_METRICS.items()]
+  config = hp.hparams_config_pb(hparams=hparams, metrics=metrics)
+  # TensorBoard marks `differs` itself only where it derives the columns from the runs.
+  summary_value = config.value[0]
+  plugin_data = plugin_data_pb2.HParamsPluginData.FromString(
+      summary_value.metadata.plugin_data.content)
+  for info in plugin_data.experiment.hparam_infos:
+    info.differs = info.name in differing
+  summary_value.metadata.plugin_data.content = plugin_data.SerializeToString()
+  _write_events(os.path.join(output_dir, 'train'), HPARAMS_CONFIG_SUFFIX,
+                lambda: tf.summary.experimental.write_raw_pb(config.SerializeToString(),
+                                                             step=0))
+  for _, run_dir, row in train_runs:
+    if row.get('time_to_target') is not None:
+      _write_events(run_dir, TIME_TO_TARGET_SUFFIX,
+                    lambda row=row: tf.summary.scalar(HPARAM_METRICS['time_to_target'],
+                                                      row['time_to_target'],
+                                                      step=row['steps'] or 0))
+    else:  # not reached under this --target_accuracy: no value from an earlier one
+      for path in tf.io.gfile.glob(os.path.join(run_dir, '*' + TIME_TO_TARGET_SUFFIX)):
+        files.remove_quietly(path)
 
 
 def write_plots(output_dir, summary, histories, throughput_rows):
@@ -788,18 +833,18 @@ def rebuild_reports(fv):
     row = train_row(spec, result, run_dir, fv.target_accuracy)
     if result.get('status') == 'ok':
       histories.setdefault(row['config'], []).append(result['history'])
-      specs.append(spec)
+      train_runs.append((spec, run_dir, row))
     return row
 
-  specs = []
+  train_runs = []
   train_rows = collect_rows(output_dir, 'train', make_train_row)
   throughput_rows = collect_rows(output_dir, 'throughput', throughput_row)
   summary = summarize(train_rows)
   if train_rows:
     write_csv(os.path.join(output_dir, TRAIN_CSV), TRAIN_COLUMNS, train_rows)
     write_csv(os.path.join(output_dir, SUMMARY_CSV), SUMMARY_COLUMNS, summary)
-    if specs:
-      write_hparams_config(output_dir, specs)
+    if train_runs:
+      write_hparams_config(output_dir, train_runs)
   if throughput_rows:
     write_csv(os.path.join(output_dir, THROUGHPUT_CSV), THROUGHPUT_COLUMNS, throughput_rows)
   report = markdown_report(train_rows, summary, throughput_rows)

@@ -172,8 +172,8 @@ def test_seeds_failures_summary_provenance_plots_and_hparams(tmp_path, mnist5k_d
       plugin_data = plugin_data_pb2.HParamsPluginData.FromString(data)
       if plugin_data.HasField('experiment'):
         experiments += 1
-        assert {h.name for h in plugin_data.experiment.hparam_infos} >= {
-            'model', 'optimizer', 'learning_rate', 'batch_size', 'image_size', 'seed'}
+        # Only what varies among the finished runs (alexnet_v2's failed): the seed.
+        assert [h.name for h in plugin_data.experiment.hparam_infos] == ['seed']
       if plugin_data.HasField('session_start_info'):
         session_starts[run] = plugin_data.session_start_info.hparams['seed'].number_value
   assert experiments == 1 and sorted(session_starts.values()) == [0, 1]
