@@ -9,7 +9,8 @@ stops half-way knows which runs finished. Kinds of run:
   the last evaluation point is journaled (progress.json) with its checkpoint: a run that
   was killed resumes from there.
 - 'throughput': times training steps (the training graph of `training.py`, built from the
-  run's training flags) or inference steps, on synthetic or real data.
+  run's training flags) or inference steps, on synthetic or real data (a video model: on
+  synthetic clips, counted in clips/sec).
 - 'peak': measures this machine's float32 matrix-multiply rate, the yardstick of
   achieved GFLOP/s.
 """
