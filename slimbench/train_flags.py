@@ -6,10 +6,11 @@ their own argument lists without touching the process-wide `absl.flags.FLAGS`.
 
 from absl import flags
 
-from slimbench import optimization
 from slimbench.flag_groups import checkpoint_flags
 from slimbench.flag_groups import dataset_flags
+from slimbench.flag_groups import learning_rate_flags
 from slimbench.flag_groups import model_flags
+from slimbench.flag_groups import optimizer_flags
 from slimbench.flag_groups import preprocessing_flags
 
 
@@ -70,81 +71,8 @@ def define_train_flags(fv):
   flags.DEFINE_integer('random_seed', None, 'Graph-level random seed, for repeatable runs.',
                        flag_values=fv)
 
-  # ----- Optimization -----
-  flags.DEFINE_float('weight_decay', 0.00004, 'L2 weight decay of the model.',
-                     lower_bound=0.0, flag_values=fv)
-  flags.DEFINE_enum('optimizer', 'rmsprop', optimization.OPTIMIZERS, 'The optimizer.',
-                    flag_values=fv)
-  flags.DEFINE_float('adadelta_rho', 0.95, 'Decay rate of adadelta.', flag_values=fv)
-  flags.DEFINE_float('adagrad_initial_accumulator_value', 0.1,
-                     'Starting value of the AdaGrad accumulators.', flag_values=fv)
-  flags.DEFINE_float('adam_beta1', 0.9, 'Decay of the first moment estimates.',
-                     flag_values=fv)
-  flags.DEFINE_float('adam_beta2', 0.999, 'Decay of the second moment estimates.',
-                     flag_values=fv)
-  flags.DEFINE_float('opt_epsilon', 1.0, 'Epsilon of adadelta, adam and rmsprop.',
-                     flag_values=fv)
-  flags.DEFINE_float('ftrl_learning_rate_power', -0.5, 'Learning rate power of FTRL.',
-                     flag_values=fv)
-  flags.DEFINE_float('ftrl_initial_accumulator_value', 0.1,
-                     'Starting value of the FTRL accumulators.', flag_values=fv)
-  flags.DEFINE_float('ftrl_l1', 0.0, 'FTRL L1 regularization strength.', flag_values=fv)
-  flags.DEFINE_float('ftrl_l2', 0.0, 'FTRL L2 regularization strength.', flag_values=fv)
-  flags.DEFINE_float('momentum', 0.9, 'Momentum of the momentum optimizer.', flag_values=fv)
-  flags.DEFINE_float('rmsprop_momentum', 0.9, 'Momentum of RMSProp.', flag_values=fv)
-  flags.DEFINE_float('rmsprop_decay', 0.9, 'Decay of RMSProp.', flag_values=fv)
-  flags.DEFINE_float('clip_gradient_norm', 0.0, 'Rescale the gradients whenever their '
-                     'global norm (over every trained variable, clones summed) exceeds this; '
-                     '0 does not clip.', lower_bound=0.0, flag_values=fv)
-  flags.DEFINE_float('batch_norm_decay', None, 'Decay of the batch-norm moving statistics; '
-                     'by default the family\'s (0.997-0.9997, made for long ImageNet runs: '
-                     'short runs want 0.9 or their evaluation sees unsettled statistics).',
-                     lower_bound=0.0, upper_bound=1.0, flag_values=fv)
-  flags.DEFINE_integer('quantize_delay', -1,
-                       'TF-Slim\'s quantization-aware training delay. Its machinery '
-                       '(tf.contrib.quantize) no longer exists: any value >= 0 is an error.',
-                       flag_values=fv)
-
-  # ----- Learning rate -----
-  flags.DEFINE_enum('learning_rate_decay_type', 'exponential', optimization.DECAY_TYPES,
-                    'How the learning rate decays (cosine: half a cosine down to '
-                    '--end_learning_rate over --num_epochs_per_decay, then flat).',
-                    flag_values=fv)
-  flags.DEFINE_float('learning_rate', 0.01, 'Initial learning rate.', lower_bound=0.0,
-                     flag_values=fv)
-  flags.DEFINE_float('end_learning_rate', 0.0001, 'Final rate of polynomial decay, and the '
-                     'floor of cosine decay.', lower_bound=0.0, flag_values=fv)
-  flags.DEFINE_float('label_smoothing', 0.0, 'Label smoothing of the cross entropy.',
-                     lower_bound=0.0, upper_bound=1.0, flag_values=fv)
-  flags.DEFINE_float('learning_rate_decay_factor', 0.94, 'Learning rate decay factor.',
-                     flag_values=fv)
-  flags.DEFINE_float('num_epochs_per_decay', 2.0, 'Epochs between decays (exponential) or '
-                     'until the end rate (polynomial, cosine: give the run\'s length after '
-                     'the warm-up).', lower_bound=0.0, flag_values=fv)
-  flags.DEFINE_float('warmup_epochs', 0.0, 'Epochs of linear warm-up from 0 to '
-                     '--learning_rate before the decay schedule starts.', lower_bound=0.0,
-                     flag_values=fv)
-  flags.DEFINE_boolean('sync_replicas', False, 'Aggregate the replicas\' gradients '
-                       'synchronously.', flag_values=fv)
-  flags.DEFINE_integer('replicas_to_aggregate', 1, 'Gradients to aggregate per step with '
-                       '--sync_replicas.', lower_bound=1, flag_values=fv)
-  flags.DEFINE_list('piecewise_boundaries_epochs', [], 'piecewise: epochs at which the rate '
-                    'changes, increasing (e.g. 30,60,80).', flag_values=fv)
-  flags.DEFINE_list('piecewise_learning_rates', [], 'piecewise: the rates before, between '
-                    'and after the boundaries (one more than boundaries).', flag_values=fv)
-  flags.DEFINE_string('plateau_metric_file', None, 'plateau: the CSV an evaluator writes '
-                      '(eval_image_classifier.py --wait_for_checkpoints); by default '
-                      'train_dir/eval/eval_results.csv.', flag_values=fv)
-  flags.DEFINE_string('plateau_metric', 'accuracy', 'plateau: the column watched; higher '
-                      'is better, except for a loss.', flag_values=fv)
-  flags.DEFINE_integer('plateau_patience', 2, 'plateau: evaluations without improvement '
-                       'before the rate is divided.', lower_bound=1, flag_values=fv)
-  flags.DEFINE_float('plateau_factor', 10.0, 'plateau: what the rate is divided by.',
-                     lower_bound=1.0, flag_values=fv)
-  flags.DEFINE_float('plateau_min_delta', 0.0, 'plateau: the least change that counts as '
-                     'an improvement.', lower_bound=0.0, flag_values=fv)
-  flags.DEFINE_float('plateau_min_learning_rate', 0.0, 'plateau: the rate never goes '
-                     'below this.', lower_bound=0.0, flag_values=fv)
+  optimizer_flags.define_optimizer_flags(fv)
+  learning_rate_flags.define_learning_rate_flags(fv)
 
   # ----- Dataset -----
   dataset_flags.define_dataset_flags(fv, split_name='train')
@@ -163,11 +91,5 @@ def define_train_flags(fv):
   # ----- Fine-tuning -----
   checkpoint_flags.define_checkpoint_flags(fv, 'The weights to start from; ignored once '
                                            '--train_dir has a checkpoint of its own.',
-                                           with_moving_average=True)
-  flags.DEFINE_string('checkpoint_exclude_scopes', None, 'Comma-separated variable scopes '
-                      'not restored from --checkpoint_path.', flag_values=fv)
-  flags.DEFINE_string('trainable_scopes', None, 'Comma-separated variable scopes to train; '
-                      'unset trains all.', flag_values=fv)
-  flags.DEFINE_boolean('ignore_missing_vars', False, 'Skip variables that the checkpoint '
-                       'lacks instead of failing.', flag_values=fv)
+                                           with_moving_average=True, with_fine_tuning=True)
   return sorted(set(fv) - before)

@@ -21,11 +21,14 @@ GROUPS = 'slimbench.flag_groups.'
 # For each script: banner -> a few of the flags it must list there.
 EXPECTED = {
     'train_image_classifier.py': {
-        'slimbench.train_flags': ['train_dir', 'optimizer', 'learning_rate', 'batch_size'],
+        'slimbench.train_flags': ['train_dir', 'batch_size', 'max_number_of_steps'],
+        GROUPS + 'optimizer_flags': ['optimizer', 'momentum', 'weight_decay'],
+        GROUPS + 'learning_rate_flags': ['learning_rate', 'learning_rate_decay_type'],
         GROUPS + 'dataset_flags': ['dataset_dir', 'dataset_split_name', 'labels_offset'],
         GROUPS + 'model_flags': ['model_name'],
         GROUPS + 'preprocessing_flags': ['preprocessing_name', 'use_grayscale'],
-        GROUPS + 'checkpoint_flags': ['checkpoint_path', 'moving_average_decay'],
+        GROUPS + 'checkpoint_flags': ['checkpoint_path', 'moving_average_decay',
+                                      'checkpoint_exclude_scopes'],
     },
     'eval_image_classifier.py': {
         'slimbench.evaluation': ['eval_dir', 'eval_crops', 'batch_size'],
@@ -49,7 +52,8 @@ EXPECTED = {
     },
     'benchmark_models.py': {
         'slimbench.benchmark': ['study', 'models', 'seeds', 'output_dir'],
-        'slimbench.train_flags': ['optimizer', 'learning_rate'],
+        'slimbench.train_flags': ['train_dir', 'max_number_of_steps'],
+        GROUPS + 'optimizer_flags': ['optimizer'],
         GROUPS + 'dataset_flags': ['dataset_dir'],
     },
 }
