@@ -121,7 +121,10 @@ def _check_flags(fv):
   if fv.keep_best_checkpoints and not fv.wait_for_checkpoints:
     raise ValueError('--keep_best_checkpoints keeps the best checkpoints of a training '
                      'folder as they appear: add --wait_for_checkpoints')
-  nets_factory.model_info(fv.model_name)
+  if nets_factory.model_info(fv.model_name).is_video_model:
+    raise ValueError(f'--model_name={fv.model_name} is a video model: evaluation reads '
+                     'images, and no video dataset converter exists (time it with '
+                     'benchmark_models.py --study=throughput on synthetic clips)')
 
 
 def check_eval_crops(eval_crops):

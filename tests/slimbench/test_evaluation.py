@@ -355,3 +355,10 @@ def test_eval_crops_other_than_1_or_10_is_refused(value):
     _eval_flags(eval_crops=value)
   with pytest.raises(ValueError, match='--eval_crops must be 1 or 10'):
     evaluation.check_eval_crops(int(value))
+
+
+def test_a_video_model_is_refused_in_one_line_before_any_work(tmp_path):
+  fv = _eval_flags(model_name='s3dg', dataset_name='synthetic',
+                   checkpoint_path=str(tmp_path), eval_dir=str(tmp_path / 'eval'))
+  with pytest.raises(ValueError, match='s3dg is a video model: evaluation reads images'):
+    evaluation.evaluate(fv)
