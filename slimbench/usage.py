@@ -53,11 +53,16 @@ class _GroupedHelpFlag(flags.BooleanFlag):
     super().parse(argument)
     if self.value:
       main = sys.modules['__main__']
-      sys.stdout.write((main.__doc__ or '').rstrip('\n') + '\n\nflags:\n\n')
-      sys.stdout.write(grouped_help(flags.FLAGS, sys.argv[0]) + '\n')
-      sys.stdout.write('\n' + flags.text_wrap(
-          '--flagfile=FILE reads flags from FILE (a flags.txt a run wrote, say); '
-          '--helpfull lists every flag, absl\'s and TensorFlow\'s too.') + '\n')
+      footer = flags.text_wrap('--flagfile=FILE reads flags from FILE (a flags.txt a run '
+                               'wrote, say); --helpfull lists every flag, absl\'s and '
+                               'TensorFlow\'s too.')
+      try:
+        sys.stdout.write(f'{(main.__doc__ or "").rstrip()}\n\nflags:\n\n'
+                         f'{grouped_help(flags.FLAGS, sys.argv[0])}\n\n{footer}\n')
+        sys.stdout.flush()
+      except BrokenPipeError:
+        # `--help | head` closed the pipe: that reader has what it wanted.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
       sys.exit(0)
 
 
