@@ -52,7 +52,7 @@ def define_export_flags(fv):
   Returns their names.
   """
   before = set(fv)
-  model_flags.define_model_flags(fv)
+  model_flags.define_model_flags(fv, with_num_frames=True)
   flags.DEFINE_boolean('is_training', False, 'Export the training graph (dropout, batch '
                        'statistics) instead of the inference graph.', flag_values=fv)
   flags.DEFINE_integer('batch_size', None, 'Fixed batch size of the input; by default any.',
@@ -60,8 +60,6 @@ def define_export_flags(fv):
   flags.DEFINE_boolean('is_video_model', False, 'The model is a video model (i3d, s3dg): '
                        'the input is clips [batch, num_frames, size, size, C].',
                        flag_values=fv)
-  flags.DEFINE_integer('num_frames', None, 'Frames per clip of a video model; by default '
-                       'the model\'s (64 for i3d and s3dg).', lower_bound=1, flag_values=fv)
   # Without --dataset_dir the classes are those of the model's published checkpoint.
   dataset_flags.define_dataset_flags(fv)
   flags.DEFINE_string('output_file', '', 'Where to write the GraphDef.', flag_values=fv)

@@ -76,15 +76,12 @@ def define_train_flags(fv):
 
   # ----- Dataset -----
   dataset_flags.define_dataset_flags(fv, split_name='train')
-  model_flags.define_model_flags(fv)
+  model_flags.define_model_flags(fv, with_num_frames=True)
   preprocessing_flags.define_preprocessing_flags(fv)
   flags.DEFINE_integer('batch_size', 32, 'Examples per clone per step.', lower_bound=1,
                        flag_values=fv)
   flags.DEFINE_integer('train_image_size', None, 'Training image side; by default the '
                        'model\'s default size.', lower_bound=1, flag_values=fv)
-  flags.DEFINE_integer('num_frames', None, 'Video models (i3d, s3dg): frames per training '
-                       'clip; by default the model\'s (64). Clips are synthetic '
-                       '(--dataset_name=synthetic).', lower_bound=1, flag_values=fv)
   flags.DEFINE_integer('max_number_of_steps', None, 'Global step to stop at; unset trains '
                        'until stopped.', lower_bound=1, flag_values=fv)
 

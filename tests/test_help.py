@@ -123,7 +123,6 @@ DIFFERENT_MEANINGS = {
     'top_k': "export's output tensor; classify's printed classes",
     'quantize': "evaluation's and export's TF-Slim graphs, each refused in its own words",
     'master': "training's says how the cluster flags start a server instead",
-    'num_frames': "training's clips are synthetic; export's input placeholder",
     'eval_crops': "the benchmark's applies to the evaluations of its training study",
     'saved_model_dir': "export's output; classify's input",
 }
