@@ -45,20 +45,23 @@ def grouped_help(fv, module_name):
 class _GroupedHelpFlag(flags.BooleanFlag):
   """--help: the script's usage and its own flags by group; exits with status 0."""
 
-  def __init__(self, name, short_name):
+  def __init__(self, name, short_name, script_module):
     super().__init__(name, False, 'Show this help: the usage and this script\'s flags.',
                      short_name=short_name, allow_override=True)
+    self._script_module = script_module
 
   def parse(self, argument):
     super().parse(argument)
     if self.value:
-      main = sys.modules['__main__']
+      script = sys.modules[self._script_module]
+      # absl files the key flags of a module run as a script under its path.
+      key_flags_module = sys.argv[0] if self._script_module == '__main__' else script.__name__
       footer = flags.text_wrap('--flagfile=FILE reads flags from FILE (a flags.txt a run '
                                'wrote, say); --helpfull lists every flag, absl\'s and '
                                'TensorFlow\'s too.')
       try:
-        sys.stdout.write(f'{(main.__doc__ or "").rstrip()}\n\nflags:\n\n'
-                         f'{grouped_help(flags.FLAGS, sys.argv[0])}\n\n{footer}\n')
+        sys.stdout.write(f'{(script.__doc__ or "").rstrip()}\n\nflags:\n\n'
+                         f'{grouped_help(flags.FLAGS, key_flags_module)}\n\n{footer}\n')
         sys.stdout.flush()
       except BrokenPipeError:
         # `--help | head` closed the pipe: that reader has what it wanted.
@@ -67,8 +70,12 @@ class _GroupedHelpFlag(flags.BooleanFlag):
 
 
 def run(main):
-  """`app.run(main)`, with the grouped `--help`."""
+  """`app.run(main)`, with the grouped `--help` of the module that defines `main`.
+
+  That module's docstring is the usage, and the flags it declared key are listed, whether
+  it runs as a script or is imported by a console-script entry point.
+  """
   app.define_help_flags()
-  flags.DEFINE_flag(_GroupedHelpFlag('help', '?'))
-  flags.DEFINE_flag(_GroupedHelpFlag('helpshort', None))
+  flags.DEFINE_flag(_GroupedHelpFlag('help', '?', main.__module__))
+  flags.DEFINE_flag(_GroupedHelpFlag('helpshort', None, main.__module__))
   app.run(main)
