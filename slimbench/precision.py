@@ -7,8 +7,8 @@ and read through a cast. The loss is scaled so that small gradients do not flush
 in float16; `loss_scale_optimizer` wraps the optimizer in TensorFlow's own loss scaling.
 
 It pays on GPUs with float16 matrix units. This CPU has none: TensorFlow runs float16
-convolutions here on generic kernels, several times slower than float32 (see the README's
-Performance section), so it is off unless asked for.
+convolutions here on generic kernels, several times slower than float32 (see
+docs/performance.md), so it is off unless asked for.
 
 Usage:
   network_fn = precision.float16_network(nets_factory.get_network_fn('resnet_v1_50', 1000))
