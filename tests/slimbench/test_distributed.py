@@ -277,7 +277,10 @@ def test_killed_worker_rejoins_and_restarted_chief_resumes(tmp_path, mnist5k_dir
       logs = _logs(local)
   assert rejoined_at > killed_at >= 1, logs
   assert restored.endswith(f'model.ckpt-{saved}'), logs
-  assert resumed_at == saved + 1, logs
+  # The chief restarted at the checkpoint's step (start_step below, read right after the
+  # restore). Its first logged step may be one more than saved + 1: an update worker 1 had
+  # already sent to the parameter server when it was stopped can land after the restore.
+  assert saved + 1 <= resumed_at <= saved + 2, logs
   assert codes == {'ps0': 0, 'worker0': 0, 'worker1': 0}, logs
   assert _results(train_dir, 1)['start_step'] >= killed_at
   assert _results(train_dir, 0)['start_step'] == saved
