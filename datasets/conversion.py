@@ -35,6 +35,7 @@ import time
 from absl import logging
 
 from datasets import dataset_utils
+from datasets import download
 from datasets import images
 from datasets import tfrecords
 
@@ -155,14 +156,6 @@ def _init_worker(counter):
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 
-def _sha256_of(path):
-  digest = hashlib.sha256()
-  with open(path, 'rb') as f:
-    for chunk in iter(lambda: f.read(1 << 20), b''):
-      digest.update(chunk)
-  return digest.hexdigest()
-
-
 def _write_shard(task, report=None):
   """Writes one shard; returns (file name, stats). Runs in a worker or in-process."""
   encode_fn, items, path, backend = task
@@ -188,7 +181,7 @@ def _write_shard(task, report=None):
           _report(unreported, report)
           unreported = 0
     _report(unreported, report)
-    sha256 = _sha256_of(temp_path)
+    sha256 = download.sha256_of(temp_path)
     os.replace(temp_path, path)
   except BaseException:
     if os.path.exists(temp_path):

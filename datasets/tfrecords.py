@@ -16,12 +16,13 @@ Usage:
                                            'image/class/label': 3}))
 """
 
-import hashlib
 import json
 import numbers
 import os
 import struct
 import tempfile
+
+from datasets import download
 
 _CRC32C_POLY = 0x82F63B78
 
@@ -194,15 +195,8 @@ def count_records(path):
 # Beside the shards: which of them were hashed already, by size and modification time, so
 # that a dataset is hashed once, not every time a training or an evaluation opens it.
 VERIFIED_FILENAME = '.verified_shards.json'
+_sha256_of = download.sha256_of  # a name of this module's, so tests can count the hashing
 _verified_in_process = {}
-
-
-def _sha256_of(path):
-  digest = hashlib.sha256()
-  with open(path, 'rb') as f:
-    for chunk in iter(lambda: f.read(1 << 20), b''):
-      digest.update(chunk)
-  return digest.hexdigest()
 
 
 def _read_verified(folder):

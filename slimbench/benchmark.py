@@ -377,14 +377,7 @@ def _die_with(parent_pid):
 
 
 def _read_result(run_dir):
-  path = os.path.join(run_dir, RESULT_FILE)
-  if not os.path.exists(path):
-    return None
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except (OSError, ValueError):
-    return None
+  return run_spec.read_json_file(run_dir, RESULT_FILE)
 
 
 def _relay(stream, log, echo):

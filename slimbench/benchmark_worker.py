@@ -104,14 +104,7 @@ def _new_journal():
 
 
 def _read_journal(run_dir):
-  path = os.path.join(run_dir, JOURNAL_FILE)
-  if not os.path.exists(path):
-    return None
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except (OSError, ValueError):
-    return None
+  return run_spec.read_json_file(run_dir, JOURNAL_FILE)
 
 
 def _resume_point(run_dir):

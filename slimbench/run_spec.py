@@ -164,3 +164,16 @@ def flag_value(spec, name):
     if flag == f'--no{name}':
       return 'false'
   return None
+
+
+def read_json_file(run_dir, filename):
+  """The JSON a run folder holds under `filename`, or None if it is missing or unreadable
+  (a run killed while writing it counts as not having written it)."""
+  path = os.path.join(run_dir, filename)
+  if not os.path.exists(path):
+    return None
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None
