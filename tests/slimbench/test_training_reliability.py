@@ -66,7 +66,7 @@ def _in_process_lenet(train_dir, dataset_dir, steps, **values):
   fv = flags.FlagValues()
   names = train_flags.define_train_flags(fv)
   settings = dict(train_dir=train_dir, dataset_name='mnist5k', dataset_dir=dataset_dir,
-                  model_name='lenet', optimizer='momentum', learning_rate=0.01,
+                  model_name='lenet', optimizer='momentum', learning_rate=0.002,
                   batch_size=2, num_readers=1, num_preprocessing_threads=1,
                   max_number_of_steps=steps)
   settings.update(values)
@@ -314,7 +314,7 @@ def test_training_killed_at_random_points_finishes_as_an_uninterrupted_run(
   expected = _read_back(str(tmp_path / 'uninterrupted'))
   train_dir = tmp_path / 'killed'
   command = _train_command(train_dir, mnist5k_dir, '--optimizer=momentum',
-                           '--learning_rate=0.01', '--save_interval_secs=1',
+                           '--learning_rate=0.002', '--save_interval_secs=1',
                            f'--max_number_of_steps={steps}')
   chance = random.Random(18)
   for _ in range(2):
