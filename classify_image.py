@@ -1,35 +1,10 @@
-r"""Classifies image files with a checkpoint or an exported SavedModel: any size, and any
-image the dataset converters take (JPEG, CMYK JPEG, PNG with alpha or 16 bits, GIF, BMP, TIFF,
-WebP).
+"""Classifies image files with a checkpoint or an exported SavedModel: any size, and any
 
-Usage:
-  python classify_image.py --model_name=lenet --checkpoint_path=/tmp/lenet \
-      --dataset_dir=/tmp/mnist5k digit.png
-  python classify_image.py --saved_model_dir=/tmp/lenet_saved_model --output_format=json *.png
+The flags and the usage are in slimbench/commands/classify.py (`--help` prints them);
+installed, the same command is `slimbench-classify`.
 """
 
-import json
-import sys
-
-from absl import flags
-
-from slimbench import classify
-from slimbench import usage
-
-for name in classify.define_classify_flags(flags.FLAGS):
-  flags.declare_key_flag(name)
-
-
-def main(argv):
-  try:
-    results = classify.classify(flags.FLAGS, argv[1:])
-  except ValueError as error:
-    sys.exit(f'classify_image.py: {error}')
-  if flags.FLAGS.output_format == 'json':
-    print(json.dumps(results, indent=1))
-  else:
-    print(classify.format_text(results))
-
+from slimbench.commands import classify
 
 if __name__ == '__main__':
-  usage.run(main)
+  classify.run()

@@ -1,51 +1,10 @@
-r"""Trains a registered network on a converted dataset, with TF-Slim's flags.
+"""Trains a registered network on a converted dataset, with TF-Slim's flags.
 
-Usage:
-  python train_image_classifier.py --train_dir=/tmp/lenet --dataset_name=mnist5k \
-      --dataset_dir=/tmp/mnist5k --model_name=lenet --optimizer=momentum \
-      --learning_rate=0.01 --batch_size=32 --max_number_of_steps=1000
-
-On several machines, the same command on every host, plus its task (see
-slimbench/cluster.py; scripts/launch_local_cluster.py does this on one machine):
-  python train_image_classifier.py ... --job_name=ps --task=0 \
-      --ps_hosts=ps0:2222 --worker_hosts=worker0:2222,worker1:2222
-  python train_image_classifier.py ... --job_name=worker --task=0 \
-      --ps_hosts=ps0:2222 --worker_hosts=worker0:2222,worker1:2222
-or with TF_CONFIG='{"cluster": {"ps": [...], "worker": [...]},
-"task": {"type": "worker", "index": 0}}' in the environment instead of the four flags.
+The flags and the usage are in slimbench/commands/train.py (`--help` prints them);
+installed, the same command is `slimbench-train`.
 """
 
-import signal
-import sys
-
-from absl import flags
-from absl import logging
-
-from slimbench import files
-from slimbench import train_flags
-from slimbench import training
-from slimbench import usage
-
-FLAG_NAMES = train_flags.define_train_flags(flags.FLAGS)
-for name in FLAG_NAMES:
-  flags.declare_key_flag(name)
-
-
-def main(argv):
-  if len(argv) > 1:
-    sys.exit(f'train_image_classifier.py: unexpected arguments {argv[1:]}')
-  try:
-    results = training.train(flags.FLAGS, FLAG_NAMES)
-  except (ValueError, TimeoutError, training.TrainingError, files.UnwritableError) as error:
-    logging.error('%s', error)
-    sys.exit(f'train_image_classifier.py: {error}')
-  if results.get('signal'):
-    # A scheduler tells a run stopped by a signal from a finished one by the exit status.
-    signal_number = signal.Signals[results['signal']].value
-    logging.info('Stopped by %s at step %d, checkpoint saved: exit status %d',
-                 results['signal'], results['global_step'], 128 + signal_number)
-    sys.exit(128 + signal_number)
-
+from slimbench.commands import train
 
 if __name__ == '__main__':
-  usage.run(main)
+  train.run()

@@ -34,10 +34,10 @@ import time
 
 from absl import logging
 
-from datasets import dataset_utils
-from datasets import download
-from datasets import images
-from datasets import tfrecords
+from . import dataset_utils
+from . import download
+from . import images
+from . import tfrecords
 
 STATE_FILENAME = '.conversion_state.json'
 

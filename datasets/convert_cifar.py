@@ -21,10 +21,10 @@ import os
 
 import numpy as np
 
-from datasets import archives
-from datasets import conversion
-from datasets import download
-from datasets import registry
+from . import archives
+from . import conversion
+from . import download
+from . import registry
 
 _URL = 'https://www.cs.toronto.edu/~kriz/'
 IMAGE_SIZE = 32

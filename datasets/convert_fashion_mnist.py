@@ -23,9 +23,9 @@ Usage:
       --source_dir=/usr/share/datasets/fashion-mnist --dataset_dir=/tmp/fashion_mnist
 """
 
-from datasets import convert_mnist
-from datasets import download
-from datasets import registry
+from . import convert_mnist
+from . import download
+from . import registry
 
 _URL = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/'
 

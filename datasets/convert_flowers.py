@@ -17,11 +17,11 @@ import shutil
 
 import numpy as np
 
-from datasets import archives
-from datasets import conversion
-from datasets import convert_image_folder
-from datasets import download
-from datasets import registry
+from . import archives
+from . import conversion
+from . import convert_image_folder
+from . import download
+from . import registry
 
 ARCHIVE = download.RemoteFile(
     'flower_photos.tgz', '4c54ace7911aaffe13a365c34f650e71dd5bf1be0a58b464e5a7183e3e595d9c',

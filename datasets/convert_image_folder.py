@@ -30,9 +30,9 @@ import re
 from absl import logging
 import numpy as np
 
-from datasets import conversion
-from datasets import images
-from datasets import registry
+from . import conversion
+from . import images
+from . import registry
 
 SPLIT_FOLDERS = {'train': ('train',), 'validation': ('validation', 'val'), 'test': ('test',)}
 DEFAULT_VALIDATION_FRACTION = 0.1

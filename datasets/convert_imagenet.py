@@ -38,10 +38,10 @@ import re
 
 import numpy as np
 
-from datasets import archives
-from datasets import conversion
-from datasets import images
-from datasets import registry
+from . import archives
+from . import conversion
+from . import images
+from . import registry
 
 TRAIN_ARCHIVE = 'ILSVRC2012_img_train.tar'
 VALIDATION_ARCHIVE = 'ILSVRC2012_img_val.tar'

@@ -27,9 +27,9 @@ from typing import Optional
 from absl import logging
 import numpy as np
 
-from datasets import conversion
-from datasets import download
-from datasets import registry
+from . import conversion
+from . import download
+from . import registry
 
 _MIRRORS = ('https://storage.googleapis.com/cvdf-datasets/mnist/',
             'https://ossci-datasets.s3.amazonaws.com/mnist/')

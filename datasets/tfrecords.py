@@ -22,7 +22,7 @@ import os
 import struct
 import tempfile
 
-from datasets import download
+from . import download
 
 _CRC32C_POLY = 0x82F63B78
 

@@ -15,9 +15,9 @@ Usage:
 
 import tf_slim as slim
 
-from nets import i3d_utils
-from nets import registry
-from nets import s3dg
+from . import i3d_utils
+from . import registry
+from . import s3dg
 
 PAPER = ('Carreira & Zisserman, Quo Vadis, Action Recognition? A New Model and the '
          'Kinetics Dataset, CVPR 2017')

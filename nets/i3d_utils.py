@@ -21,9 +21,9 @@ import numpy as np
 import tensorflow as tf
 import tf_slim as slim
 
-from nets import inception_utils
-from nets import inception_v1
-from nets import layers
+from . import inception_utils
+from . import inception_v1
+from . import layers
 
 tf1 = tf.compat.v1
 

@@ -1,27 +1,27 @@
 """The Inception family in one module, as TF-Slim's `nets.inception` offers it.
 
 Usage:
-  from nets import inception
+  from . import inception
   with slim.arg_scope(inception.inception_v3_arg_scope()):
     logits, end_points = inception.inception_v3(images, num_classes=1001)
 """
 
-from nets.inception_resnet_v2 import inception_resnet_v2
-from nets.inception_resnet_v2 import inception_resnet_v2_arg_scope
-from nets.inception_resnet_v2 import inception_resnet_v2_base
-from nets.inception_utils import inception_arg_scope
-from nets.inception_v1 import inception_v1
-from nets.inception_v1 import inception_v1_arg_scope
-from nets.inception_v1 import inception_v1_base
-from nets.inception_v2 import inception_v2
-from nets.inception_v2 import inception_v2_arg_scope
-from nets.inception_v2 import inception_v2_base
-from nets.inception_v3 import inception_v3
-from nets.inception_v3 import inception_v3_arg_scope
-from nets.inception_v3 import inception_v3_base
-from nets.inception_v4 import inception_v4
-from nets.inception_v4 import inception_v4_arg_scope
-from nets.inception_v4 import inception_v4_base
+from .inception_resnet_v2 import inception_resnet_v2
+from .inception_resnet_v2 import inception_resnet_v2_arg_scope
+from .inception_resnet_v2 import inception_resnet_v2_base
+from .inception_utils import inception_arg_scope
+from .inception_v1 import inception_v1
+from .inception_v1 import inception_v1_arg_scope
+from .inception_v1 import inception_v1_base
+from .inception_v2 import inception_v2
+from .inception_v2 import inception_v2_arg_scope
+from .inception_v2 import inception_v2_base
+from .inception_v3 import inception_v3
+from .inception_v3 import inception_v3_arg_scope
+from .inception_v3 import inception_v3_base
+from .inception_v4 import inception_v4
+from .inception_v4 import inception_v4_arg_scope
+from .inception_v4 import inception_v4_base
 
 __all__ = [
     'inception_arg_scope',

@@ -20,7 +20,7 @@ Usage:
 import tensorflow as tf
 import tf_slim as slim
 
-from nets import layers
+from . import layers
 
 tf1 = tf.compat.v1
 

@@ -16,10 +16,10 @@ Usage:
 import tensorflow as tf
 import tf_slim as slim
 
-from nets import inception_utils
-from nets import layers
-from nets import registry
-from nets.inception_utils import AvgPool, Conv, MaxPool, Module
+from . import inception_utils
+from . import layers
+from . import registry
+from .inception_utils import AvgPool, Conv, MaxPool, Module
 
 tf1 = tf.compat.v1
 

@@ -1,7 +1,7 @@
 """The network registry: model names to builders, with TF-Slim's interface.
 
 Usage:
-  from nets import nets_factory
+  from . import nets_factory
   network_fn = nets_factory.get_network_fn('vgg_16', num_classes=1000)
   logits, end_points = network_fn(images)   # images: [batch, 224, 224, 3]
   nets_factory.list_models('resnet_v1_*')
@@ -14,24 +14,24 @@ import inspect
 
 import tf_slim as slim
 
-from nets import layers
-from nets import registry
+from . import layers
+from . import registry
 # Importing a family module registers its builders.
-from nets import alexnet  # pylint: disable=unused-import
-from nets import cifarnet  # pylint: disable=unused-import
-from nets import i3d  # pylint: disable=unused-import
-from nets import inception  # pylint: disable=unused-import
-from nets import lenet  # pylint: disable=unused-import
-from nets.mobilenet import mobilenet_v2  # pylint: disable=unused-import
-from nets.mobilenet import mobilenet_v3  # pylint: disable=unused-import
-from nets import mobilenet_v1  # pylint: disable=unused-import
-from nets.nasnet import nasnet  # pylint: disable=unused-import
-from nets.nasnet import pnasnet  # pylint: disable=unused-import
-from nets import overfeat  # pylint: disable=unused-import
-from nets import resnet_v1  # pylint: disable=unused-import
-from nets import resnet_v2  # pylint: disable=unused-import
-from nets import s3dg  # pylint: disable=unused-import
-from nets import vgg  # pylint: disable=unused-import
+from . import alexnet  # pylint: disable=unused-import
+from . import cifarnet  # pylint: disable=unused-import
+from . import i3d  # pylint: disable=unused-import
+from . import inception  # pylint: disable=unused-import
+from . import lenet  # pylint: disable=unused-import
+from .mobilenet import mobilenet_v2  # pylint: disable=unused-import
+from .mobilenet import mobilenet_v3  # pylint: disable=unused-import
+from . import mobilenet_v1  # pylint: disable=unused-import
+from .nasnet import nasnet  # pylint: disable=unused-import
+from .nasnet import pnasnet  # pylint: disable=unused-import
+from . import overfeat  # pylint: disable=unused-import
+from . import resnet_v1  # pylint: disable=unused-import
+from . import resnet_v2  # pylint: disable=unused-import
+from . import s3dg  # pylint: disable=unused-import
+from . import vgg  # pylint: disable=unused-import
 
 _MODELS = registry.registered_models()
 

@@ -12,8 +12,8 @@ Usage:
 import tensorflow as tf
 import tf_slim as slim
 
-from nets import layers
-from nets import registry
+from . import layers
+from . import registry
 
 tf1 = tf.compat.v1
 

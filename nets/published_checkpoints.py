@@ -6,7 +6,7 @@ Nothing here is downloaded; the table tells a user which file to fetch and which
 restore it (`fine_tuning_flags`, `evaluation_flags`).
 
 Usage:
-  from nets import published_checkpoints
+  from . import published_checkpoints
   published_checkpoints.PUBLISHED['inception_v3'].url
   published_checkpoints.fine_tuning_flags('inception_v3')
 """

@@ -25,7 +25,7 @@ import inspect
 import tensorflow as tf
 import tf_slim as slim
 
-from nets import layers
+from . import layers
 
 tf1 = tf.compat.v1
 

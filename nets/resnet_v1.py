@@ -24,8 +24,8 @@ Usage:
 import tensorflow as tf
 import tf_slim as slim
 
-from nets import registry
-from nets import resnet_utils
+from . import registry
+from . import resnet_utils
 
 tf1 = tf.compat.v1
 

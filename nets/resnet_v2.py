@@ -28,9 +28,9 @@ Usage:
 import tensorflow as tf
 import tf_slim as slim
 
-from nets import layers
-from nets import registry
-from nets import resnet_utils
+from . import layers
+from . import registry
+from . import resnet_utils
 
 tf1 = tf.compat.v1
 

@@ -17,10 +17,10 @@ Usage:
 import tensorflow as tf
 import tf_slim as slim
 
-from nets import i3d_utils
-from nets import inception_utils
-from nets import layers
-from nets import registry
+from . import i3d_utils
+from . import inception_utils
+from . import layers
+from . import registry
 
 tf1 = tf.compat.v1
 

@@ -17,7 +17,7 @@ Usage:
 
 import tensorflow as tf
 
-from preprocessing import image_ops
+from . import image_ops
 
 tf1 = tf.compat.v1
 

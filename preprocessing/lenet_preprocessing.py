@@ -12,7 +12,7 @@ Usage:
 
 import tensorflow as tf
 
-from preprocessing import image_ops
+from . import image_ops
 
 NAME = 'lenet'
 

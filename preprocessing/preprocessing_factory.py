@@ -5,20 +5,27 @@ published checkpoint was trained with (`nets_factory.model_info(name).preprocess
 every registered model has one and a new family needs no entry here.
 
 Usage:
-  from preprocessing import preprocessing_factory
+  from . import preprocessing_factory
   preprocess = preprocessing_factory.get_preprocessing('inception_v3', is_training=True)
   image = preprocess(image, 299, 299)          # inside a tf.data map
   preprocessing_factory.resolve('vgg_16')        # 'vgg'
 """
 
+import importlib
+
 import tensorflow as tf
 
-from nets import nets_factory
-from preprocessing import alexnet_preprocessing
-from preprocessing import cifarnet_preprocessing
-from preprocessing import inception_preprocessing
-from preprocessing import lenet_preprocessing
-from preprocessing import vgg_preprocessing
+from . import alexnet_preprocessing
+from . import cifarnet_preprocessing
+from . import inception_preprocessing
+from . import lenet_preprocessing
+from . import vgg_preprocessing
+
+# The networks' registry is a sibling package: top-level `nets` in a source checkout,
+# `slimbench.nets` once installed.
+nets_factory = importlib.import_module(
+    __package__.rpartition('.')[0] + '.nets.nets_factory' if '.' in __package__
+    else 'nets.nets_factory')
 
 preprocessing_fn_map = {
     'alexnet': alexnet_preprocessing,

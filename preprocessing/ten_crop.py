@@ -28,11 +28,11 @@ Usage:
 
 import tensorflow as tf
 
-from preprocessing import alexnet_preprocessing
-from preprocessing import image_ops
-from preprocessing import inception_preprocessing
-from preprocessing import preprocessing_factory
-from preprocessing import vgg_preprocessing
+from . import alexnet_preprocessing
+from . import image_ops
+from . import inception_preprocessing
+from . import preprocessing_factory
+from . import vgg_preprocessing
 
 NUM_CROPS = 10
 # vgg_preprocessing's shorter side in evaluation.

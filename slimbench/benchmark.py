@@ -28,7 +28,8 @@ import time
 from absl import flags
 from absl import logging
 
-from nets import nets_factory
+from slimbench.nets import nets_factory
+import slimbench
 from slimbench import evaluation
 from slimbench import files
 from slimbench import precision
@@ -42,7 +43,11 @@ TRAIN_CSV = 'results.csv'
 SUMMARY_CSV = 'summary.csv'
 THROUGHPUT_CSV = 'throughput.csv'
 MARKDOWN = 'results.md'
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The folder holding the `slimbench` package, put on the worker's path.
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Default runs and data go beside the code in a checkout (the README's paths), else under
+# the folder the command runs in.
+WORK_ROOT = slimbench.SOURCE_ROOT or os.getcwd()
 # Final metrics of each training run as the HParams table shows them: {column: tag}. The
 # worker writes the first four into the run's folder; time to target depends on the
 # runner's --target_accuracy, so the runner writes it there.
@@ -138,7 +143,7 @@ def define_benchmark_flags(fv):
   flags.DEFINE_list('seeds', ['0', '1'], 'Training study: each configuration is trained '
                     'once per seed (--random_seed of the run); the summary gives the mean '
                     'and its 95% interval over them.', flag_values=fv)
-  flags.DEFINE_string('output_dir', os.path.join(REPO_ROOT, 'runs', 'benchmark'),
+  flags.DEFINE_string('output_dir', os.path.join(WORK_ROOT, 'runs', 'benchmark'),
                       'Root folder of the study: one sub-folder per run; the tables cover '
                       'every run in it.', flag_values=fv)
   flags.DEFINE_integer('eval_points', 4, 'Evaluations per training run (accuracy over '
@@ -230,11 +235,11 @@ def _check_flags(fv):
 
 def ensure_dataset(fv):
   """The dataset folder; a built-in dataset is converted there first if it is not yet."""
-  dataset_dir = fv.dataset_dir or os.path.join(REPO_ROOT, 'data', fv.dataset_name)
+  dataset_dir = fv.dataset_dir or os.path.join(WORK_ROOT, 'data', fv.dataset_name)
   if fv.dataset_name in BUILT_IN_DATASETS and not os.path.exists(
       os.path.join(dataset_dir, 'dataset_info.json')):
     logging.info('Converting the built-in %s dataset into %s', fv.dataset_name, dataset_dir)
-    from datasets import converters  # pylint: disable=g-import-not-at-top
+    from slimbench.datasets import converters  # pylint: disable=g-import-not-at-top
     converters.get_spec(fv.dataset_name).convert(dataset_dir)
   return dataset_dir
 
@@ -406,7 +411,7 @@ def execute(spec, run_dir, timeout=None, echo=True):
     os.remove(stale)  # a failed attempt's; this attempt writes its own
   command = [sys.executable, '-m', 'slimbench.benchmark_worker', spec_path]
   env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-      filter(None, [REPO_ROOT, os.environ.get('PYTHONPATH')])))
+      filter(None, [PACKAGE_PARENT, os.environ.get('PYTHONPATH')])))
   timed_out = False
   with open(os.path.join(run_dir, 'log.txt'), 'w') as log:
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,

@@ -33,9 +33,9 @@ from absl import logging  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-from datasets import dataset_factory  # pylint: disable=g-import-not-at-top
-from datasets import synthetic  # pylint: disable=g-import-not-at-top
-from nets import nets_factory  # pylint: disable=g-import-not-at-top
+from slimbench.datasets import dataset_factory  # pylint: disable=g-import-not-at-top
+from slimbench.datasets import synthetic  # pylint: disable=g-import-not-at-top
+from slimbench.nets import nets_factory  # pylint: disable=g-import-not-at-top
 from slimbench import evaluation  # pylint: disable=g-import-not-at-top
 from slimbench import files  # pylint: disable=g-import-not-at-top
 from slimbench import inputs  # pylint: disable=g-import-not-at-top

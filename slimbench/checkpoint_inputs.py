@@ -22,8 +22,8 @@ import os
 from absl import logging
 import tensorflow as tf
 
-from nets import nets_factory
-from preprocessing import preprocessing_factory
+from slimbench.nets import nets_factory
+from slimbench.preprocessing import preprocessing_factory
 from slimbench import checkpoints
 
 tf1 = tf.compat.v1

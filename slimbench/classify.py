@@ -11,9 +11,9 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
-from datasets import images
-from nets import nets_factory
-from preprocessing import preprocessing_factory
+from slimbench.datasets import images
+from slimbench.nets import nets_factory
+from slimbench.preprocessing import preprocessing_factory
 from slimbench import checkpoint_inputs
 from slimbench import checkpoints
 from slimbench import export

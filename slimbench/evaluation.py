@@ -33,9 +33,9 @@ import numpy as np
 import tensorflow as tf
 import tf_slim as slim
 
-from datasets import dataset_factory
-from nets import nets_factory
-from preprocessing import ten_crop
+from slimbench.datasets import dataset_factory
+from slimbench.nets import nets_factory
+from slimbench.preprocessing import ten_crop
 from slimbench import checkpoint_inputs
 from slimbench import checkpoints
 from slimbench import files

@@ -32,8 +32,8 @@ from absl import logging
 from google.protobuf import text_format
 import tensorflow as tf
 
-from datasets import dataset_factory
-from nets import nets_factory
+from slimbench.datasets import dataset_factory
+from slimbench.nets import nets_factory
 from slimbench import checkpoint_inputs
 from slimbench import checkpoints
 from slimbench.flag_groups import checkpoint_flags

@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from preprocessing import preprocessing_factory
+from slimbench.preprocessing import preprocessing_factory
 
 
 def make_batches(dataset, preprocessing_name, image_size, batch_size, *, is_training,

@@ -1,19 +1,29 @@
 """Where and with what a measurement was made: commit, TensorFlow, CPU, threads, oneDNN, date."""
 
 import datetime
+import importlib.metadata
 import os
 import subprocess
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import slimbench
+
 FIELDS = ('commit', 'tf_version', 'cpu', 'cores', 'threads', 'onednn', 'date')
 
 
 def commit():
-  """The project's commit, with '+changes' when tracked files differ from it."""
+  """The project's commit, with '+changes' when tracked files differ from it.
+
+  An installed copy has no repository: its distribution's version stands in.
+  """
+  if slimbench.SOURCE_ROOT is None:
+    try:
+      return 'slimbench ' + importlib.metadata.version('slimbench')
+    except importlib.metadata.PackageNotFoundError:
+      return 'unknown'
   try:
-    head = subprocess.run(['git', '-C', REPO_ROOT, 'rev-parse', '--short=10', 'HEAD'],
+    head = subprocess.run(['git', '-C', slimbench.SOURCE_ROOT, 'rev-parse', '--short=10', 'HEAD'],
                           capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-    changed = subprocess.run(['git', '-C', REPO_ROOT, 'status', '--porcelain',
+    changed = subprocess.run(['git', '-C', slimbench.SOURCE_ROOT, 'status', '--porcelain',
                               '--untracked-files=no'], capture_output=True, text=True,
                              timeout=10, check=True).stdout.strip()
   except (OSError, subprocess.SubprocessError):

@@ -19,9 +19,9 @@ from absl import logging
 import tensorflow as tf
 import tf_slim as slim
 
-from datasets import dataset_factory
-from deployment import model_deploy
-from nets import nets_factory
+from slimbench.datasets import dataset_factory
+from slimbench.deployment import model_deploy
+from slimbench.nets import nets_factory
 from slimbench import checkpoints
 from slimbench import cluster
 from slimbench import files

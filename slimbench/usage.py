@@ -26,8 +26,16 @@ def _render(flag):
   return flags.text_wrap(text, indent='      ', firstline_indent='  ')
 
 
+def program():
+  """The name the user ran: the script's file name, or the installed command's."""
+  return os.path.basename(sys.argv[0])
+
+
 def grouped_help(fv, module_name):
-  """The key flags of `module_name` on `fv`, grouped by the module defining each."""
+  """The key flags of `module_name` on `fv`, grouped by the module defining each.
+
+  The flags that `module_name` defines itself come first, under the name the user ran.
+  """
   groups = {}
   for flag in fv.get_key_flags_for_module(module_name):
     groups.setdefault(fv.find_module_defining_flag(flag.name), []).append(flag)
@@ -36,8 +44,8 @@ def grouped_help(fv, module_name):
   sections = []
   for name in order:
     listing = '\n'.join(_render(flag) for flag in sorted(groups[name], key=lambda f: f.name))
-    # absl names the main module by its path; the user typed the script's name.
-    banner = os.path.basename(name) if name == module_name else name
+    # Run with `python -m`, absl files the module's flags under its path.
+    banner = program() if name in (module_name, sys.argv[0]) else name
     sections.append(f'{banner}:\n{listing}')
   return '\n\n'.join(sections)
 
@@ -54,14 +62,12 @@ class _GroupedHelpFlag(flags.BooleanFlag):
     super().parse(argument)
     if self.value:
       script = sys.modules[self._script_module]
-      # absl files the key flags of a module run as a script under its path.
-      key_flags_module = sys.argv[0] if self._script_module == '__main__' else script.__name__
       footer = flags.text_wrap('--flagfile=FILE reads flags from FILE (a flags.txt a run '
                                'wrote, say); --helpfull lists every flag, absl\'s and '
                                'TensorFlow\'s too.')
       try:
         sys.stdout.write(f'{(script.__doc__ or "").rstrip()}\n\nflags:\n\n'
-                         f'{grouped_help(flags.FLAGS, key_flags_module)}\n\n{footer}\n')
+                         f'{grouped_help(flags.FLAGS, script.__name__)}\n\n{footer}\n')
         sys.stdout.flush()
       except BrokenPipeError:
         # `--help | head` closed the pipe: that reader has what it wanted.
@@ -72,8 +78,8 @@ class _GroupedHelpFlag(flags.BooleanFlag):
 def run(main):
   """`app.run(main)`, with the grouped `--help` of the module that defines `main`.
 
-  That module's docstring is the usage, and the flags it declared key are listed, whether
-  it runs as a script or is imported by a console-script entry point.
+  That module (one of `slimbench.commands`) gives the usage, its docstring, and the flags
+  it declared key, for the top-level script and the installed command alike.
   """
   app.define_help_flags()
   flags.DEFINE_flag(_GroupedHelpFlag('help', '?', main.__module__))

@@ -13,7 +13,7 @@ import time
 
 from slimbench import benchmark
 
-REPO = benchmark.REPO_ROOT
+REPO = benchmark.WORK_ROOT
 
 
 def _start(command):

@@ -57,6 +57,12 @@ EXPECTED = {
         GROUPS + 'dataset_flags': ['dataset_dir'],
     },
 }
+# The module of `slimbench.commands` each script runs, which holds its usage.
+COMMAND_MODULES = {
+    'train_image_classifier.py': 'train', 'eval_image_classifier.py': 'evaluate',
+    'export_inference_graph.py': 'export', 'classify_image.py': 'classify',
+    'download_and_convert_data.py': 'convert', 'benchmark_models.py': 'benchmark',
+}
 # Flags of absl, TensorFlow and the help machinery that --help must not list.
 NOT_OURS = ['helpfull', 'helpxml', 'only_check_args', 'logtostderr', 'verbosity', 'tpu',
             'flagfile', 'undefok']
@@ -89,7 +95,9 @@ def test_help_lists_the_scripts_own_flags_by_group(script):
   assert not set(listed) & set(NOT_OURS), listed
   assert not [b for b in sections if b.startswith(('absl', 'tensorflow'))], list(sections)
   # The usage keeps its shell line continuations, exactly as the docstring has them.
-  with open(path, encoding='utf-8') as f:
+  usage_module = os.path.join(REPO_ROOT, 'slimbench', 'commands',
+                              COMMAND_MODULES[script] + '.py')
+  with open(usage_module, encoding='utf-8') as f:
     docstring = ast.get_docstring(ast.parse(f.read()), clean=False)
   continued = [line for line in docstring.splitlines() if line.endswith('\\')]
   assert continued, f'{script}: its usage has no continued command line to check'

@@ -7,8 +7,8 @@ Which commands run (the rule, so that nothing is skipped silently):
 - A group runs unless SKIPPED_GROUPS names it, with the reason. Blocks outside "Commands"
   are not run here; NOT_RUN_SECTIONS names each section that has one, with the reason. A
   new group or a block in a new section fails the test until it is run or listed.
-- Only paths change, never flags: `.venv/bin/python` becomes the interpreter running the
-  tests (the same environment), `/tmp/...` a folder under the test's tmp_path, and the
+- Only paths change, never flags: `.venv/bin/` becomes the folder of the interpreter running
+  the tests (the same environment: its python and its slimbench-* commands), `/tmp/...` a folder under the test's tmp_path, and the
   relative `data/...` a folder under tmp_path too (the Convert command fills it, and the
   later commands read it there).
 """
@@ -69,7 +69,7 @@ def _readme_groups():
 
 def _moved(script, tmp_path):
   """The script with its paths moved under tmp_path; the flags stay as written."""
-  script = script.replace('.venv/bin/python', sys.executable)
+  script = script.replace('.venv/bin/', os.path.dirname(sys.executable) + '/')
   script = re.sub(r'(?<![\w./])/tmp/', f'{tmp_path}/', script)
   return re.sub(r'(?<=[=\s\'"])data/', f'{tmp_path}/data/', script)
 
@@ -99,7 +99,7 @@ def test_every_readme_command_block_is_run_here_or_skipped_by_name():
 def test_readme_commands_run_as_written(tmp_path):
   _, groups = _readme_groups()
   checks = {'Convert': _check_convert, 'Train': _check_train, 'Evaluate': _check_evaluate,
-            'Export': _check_export, 'Classify': _check_classify}
+            'Export': _check_export, 'Classify': _check_classify, 'List': _check_list}
   outputs = {}
   ran = []
   for title, script in groups:
@@ -158,6 +158,13 @@ def _check_classify(tmp_path, outputs):
   top_probability, top_class, top_label = predictions[0]
   assert top_label == label.group(1) and top_class == label.group(1), stdout
   assert float(top_probability) > 0.5, stdout
+
+
+def _check_list(tmp_path, outputs):
+  del tmp_path
+  names = re.findall(r'^\| `(\w+)` \|', outputs['List'].stdout, flags=re.M)
+  assert names == ['lenet', 'mobilenet_v1', 'mobilenet_v1_025', 'mobilenet_v1_050',
+                   'mobilenet_v1_075'], outputs['List'].stdout
 
 
 def test_every_results_column_is_explained_in_the_readme():

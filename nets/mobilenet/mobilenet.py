@@ -14,8 +14,8 @@ points `layer_1` ... `layer_N` followed by each block's `layer_N/expansion_outpu
 global average pool, dropout, a 1x1 convolution `Logits/Conv2d_1c_1x1`.
 
 Usage:
-  from nets.mobilenet import mobilenet as lib
-  from nets.mobilenet import mobilenet_v2
+  from . import mobilenet as lib
+  from . import mobilenet_v2
   with slim.arg_scope(lib.training_scope(is_training=False)):
     logits, end_points = lib.mobilenet(images, conv_defs=mobilenet_v2.V2_DEF,
                                        scope='MobilenetV2')
@@ -29,8 +29,8 @@ from typing import Any, Callable, Dict
 import tensorflow as tf
 import tf_slim as slim
 
-from nets import layers
-from nets.mobilenet import conv_blocks
+from .. import layers
+from . import conv_blocks
 
 tf1 = tf.compat.v1
 

@@ -24,10 +24,10 @@ import functools
 import tensorflow as tf
 import tf_slim as slim
 
-from nets import layers
-from nets import registry
-from nets.mobilenet import conv_blocks
-from nets.mobilenet import mobilenet as lib
+from .. import layers
+from .. import registry
+from . import conv_blocks
+from . import mobilenet as lib
 
 op = lib.op
 

@@ -15,7 +15,7 @@ so that the published checkpoints restore. A `config` (`large_imagenet_config()`
 changed with `set_hparam`) sets drop-path, the auxiliary head and use_bounded_activation.
 
 Usage:
-  from nets.nasnet import nasnet
+  from . import nasnet
   with slim.arg_scope(nasnet.nasnet_large_arg_scope()):
     logits, end_points = nasnet.build_nasnet_large(images, num_classes=1001,
                                                    is_training=False)
@@ -25,10 +25,10 @@ Usage:
 
 import tf_slim as slim
 
-from nets import layers
-from nets import registry
-from nets.nasnet import nasnet_utils
-from nets.nasnet.nasnet_utils import (AVG_3x3, IDENTITY, MAX_3x3, SEP_3x3, SEP_5x5, SEP_7x7,
+from .. import layers
+from .. import registry
+from . import nasnet_utils
+from .nasnet_utils import (AVG_3x3, IDENTITY, MAX_3x3, SEP_3x3, SEP_5x5, SEP_7x7,
                                       Cell, CellStep, ConvStem, Input, NasNetConfig)
 
 PAPER = ('Zoph et al., Learning Transferable Architectures for Scalable Image Recognition, '

@@ -28,7 +28,7 @@ import tensorflow as tf
 import tf_slim as slim
 from tf_slim.ops import arg_scope as arg_scope_lib
 
-from nets import layers
+from .. import layers
 
 tf1 = tf.compat.v1
 

@@ -9,16 +9,16 @@ stage and 54 filters at 224x224; pnasnet_large 4 cells per stage and 216 filters
 331x331.
 
 Usage:
-  from nets.nasnet import pnasnet
+  from . import pnasnet
   with slim.arg_scope(pnasnet.pnasnet_large_arg_scope()):
     logits, end_points = pnasnet.build_pnasnet_large(images, num_classes=1001,
                                                      is_training=False)
 """
 
-from nets import registry
-from nets.nasnet import nasnet
-from nets.nasnet import nasnet_utils
-from nets.nasnet.nasnet_utils import (IDENTITY, MAX_3x3, SEP_3x3, SEP_5x5, SEP_7x7, Cell,
+from .. import registry
+from . import nasnet
+from . import nasnet_utils
+from .nasnet_utils import (IDENTITY, MAX_3x3, SEP_3x3, SEP_5x5, SEP_7x7, Cell,
                                       CellStep, Input, NasNetConfig)
 
 PAPER = 'Liu et al., Progressive Neural Architecture Search, ECCV 2018'

@@ -19,7 +19,7 @@ from slimbench import statistics
 from slimbench import train_flags
 
 tf1 = tf.compat.v1
-SCRIPT = os.path.join(benchmark.REPO_ROOT, 'benchmark_models.py')
+SCRIPT = os.path.join(benchmark.WORK_ROOT, 'benchmark_models.py')
 PROVENANCE = ('commit', 'tf_version', 'cpu', 'cores', 'threads', 'onednn', 'date', 'dataset')
 # A lenet study small enough for the tests: 28x28 (lenet's own size), batch 8.
 TINY = ['--study=train', '--models=lenet', '--optimizers=momentum', '--seeds=0',
