@@ -10,8 +10,9 @@ vgg, overfeat, inception v1-v3, resnet v1/v2); their `slim.batch_norm` fails on 
 it is replaced by our `nets.layers.batch_norm` for the measurement. They are a yardstick
 here, nothing more.
 
-PyTorch is optional: `bench/setup_peers.sh` installs CPU builds of torch, torchvision and
-timm into .venv; without them the table lists it as not installed. Its models are the
+PyTorch is optional: `bench/setup_peers.sh` installs torch and torchvision (CPU builds
+from PyTorch's index where it is reachable) and timm into .venv; without them the table
+lists it as not installed. Its models are the
 nearest torchvision or timm ones (PYTORCH_MODELS), eager, in channels_last memory format;
 a training step is forward, cross-entropy, backward and an SGD momentum step, an inference
 step a forward pass under `torch.inference_mode()`. Its intra-op threads are, unless
