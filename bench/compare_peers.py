@@ -12,12 +12,12 @@ here, nothing more.
 
 PyTorch is optional: `bench/setup_peers.sh` installs torch and torchvision (CPU builds
 from PyTorch's index where it is reachable) and timm into .venv; without them the table
-lists it as not installed. Its models are the
-nearest torchvision or timm ones (PYTORCH_MODELS), eager, in channels_last memory format;
-a training step is forward, cross-entropy, backward and an SGD momentum step, an inference
-step a forward pass under `torch.inference_mode()`. Its intra-op threads are, unless
---pytorch_threads says, the fastest of a short probe per net (one process per setting);
-the table records the setting used.
+lists it as not installed. Its models are the nearest torchvision or timm ones
+(PYTORCH_MODELS), eager, in channels_last memory format; a training step is forward,
+cross-entropy, backward and an SGD momentum step, an inference step a forward pass under
+`torch.inference_mode()`. Its intra-op threads are, unless --pytorch_threads says, the
+fastest of a short probe per net (one process per setting); the table records the setting
+used.
 
 Usage (from the repository root, on an otherwise idle machine):
   bench/setup_peers.sh  # once, for the PyTorch peer
