@@ -40,8 +40,8 @@ from . import tfrecords
 
 STATE_FILENAME = '.conversion_state.json'
 
-# Below this much data, records are framed in Python (CRC-32C at ~4 MB/s) rather than by
-# TensorFlow's C++ writer, which costs a TensorFlow import (seconds) in every process.
+# Below this much data, records are framed in Python (a slow CRC-32C, docs/performance.md)
+# rather than by TensorFlow's C++ writer, which costs a TensorFlow import in every process.
 PYTHON_WRITER_MAX_BYTES = 32 << 20
 # Below this much data, one process is faster than spawning workers.
 PARALLEL_MIN_BYTES = 32 << 20

