@@ -21,6 +21,8 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 
+from datasets import dataset_utils  # pylint: disable=g-import-not-at-top
+
 flags.DEFINE_string('output_dir', None, 'Folder to write; one sub-folder per class.',
                     required=True)
 flags.DEFINE_integer('num_classes', 10, 'Class folders.', lower_bound=1)
@@ -56,9 +58,7 @@ def main(argv):
     for image_index in range(fv.images_per_class):
       encoded = tf.io.encode_jpeg(photo_like(rng, fv.height, fv.width), quality=90).numpy()
       path = os.path.join(folder, f'{image_index:05d}.jpg')
-      with open(path + '.tmp', 'wb') as f:
-        f.write(encoded)
-      os.replace(path + '.tmp', path)
+      dataset_utils.write_bytes(path, encoded)
       total_bytes += len(encoded)
   count = fv.num_classes * fv.images_per_class
   print(f'{count} JPEGs of {fv.width}x{fv.height} in {fv.output_dir}, '

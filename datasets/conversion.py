@@ -35,14 +35,13 @@ import time
 from absl import logging
 
 from . import dataset_utils
-from . import download
 from . import images
 from . import tfrecords
 
 STATE_FILENAME = '.conversion_state.json'
 
-# Below this much data, records are framed in Python (CRC-32C at ~4 MB/s) rather than by
-# TensorFlow's C++ writer, which costs a TensorFlow import (seconds) in every process.
+# Below this much data, records are framed in Python (a slow CRC-32C, docs/performance.md)
+# rather than by TensorFlow's C++ writer, which costs a TensorFlow import in every process.
 PYTHON_WRITER_MAX_BYTES = 32 << 20
 # Below this much data, one process is faster than spawning workers.
 PARALLEL_MIN_BYTES = 32 << 20
@@ -181,7 +180,7 @@ def _write_shard(task, report=None):
           _report(unreported, report)
           unreported = 0
     _report(unreported, report)
-    sha256 = download.sha256_of(temp_path)
+    sha256 = dataset_utils.sha256_of(temp_path)
     os.replace(temp_path, path)
   except BaseException:
     if os.path.exists(temp_path):

@@ -22,16 +22,15 @@ import os
 import numpy as np
 
 from . import archives
+from . import builtin_datasets
 from . import conversion
+from . import dataset_utils
 from . import download
 from . import registry
 
 _URL = 'https://www.cs.toronto.edu/~kriz/'
 IMAGE_SIZE = 32
 _PIXELS = 3 * IMAGE_SIZE * IMAGE_SIZE
-
-CIFAR10_CLASS_NAMES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog',
-                       'horse', 'ship', 'truck')
 
 # Per dataset: archive files and their members. Binary first: it needs no unpickling.
 VARIANTS = {
@@ -166,7 +165,7 @@ def _convert(name, dataset_dir, source_dir, overwrite, verify_checksums, num_wor
     checksum = archive.sha256
   else:
     # Extracted batches have no published checksum: the conversion records them unverified.
-    checksum = {m: download.sha256_of(os.path.join(path, m))
+    checksum = {m: dataset_utils.sha256_of(os.path.join(path, m))
                 for key in ('train', 'test') for m in members[key]}
   job = conversion.Conversion(dataset_dir, name, name, overwrite=overwrite,
                               fingerprint={'source': checksum, 'kind': kind,
@@ -199,7 +198,7 @@ def _convert(name, dataset_dir, source_dir, overwrite, verify_checksums, num_wor
              _names_from_meta(found[names_member], source_name,
                               b'fine_label_names' if cifar100 else b'label_names'))
   else:
-    names = list(CIFAR10_CLASS_NAMES) if not cifar100 else []
+    names = list(builtin_datasets.CIFAR10_CLASS_NAMES) if not cifar100 else []
   if len(names) != num_classes:
     names = [str(i) for i in range(num_classes)]
   extra_info = {}
@@ -219,12 +218,7 @@ def _convert(name, dataset_dir, source_dir, overwrite, verify_checksums, num_wor
                    extra_info=extra_info)
 
 
-@registry.register('cifar10', splits=('train', 'test'), num_classes=10, channels=3,
-                   description='CIFAR-10: 50,000 train / 10,000 test, 32x32 RGB, 10 classes',
-                   tfslim_files={'train': 'cifar10_train.tfrecord',
-                                 'test': 'cifar10_test.tfrecord'},
-                   tfslim_sizes={'train': 50000, 'test': 10000},
-                   tfslim_class_names=CIFAR10_CLASS_NAMES)
+@registry.register('cifar10')
 def convert_cifar10(dataset_dir, source_dir=None, overwrite=False, verify_checksums=True,
                     num_workers=1, train_shards=0, validation_shards=0):
   """Converts CIFAR-10 into `dataset_dir`; returns the dataset_info dict.
@@ -243,9 +237,7 @@ def convert_cifar10(dataset_dir, source_dir=None, overwrite=False, verify_checks
                   num_workers, train_shards, validation_shards)
 
 
-@registry.register('cifar100', splits=('train', 'test'), num_classes=100, channels=3,
-                   description='CIFAR-100: 50,000 train / 10,000 test, 32x32 RGB, 100 fine '
-                               'classes')
+@registry.register('cifar100')
 def convert_cifar100(dataset_dir, source_dir=None, overwrite=False, verify_checksums=True,
                      num_workers=1, train_shards=0, validation_shards=0):
   """Converts CIFAR-100 into `dataset_dir`; returns the dataset_info dict.

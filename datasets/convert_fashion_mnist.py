@@ -61,9 +61,7 @@ CLASS_NAMES = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 
 DEBIAN_DIR = '/usr/share/datasets/fashion-mnist'
 
 
-@registry.register('fashion_mnist', splits=('train', 'test'), num_classes=10, channels=1,
-                   description='Fashion-MNIST (idx files): 60,000 train / 10,000 test, '
-                               '28x28 grayscale, 10 classes of clothing')
+@registry.register('fashion_mnist')
 def convert(dataset_dir, source_dir=None, overwrite=False, verify_checksums=True,
             train_shards=0, validation_shards=0):
   """Converts Fashion-MNIST into `dataset_dir`; returns the dataset_info dict.

@@ -32,7 +32,6 @@ FOLDER = 'flower_photos'
 NUM_VALIDATION = 350
 NUM_SHARDS = 5
 SPLIT_SEED = 0
-CLASS_NAMES = ('daisy', 'dandelion', 'roses', 'sunflowers', 'tulips')
 _EXTRACTED = '.flower_photos.extracted'
 
 
@@ -57,13 +56,7 @@ def split_photos(folder, num_validation=NUM_VALIDATION):
   return shuffled[num_validation:], shuffled[:num_validation], classes
 
 
-@registry.register('flowers', splits=('train', 'validation'), num_classes=5, channels=3,
-                   description='TensorFlow flower_photos: 3,320 train / 350 validation JPEGs, '
-                               '5 classes',
-                   tfslim_files={'train': 'flowers_train_*-of-*.tfrecord',
-                                 'validation': 'flowers_validation_*-of-*.tfrecord'},
-                   tfslim_sizes={'train': 3320, 'validation': 350},
-                   tfslim_class_names=CLASS_NAMES)
+@registry.register('flowers')
 def convert(dataset_dir, source_dir=None, overwrite=False, verify_checksums=True,
             num_workers=1, train_shards=0, validation_shards=0,
             num_validation=NUM_VALIDATION):

@@ -205,8 +205,7 @@ def plan(source_dir, validation_fraction=None, seed=0):
   return splits, classes, skipped
 
 
-@registry.register('image_folder', splits=('train', 'validation', 'test'), num_classes=None,
-                   channels=3, description='any folder of class folders of images')
+@registry.register('image_folder')
 def convert(dataset_dir, source_dir=None, overwrite=False, num_workers=1, train_shards=0,
             validation_shards=0, validation_fraction=None, seed=0, output_name=None,
             skip_bad_images=False):

@@ -32,7 +32,6 @@ Usage:
 """
 
 import csv
-import hashlib
 import os
 import re
 
@@ -40,6 +39,7 @@ import numpy as np
 
 from . import archives
 from . import conversion
+from . import dataset_utils
 from . import images
 from . import registry
 
@@ -87,14 +87,6 @@ def _synset_folders(folder):
 def _image_files(folder):
   return sorted(name for name in os.listdir(folder)
                 if not name.startswith('.') and name.lower().endswith(images.IMAGE_EXTENSIONS))
-
-
-def _sha256(path):
-  digest = hashlib.sha256()
-  with open(path, 'rb') as f:
-    for chunk in iter(lambda: f.read(1 << 20), b''):
-      digest.update(chunk)
-  return digest.hexdigest()
 
 
 # An entry is (ref, synset or None, file name); ref is ('file', path) or
@@ -266,13 +258,7 @@ def _entry_bytes(entry):
   return ref[3] if ref[0] == 'range' else os.path.getsize(ref[1])
 
 
-@registry.register('imagenet', splits=('train', 'validation'), num_classes=1001, channels=3,
-                   description='ILSVRC2012 from your own copy: 1,281,167 train / 50,000 '
-                               'validation, 1001 classes (0 = background)',
-                   tfslim_files={'train': 'train-?????-of-?????',
-                                 'validation': 'validation-?????-of-?????'},
-                   tfslim_sizes={'train': 1281167, 'validation': 50000},
-                   tfslim_background=True, tfslim_bboxes=True)
+@registry.register('imagenet')
 def convert(dataset_dir, source_dir=None, overwrite=False, num_workers=1, train_shards=0,
             validation_shards=0):
   """Converts the ILSVRC2012 files found (see the module docstring); returns dataset_info.
@@ -322,8 +308,8 @@ def convert(dataset_dir, source_dir=None, overwrite=False, num_workers=1, train_
                                   train_source else [(e[2], _entry_bytes(e)) for e in train],
                                   'validation_files': None if validation is None else
                                   [(e[2], e[1]) for e in validation],
-                                  'names': names_file and _sha256(names_file),
-                                  'boxes': [_sha256(p) for p in bbox_files],
+                                  'names': names_file and dataset_utils.sha256_of(names_file),
+                                  'boxes': [dataset_utils.sha256_of(p) for p in bbox_files],
                                   'shards': [train_shards, validation_shards]})
   if job.complete:
     return job.info

@@ -27,7 +27,9 @@ from typing import Optional
 from absl import logging
 import numpy as np
 
+from . import builtin_datasets
 from . import conversion
+from . import dataset_utils
 from . import download
 from . import registry
 
@@ -53,7 +55,6 @@ FILES = {
                            'f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6',
                            4542),
 }
-CLASS_NAMES = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine')
 _IMAGES_MAGIC = 2051
 _LABELS_MAGIC = 2049
 
@@ -162,7 +163,7 @@ def _load_source(idx_file, dataset_dir, source_dir, verify_checksums):
   else:
     logging.info('%s: no published checksum for an extracted copy; converting it '
                  'unverified', path)
-    sha256, official = download.sha256_of(path), False
+    sha256, official = dataset_utils.sha256_of(path), False
   return _Source(path, content, sha256, official)
 
 
@@ -221,12 +222,7 @@ def convert_idx(name, files, class_names, dataset_dir, source_dir=None, overwrit
                    extra_info={'checksums_verified': verified})
 
 
-@registry.register('mnist', splits=('train', 'test'), num_classes=10, channels=1,
-                   description='MNIST digits (idx files): 60,000 train / 10,000 test, 28x28',
-                   tfslim_files={'train': 'mnist_train.tfrecord',
-                                 'test': 'mnist_test.tfrecord'},
-                   tfslim_sizes={'train': 60000, 'test': 10000},
-                   tfslim_class_names=CLASS_NAMES)
+@registry.register('mnist')
 def convert(dataset_dir, source_dir=None, overwrite=False, verify_checksums=True,
             train_shards=0, validation_shards=0):
   """Converts MNIST into `dataset_dir`; returns the dataset_info dict.
@@ -241,5 +237,5 @@ def convert(dataset_dir, source_dir=None, overwrite=False, verify_checksums=True
     validation_shards: shards of test (0: one per 64 MB).
   """
   return convert_idx('mnist', {key: IdxFile(remote) for key, remote in FILES.items()},
-                     CLASS_NAMES, dataset_dir, source_dir, overwrite, verify_checksums,
-                     train_shards, validation_shards)
+                     builtin_datasets.MNIST_CLASS_NAMES, dataset_dir, source_dir, overwrite,
+                     verify_checksums, train_shards, validation_shards)

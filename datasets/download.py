@@ -17,7 +17,6 @@ Usage:
 """
 
 import dataclasses
-import hashlib
 import os
 import sys
 import time
@@ -25,6 +24,8 @@ import urllib.error
 import urllib.request
 
 from absl import logging
+
+from . import dataset_utils
 
 _CHUNK = 1 << 20
 _TIMEOUT_SECONDS = 60
@@ -61,14 +62,6 @@ class RemoteFile:
   urls: tuple
 
 
-def sha256_of(path):
-  digest = hashlib.sha256()
-  with open(path, 'rb') as f:
-    for chunk in iter(lambda: f.read(_CHUNK), b''):
-      digest.update(chunk)
-  return digest.hexdigest()
-
-
 UNVERIFIED_HINT = ('delete or replace it, or convert it unverified with '
                    '--noverify_checksums')
 
@@ -81,7 +74,7 @@ def unverified_warning(path, difference):
 def _difference(path, remote):
   """(SHA-256 of `path`, how it differs from `remote` or None when it is the same)."""
   size = os.path.getsize(path)
-  actual = sha256_of(path)
+  actual = dataset_utils.sha256_of(path)
   if size != remote.size:
     return actual, f'has {size} bytes, the official {remote.filename} has {remote.size}'
   if actual != remote.sha256:

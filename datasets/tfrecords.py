@@ -1,9 +1,9 @@
 """TFRecord files of `tf.train.Example` records, written and scanned without TensorFlow.
 
 Conversion runs in worker processes that need not pay TensorFlow's import time for small
-datasets: the built-in `mnist5k` converts in about a second this way. Large datasets use
-TensorFlow's C++ writer (`backend='tensorflow'`), which computes the CRC-32C checksums much
-faster than Python can; both backends write byte-identical files.
+datasets. Large datasets use TensorFlow's C++ writer (`backend='tensorflow'`), which
+computes the CRC-32C checksums much faster than Python can (docs/performance.md, "Data
+conversion and reading"); both backends write byte-identical files.
 
 The record framing and the Example wire format are TensorFlow's:
   uint64 length, uint32 masked_crc32c(length), data, uint32 masked_crc32c(data)
@@ -16,13 +16,13 @@ Usage:
                                            'image/class/label': 3}))
 """
 
+import contextlib
 import json
 import numbers
 import os
 import struct
-import tempfile
 
-from . import download
+from . import dataset_utils
 
 _CRC32C_POLY = 0x82F63B78
 
@@ -142,12 +142,26 @@ class RecordWriter:
     self.close()
 
 
+def _data_length(path, header):
+  """The data length in a record's 12-byte header (length, its masked CRC).
+
+  Raises:
+    ValueError: naming `path`, when the header is cut short or its checksum is wrong.
+  """
+  if len(header) < 12:
+    raise ValueError(f'{path}: truncated TFRecord file (partial record header)')
+  length, length_crc = struct.unpack('<QI', header)
+  if masked_crc32c(header[:8]) != length_crc:
+    raise ValueError(f'{path}: not a TFRecord file or corrupted (bad length checksum)')
+  return length
+
+
 def iter_records(path, verify=False):
   """Yields the records of a TFRecord file (uncompressed), checking the framing.
 
   Args:
     path: the file.
-    verify: also check every data checksum (slow in Python: about 4 MB/s).
+    verify: also check every data checksum (slow in Python: docs/performance.md).
 
   Raises:
     ValueError: the file is truncated or, with `verify`, a checksum is wrong.
@@ -157,11 +171,7 @@ def iter_records(path, verify=False):
       header = f.read(12)
       if not header:
         return
-      if len(header) < 12:
-        raise ValueError(f'{path}: truncated TFRecord file (partial record header)')
-      length, length_crc = struct.unpack('<QI', header)
-      if masked_crc32c(header[:8]) != length_crc:
-        raise ValueError(f'{path}: not a TFRecord file or corrupted (bad length checksum)')
+      length = _data_length(path, header)
       data = f.read(length)
       footer = f.read(4)
       if len(data) < length or len(footer) < 4:
@@ -179,13 +189,7 @@ def count_records(path):
     position = 0
     while position < size:
       f.seek(position)
-      header = f.read(12)
-      if len(header) < 12:
-        raise ValueError(f'{path}: truncated TFRecord file (partial record header)')
-      length, length_crc = struct.unpack('<QI', header)
-      if masked_crc32c(header[:8]) != length_crc:
-        raise ValueError(f'{path}: not a TFRecord file or corrupted (bad length checksum)')
-      position += 16 + length
+      position += 16 + _data_length(path, f.read(12))
       if position > size:
         raise ValueError(f'{path}: truncated TFRecord file (last record cut short)')
       count += 1
@@ -195,7 +199,7 @@ def count_records(path):
 # Beside the shards: which of them were hashed already, by size and modification time, so
 # that a dataset is hashed once, not every time a training or an evaluation opens it.
 VERIFIED_FILENAME = '.verified_shards.json'
-_sha256_of = download.sha256_of  # a name of this module's, so tests can count the hashing
+_sha256_of = dataset_utils.sha256_of  # a name of this module's, so tests can count the hashing
 _verified_in_process = {}
 
 
@@ -210,18 +214,8 @@ def _read_verified(folder):
 
 def _write_verified(folder, verified):
   """Best effort: a read-only dataset folder is checked again by the next process."""
-  path = os.path.join(folder, VERIFIED_FILENAME)
-  try:
-    handle, temp_path = tempfile.mkstemp(prefix=VERIFIED_FILENAME + '.', dir=folder)
-  except OSError:
-    return
-  try:
-    with os.fdopen(handle, 'w', encoding='utf-8') as f:
-      json.dump(verified, f)
-    os.replace(temp_path, path)
-  except OSError:
-    if os.path.exists(temp_path):
-      os.remove(temp_path)
+  with contextlib.suppress(OSError):
+    dataset_utils.write_json(os.path.join(folder, VERIFIED_FILENAME), verified)
 
 
 def check_shards(folder, shards, info_name='dataset_info.json'):

@@ -20,9 +20,9 @@ import os
 import sys
 
 # TensorFlow switches its oneDNN kernels on by default only on CPUs with AVX-512 VNNI,
-# BF16 or AMX. On AVX2 CPUs they train 1.2x (ResNet-50) to 2x (MobileNet v2) faster than
-# the default Eigen kernels (docs/performance.md). TF_ENABLE_ONEDNN_OPTS=0 in the
-# environment still turns them off.
+# BF16 or AMX. On AVX2 CPUs they train faster than the default Eigen kernels
+# (docs/performance.md, "oneDNN on"). TF_ENABLE_ONEDNN_OPTS=0 in the environment still
+# turns them off.
 os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '1')
 
 TF_SLIM_PACKAGES = ('nets', 'datasets', 'preprocessing', 'deployment')

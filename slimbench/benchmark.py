@@ -28,6 +28,7 @@ import time
 from absl import flags
 from absl import logging
 
+from slimbench.datasets import dataset_utils
 from slimbench.nets import nets_factory
 import slimbench
 from slimbench import evaluation
@@ -800,8 +801,8 @@ def write_plots(output_dir, summary, histories, throughput_rows):
 
 def _save(figure, path):
   figure.tight_layout()
-  figure.savefig(path + '.tmp.png', dpi=100)
-  os.replace(path + '.tmp.png', path)
+  with dataset_utils.atomic_output(path) as f:
+    figure.savefig(f, format='png', dpi=100)
   return path
 
 

@@ -11,6 +11,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from slimbench.datasets import dataset_utils
 from slimbench.datasets import images
 from slimbench.nets import nets_factory
 from slimbench.preprocessing import preprocessing_factory
@@ -52,17 +53,8 @@ def read_labels_file(path):
   Raises:
     ValueError: a line is not `id:name`.
   """
-  names = {}
   with tf.io.gfile.GFile(path) as f:
-    for number, line in enumerate(f, start=1):
-      line = line.rstrip('\n')
-      if not line:
-        continue
-      index, sep, name = line.partition(':')
-      if not sep or not index.strip().isdigit():
-        raise ValueError(f'{path}:{number}: expected "id:name", got {line!r}')
-      names[int(index)] = name
-  return names
+    return dataset_utils.parse_labels(f, path)
 
 
 def _read_image(path):

@@ -33,6 +33,7 @@ from google.protobuf import text_format
 import tensorflow as tf
 
 from slimbench.datasets import dataset_factory
+from slimbench.datasets import dataset_utils
 from slimbench.nets import nets_factory
 from slimbench import checkpoint_inputs
 from slimbench import checkpoints
@@ -218,7 +219,7 @@ def export(fv):
           written.append(fv.saved_model_dir)
   if fv.tflite_file:
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
-    _write_file_atomically(fv.tflite_file, converter.convert())
+    dataset_utils.write_bytes(fv.tflite_file, converter.convert())
     written.append(fv.tflite_file)
     if not fv.saved_model_dir:
       shutil.rmtree(saved_model_dir, ignore_errors=True)
@@ -228,27 +229,8 @@ def export(fv):
 
 
 def _write_graph_def(graph_def, path, as_text):
-  directory = os.path.dirname(os.path.abspath(path))
-  tf.io.gfile.makedirs(directory)
-  _write_file_atomically(path, str(graph_def).encode() if as_text else
-                         graph_def.SerializeToString())
-
-
-def _write_file_atomically(path, data):
-  """Writes `data` under a fresh temporary name beside `path`, then renames it into place,
-  so that neither a reader nor a failed export leaves a half-written file there."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  handle, staging = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.', suffix='.tmp',
-                                     dir=directory)
-  try:
-    with os.fdopen(handle, 'wb') as f:
-      f.write(data)
-    os.replace(staging, path)
-  except BaseException:
-    if os.path.exists(staging):
-      os.remove(staging)
-    raise
+  dataset_utils.write_bytes(path, str(graph_def).encode() if as_text else
+                            graph_def.SerializeToString())
 
 
 def _write_saved_model(session, images, outputs, saved_model_dir, metadata):

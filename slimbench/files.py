@@ -8,6 +8,8 @@ import socket
 from absl import logging
 import tensorflow as tf
 
+from slimbench.datasets import dataset_utils
+
 LOCK_FILE = 'train.lock'
 
 
@@ -43,9 +45,18 @@ def remove_quietly(path):
 def write_text_atomically(path, text):
   """Writes `text` under a temporary name beside `path`, then renames it into place.
 
+  A local path is written by `dataset_utils.write_text`; a remote one (gs://...) through
+  tf.io.gfile, which reaches those file systems.
+
   Raises:
     UnwritableError: the folder is read-only or full; the temporary file is removed.
   """
+  if '://' not in path:
+    try:
+      dataset_utils.write_text(path, text)
+    except OSError as error:
+      raise UnwritableError(f'cannot write {path}: {reason(error)}') from error
+    return
   temporary = path + '.tmp'
   try:
     with tf.io.gfile.GFile(temporary, 'w') as f:

@@ -8,7 +8,7 @@ Usage:
   python -m slimbench.commands.models       # the same, from a source checkout
 
 Parameters are counted by building each net at its default size with the classes of its
-published checkpoint (about a second a net). The published checkpoints come from
+published checkpoint (its time: docs/performance.md). The published checkpoints come from
 nets/published_checkpoints.py.
 """
 

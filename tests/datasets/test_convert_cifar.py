@@ -8,6 +8,7 @@ import pickle
 import numpy as np
 import pytest
 
+from datasets import builtin_datasets
 from datasets import convert_cifar
 from datasets import dataset_utils
 from datasets import download
@@ -49,7 +50,7 @@ def binary_archive(path, cifar100):
         f'coarse{i}\n' for i in range(20)).encode()
   else:
     members[f'{folder}/batches.meta.txt'] = '\n'.join(
-        convert_cifar.CIFAR10_CLASS_NAMES).encode() + b'\n\n'
+        builtin_datasets.CIFAR10_CLASS_NAMES).encode() + b'\n\n'
   members[f'{folder}/readme.html'] = b'<html></html>'
   return make_tar(str(path), members), batches
 
@@ -67,7 +68,7 @@ def python_archive(path, cifar100, meta=None):
     members[f'{folder}/{name}'] = python2_pickle(batch)
   if meta is None:
     meta = python2_pickle({b'label_names': [n.encode() for n in
-                                            convert_cifar.CIFAR10_CLASS_NAMES]}
+                                            builtin_datasets.CIFAR10_CLASS_NAMES]}
                           if not cifar100 else
                           {b'fine_label_names': [f'fine{i}'.encode() for i in range(100)],
                            b'coarse_label_names': [f'c{i}'.encode() for i in range(20)]})

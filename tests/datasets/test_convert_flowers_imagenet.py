@@ -11,6 +11,7 @@ from PIL import Image
 import pytest
 
 from datasets import archives
+from datasets import builtin_datasets
 from datasets import convert_flowers
 from datasets import convert_imagenet
 from datasets import dataset_utils
@@ -25,7 +26,7 @@ from tests.datasets.conftest import write
 
 def flowers_archive(path, per_class=3):
   members = {'flower_photos/LICENSE.txt': b'CC-BY'}
-  for index, name in enumerate(convert_flowers.CLASS_NAMES):
+  for index, name in enumerate(builtin_datasets.FLOWERS_CLASS_NAMES):
     for i in range(per_class):
       members[f'flower_photos/{name}/{index}_{i}.jpg'] = image_bytes(
           smooth_pixels(20 + i, 24, seed=10 * index + i), 'JPEG', quality=85)
@@ -49,7 +50,7 @@ def test_flowers_archive_converts_like_tfslim(tmp_path, monkeypatch, no_network)
   assert [s['file'] for s in info['splits']['validation']['shards']] == [
       f'flowers_validation_{i:05d}-of-00005.tfrecord' for i in range(5)]
   assert dataset_utils.read_label_file(str(tmp_path)) == dict(
-      enumerate(convert_flowers.CLASS_NAMES))
+      enumerate(builtin_datasets.FLOWERS_CLASS_NAMES))
   assert sorted(os.listdir(tmp_path)) == sorted(
       ['flower_photos.tgz', 'labels.txt', 'dataset_info.json'] +
       [s['file'] for split in info['splits'].values() for s in split['shards']])
@@ -58,7 +59,7 @@ def test_flowers_archive_converts_like_tfslim(tmp_path, monkeypatch, no_network)
   for name, feature in records.items():
     assert feature['image/encoded'].bytes_list.value[0] == members[f'flower_photos/{name}']
     label = feature['image/class/label'].int64_list.value[0]
-    assert name.startswith(convert_flowers.CLASS_NAMES[label] + '/')
+    assert name.startswith(builtin_datasets.FLOWERS_CLASS_NAMES[label] + '/')
   dataset, examples = read_split('flowers', 'train', str(tmp_path))
   assert dataset.num_samples == len(examples) == 10
   assert {e['image'].shape[1] for e in examples} == {24}

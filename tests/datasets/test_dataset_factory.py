@@ -2,6 +2,8 @@
 
 import collections
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from datasets import images
 from datasets import tfrecords
 
 NUM_RECORDS = 23
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _numbered(index):
@@ -207,13 +210,42 @@ def test_synthetic_images_are_made_in_the_pipeline():
 
 
 def test_a_dataset_name_registers_once():
+  from datasets import converters  # pylint: disable=g-import-not-at-top,unused-import
   from datasets import registry  # pylint: disable=g-import-not-at-top
 
   def convert(dataset_dir):
     del dataset_dir
   with pytest.raises(ValueError, match="dataset 'mnist5k' is registered twice"):
-    registry.register('mnist5k', splits=('train',), num_classes=10, channels=1,
-                      description='again')(convert)
+    registry.register('mnist5k')(convert)
+  with pytest.raises(ValueError, match="dataset 'mnist6k' has no row in builtin_datasets"):
+    registry.register('mnist6k')
   assert dataset_factory.list_datasets() == [
       'cifar10', 'cifar100', 'fashion_mnist', 'flowers', 'image_folder', 'imagenet', 'mnist',
       'mnist5k', 'synthetic']
+
+
+# Reads a converted dataset and TF-Slim's files in a fresh process; prints what it read,
+# then the modules of the writing side (converters, downloads, archives) it imported.
+_READ_ONLY = """
+import sys
+from datasets import dataset_factory
+converted = dataset_factory.get_dataset('numbered', 'train', sys.argv[1])
+tfslim = dataset_factory.get_dataset('mnist', 'train', sys.argv[2])
+print(converted.num_samples, tfslim.num_samples, tfslim.labels_to_names[3])
+print(sorted(name for name in sys.modules
+             if name.startswith(('datasets.', 'slimbench.datasets.'))
+             and name.rpartition('.')[2].startswith(('convert', 'registry', 'download',
+                                                     'archives'))))
+"""
+
+
+def test_reading_imports_no_converter(numbered_dir, tmp_path):
+  _write_tfslim(str(tmp_path / 'mnist_train.tfrecord'),
+                [_tfslim_example(np.zeros((28, 28, 1), np.uint8), i) for i in range(4)])
+  result = subprocess.run([sys.executable, '-c', _READ_ONLY, numbered_dir, str(tmp_path)],
+                          cwd=REPO_ROOT, capture_output=True, text=True, check=False,
+                          env=dict(os.environ, PYTHONPATH=REPO_ROOT))
+  assert result.returncode == 0, result.stderr
+  read, writers = result.stdout.splitlines()[-2:]
+  assert read == f'{NUM_RECORDS} 4 three'
+  assert writers == '[]'
