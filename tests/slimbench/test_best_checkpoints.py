@@ -104,7 +104,7 @@ def test_a_checkpoint_rotated_away_before_the_copy_is_skipped(tmp_path):
 
 def _eval_config(**values):
   fv = flags.FlagValues()
-  eval_flags.define_eval_config(fv)
+  eval_flags.define_eval_flags(fv)
   fv(['eval'] + [f'--{key}={value}' for key, value in values.items()])
   return eval_flags.read_eval_config(fv)
 

@@ -52,7 +52,7 @@ def _constant_lenet_checkpoint(directory, step=42, averages=False):
 
 def _eval_config(**values):
   fv = flags.FlagValues()
-  eval_flags.define_eval_config(fv)
+  eval_flags.define_eval_flags(fv)
   fv(['eval'] + [f'--{key}={value}' for key, value in values.items()])
   return eval_flags.read_eval_config(fv)
 
@@ -154,7 +154,7 @@ def test_moving_averages(tmp_path, mnist5k_dir):
 
 def _export_config(**values):
   fv = flags.FlagValues()
-  export_flags.define_export_config(fv)
+  export_flags.define_export_flags(fv)
   fv(['export'] + [f'--{key}={value}' for key, value in values.items()])
   return export_flags.read_export_config(fv)
 
@@ -221,7 +221,7 @@ def test_export_needs_a_checkpoint_for_a_saved_model(tmp_path):
 
 def _classify_config(**values):
   fv = flags.FlagValues()
-  classify_flags.define_classify_config(fv)
+  classify_flags.define_classify_flags(fv)
   fv(['classify'] + [f'--{key}={value}' for key, value in values.items()])
   return classify_flags.read_classify_config(fv)
 

@@ -42,7 +42,7 @@ def _random_checkpoint(directory, model_name, image_size, channels=3, num_classe
 
 def _export_config(**values):
   fv = flags.FlagValues()
-  export_flags.define_export_config(fv)
+  export_flags.define_export_flags(fv)
   fv(['export'] + [f'--{key}={value}' for key, value in values.items()])
   return export_flags.read_export_config(fv)
 
@@ -135,7 +135,7 @@ def _unusual_images(directory):
 
 def _classify_config(**values):
   fv = flags.FlagValues()
-  classify_flags.define_classify_config(fv)
+  classify_flags.define_classify_flags(fv)
   fv(['classify'] + [f'--{key}={value}' for key, value in values.items()])
   return classify_flags.read_classify_config(fv)
 
