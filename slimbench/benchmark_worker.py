@@ -36,6 +36,7 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 from slimbench.datasets import dataset_factory  # pylint: disable=g-import-not-at-top
 from slimbench.datasets import synthetic  # pylint: disable=g-import-not-at-top
 from slimbench.nets import nets_factory  # pylint: disable=g-import-not-at-top
+from slimbench import eval_flags  # pylint: disable=g-import-not-at-top
 from slimbench import evaluation  # pylint: disable=g-import-not-at-top
 from slimbench import files  # pylint: disable=g-import-not-at-top
 from slimbench import inputs  # pylint: disable=g-import-not-at-top
@@ -210,9 +211,9 @@ def run_train(spec, run_dir):
   if not done:
 
     def evaluate(checkpoint):
-      efv, _ = _parse(evaluation.define_eval_flags, eval_argv(fv, spec, checkpoint, run_dir))
+      efv, _ = _parse(eval_flags.define_eval_flags, eval_argv(fv, spec, checkpoint, run_dir))
       with tf.Graph().as_default():  # the training graph is finalized
-        return evaluation.evaluate(efv)[0]
+        return evaluation.evaluate(eval_flags.read_eval_config(efv))[0]
 
     hook = _SegmentHook(spec.segments, journal, evaluate,
                         fv.batch_size * fv.num_clones, journal_path,

@@ -159,14 +159,17 @@ def mismatch_message(source, count, asked, use_grayscale):
           f'(--use_grayscale={str(use_grayscale).lower()})')
 
 
-def choose_use_grayscale(checkpoint, checkpoint_count, use_grayscale_flag,
+def choose_use_grayscale(checkpoint, checkpoint_count, use_grayscale, use_grayscale_given,
                          channels_given=lambda use_grayscale: 1 if use_grayscale else 3):
   """--use_grayscale for a network whose checkpoint takes `checkpoint_count` channels.
 
   Args:
     checkpoint: the checkpoint, for the message.
-    checkpoint_count: its input channels, or None when unknown (the flag is then kept).
-    use_grayscale_flag: the absl flag (its value, and whether the user set it).
+    checkpoint_count: its input channels, or None when unknown (`use_grayscale` is then
+      kept).
+    use_grayscale: the value of --use_grayscale.
+    use_grayscale_given: whether the user gave --use_grayscale; if not, its other value
+      is tried too.
     channels_given: fn(use_grayscale) -> channels the input pipeline then gives.
 
   Returns:
@@ -178,17 +181,16 @@ def choose_use_grayscale(checkpoint, checkpoint_count, use_grayscale_flag,
     ValueError: the user's --use_grayscale contradicts the checkpoint (one line).
   """
   if checkpoint_count is None:
-    return use_grayscale_flag.value, False
+    return use_grayscale, False
   if checkpoint_count not in (1, 3):
     raise ValueError(f'checkpoint {checkpoint} has {_plural(checkpoint_count)}; images '
                      f'have 1 or 3')
-  choices = ([use_grayscale_flag.value] if use_grayscale_flag.present else
-             [use_grayscale_flag.value, not use_grayscale_flag.value])
-  for use_grayscale in choices:
-    given = channels_given(use_grayscale)
+  choices = [use_grayscale] if use_grayscale_given else [use_grayscale, not use_grayscale]
+  for choice in choices:
+    given = channels_given(choice)
     if given == checkpoint_count:
-      return use_grayscale, False
-    if given == 1 and checkpoint_count == 3 and not use_grayscale:
-      return use_grayscale, True
+      return choice, False
+    if given == 1 and checkpoint_count == 3 and not choice:
+      return choice, True
   raise ValueError(mismatch_message(f'checkpoint {checkpoint}', checkpoint_count,
                                     channels_given(choices[0]), choices[0]))

@@ -5,9 +5,10 @@ unless the flags say, prepared with the preprocessing and size its training fold
 flags.txt records (`checkpoint_inputs`); a SavedModel records all three.
 """
 
+import dataclasses
 import os
+from typing import Optional
 
-from absl import flags
 import numpy as np
 import tensorflow as tf
 
@@ -17,34 +18,31 @@ from slimbench.nets import nets_factory
 from slimbench.preprocessing import preprocessing_factory
 from slimbench import checkpoint_inputs
 from slimbench import checkpoints
+from slimbench import config
 from slimbench import export
-from slimbench.flag_groups import checkpoint_flags
-from slimbench.flag_groups import dataset_flags
-from slimbench.flag_groups import model_flags
-from slimbench.flag_groups import preprocessing_flags
 
 tf1 = tf.compat.v1
 
 
-def define_classify_flags(fv):
-  """Defines the flags of classify_image.py on `fv`; returns their names."""
-  before = set(fv)
-  model_flags.define_model_flags(fv, model_name=None)
-  checkpoint_flags.define_checkpoint_flags(fv, 'The weights to classify with (and '
-                                           '--model_name), or --saved_model_dir instead.')
-  flags.DEFINE_string('saved_model_dir', None, 'SavedModel written by '
-                      'export_inference_graph.py, instead of a checkpoint.', flag_values=fv)
-  flags.DEFINE_string('labels_file', None, 'A labels.txt (id:name per line).',
-                      flag_values=fv)
-  # The dataset's labels.txt names the classes (or --labels_file).
-  dataset_flags.define_dataset_flags(fv, with_name=False)
-  # A SavedModel records its preprocessing, size and channels.
-  preprocessing_flags.define_preprocessing_flags(fv, with_threads=False, with_image_size=True)
-  flags.DEFINE_integer('top_k', 5, 'Classes to print per image.', lower_bound=1,
-                       flag_values=fv)
-  flags.DEFINE_enum('output_format', 'text', ['text', 'json'], 'text for people, json for '
-                    'scripts.', flag_values=fv)
-  return sorted(set(fv) - before)
+@dataclasses.dataclass(frozen=True)
+class ClassifyConfig:
+  """What classify_image.py does: the shared groups, then classification's own settings.
+
+  Fields have the names, types and defaults of the script's flags (`classify_flags`),
+  except `use_grayscale_given`: whether --use_grayscale was given, so that it binds
+  instead of the checkpoint's input channels choosing. Of the checkpoint group classify
+  takes --checkpoint_path only.
+  """
+  data: config.DataConfig = config.DataConfig()
+  model: config.ModelConfig = config.ModelConfig(model_name=None)
+  preprocessing: config.PreprocessingConfig = config.PreprocessingConfig()
+  checkpoint: config.CheckpointConfig = config.CheckpointConfig()
+  use_grayscale_given: bool = False
+  saved_model_dir: Optional[str] = None
+  labels_file: Optional[str] = None
+  image_size: Optional[int] = None
+  top_k: int = 5
+  output_format: str = 'text'
 
 
 def read_labels_file(path):
@@ -91,13 +89,14 @@ def _preprocess(image_paths, preprocess, channels, image_size):
                        for path in image_paths])
 
 
-def _class_names(fv, saved_names):
+def _class_names(labels_file, data, saved_names):
   """Model class id -> name."""
-  if fv.labels_file or fv.dataset_dir:
-    path = fv.labels_file or os.path.join(fv.dataset_dir, 'labels.txt')
+  if labels_file or data.dataset_dir:
+    path = labels_file or os.path.join(data.dataset_dir, 'labels.txt')
     if not tf.io.gfile.exists(path):
       raise ValueError(f'{path}: no labels file there')
-    return {label - fv.labels_offset: name for label, name in read_labels_file(path).items()}
+    return {label - data.labels_offset: name
+            for label, name in read_labels_file(path).items()}
   return {int(k): v for k, v in saved_names.items()}
 
 
@@ -109,64 +108,68 @@ def _check_image_model(model_name, num_frames=None):
                      f'{num_frames or info.num_frames} frames, not single images')
 
 
-def classify(fv, image_paths):
-  """Top-k classes of each image.
+def classify(classify_config, image_paths):
+  """Top-k classes of each image, as `classify_config` (a `ClassifyConfig`) says.
 
   Returns:
     [{'image': path, 'predictions': [{'class': id, 'label': name, 'probability': p}]}]
 
   Raises:
-    ValueError: bad flags, model or image (one line naming it).
+    ValueError: bad settings, model or image (one line naming the flag or the file).
   """
+  checkpoint_path = classify_config.checkpoint.checkpoint_path
+  saved_model_dir = classify_config.saved_model_dir
+  preprocessing = classify_config.preprocessing
+  use_grayscale = preprocessing.use_grayscale
   if not image_paths:
     raise ValueError('give one or more image files to classify')
-  if bool(fv.checkpoint_path) == bool(fv.saved_model_dir):
+  if bool(checkpoint_path) == bool(saved_model_dir):
     raise ValueError('give exactly one of --checkpoint_path and --saved_model_dir')
-  if fv.checkpoint_path and not fv.model_name:
+  if checkpoint_path and not classify_config.model.model_name:
     raise ValueError('--checkpoint_path needs --model_name')
-  if fv.saved_model_dir:
-    metadata = export.read_metadata(fv.saved_model_dir)
+  if saved_model_dir:
+    metadata = export.read_metadata(saved_model_dir)
     model_name, saved_names = metadata['model_name'], metadata['labels']
     _check_image_model(model_name, metadata.get('num_frames'))
     image_size, channels = metadata['image_size'], metadata['channels']
-    if fv['use_grayscale'].present and (1 if fv.use_grayscale else 3) != channels:
+    if classify_config.use_grayscale_given and (1 if use_grayscale else 3) != channels:
       raise ValueError(checkpoint_inputs.mismatch_message(
-          f'SavedModel {fv.saved_model_dir}', channels, 1 if fv.use_grayscale else 3,
-          fv.use_grayscale))
-    if fv.image_size and fv.image_size != image_size:
-      raise ValueError(f'SavedModel {fv.saved_model_dir} takes {image_size}x{image_size} '
-                       f'images, the flags ask for --image_size={fv.image_size}')
-    preprocessing_name = fv.preprocessing_name or metadata['preprocessing']
+          f'SavedModel {saved_model_dir}', channels, 1 if use_grayscale else 3,
+          use_grayscale))
+    if classify_config.image_size and classify_config.image_size != image_size:
+      raise ValueError(f'SavedModel {saved_model_dir} takes {image_size}x{image_size} '
+                       f'images, the flags ask for --image_size={classify_config.image_size}')
+    preprocessing_name = preprocessing.preprocessing_name or metadata['preprocessing']
   else:
-    model_name, saved_names = fv.model_name, {}
+    model_name, saved_names = classify_config.model.model_name, {}
     _check_image_model(model_name)
-    checkpoint = checkpoints.resolve_checkpoint(fv.checkpoint_path)
+    checkpoint = checkpoints.resolve_checkpoint(checkpoint_path)
     # The size and preprocessing the checkpoint was trained with, unless the flags say.
     trained = checkpoint_inputs.training_settings(checkpoint, model_name)
     image_size = (checkpoint_inputs.default_from_training(
-        'image_size', fv.image_size, trained, 'train_image_size', checkpoint) or
+        'image_size', classify_config.image_size, trained, 'train_image_size', checkpoint) or
                   nets_factory.model_info(model_name).default_image_size)
     use_grayscale, _ = checkpoint_inputs.choose_use_grayscale(
         checkpoint, checkpoint_inputs.checkpoint_channels(checkpoint, model_name),
-        fv['use_grayscale'])
+        use_grayscale, classify_config.use_grayscale_given)
     channels = 1 if use_grayscale else 3
     preprocessing_name = checkpoint_inputs.default_from_training(
-        'preprocessing_name', fv.preprocessing_name, trained, 'preprocessing_name',
+        'preprocessing_name', preprocessing.preprocessing_name, trained, 'preprocessing_name',
         checkpoint) or model_name
   info = nets_factory.model_info(model_name)
-  names = _class_names(fv, saved_names)
+  names = _class_names(classify_config.labels_file, classify_config.data, saved_names)
   preprocess = preprocessing_factory.get_preprocessing(
       preprocessing_name, is_training=False, use_grayscale=channels == 1)
   batch = _preprocess(image_paths, preprocess, channels, image_size)
-  if fv.saved_model_dir:
-    model = tf.saved_model.load(fv.saved_model_dir)
+  if saved_model_dir:
+    model = tf.saved_model.load(saved_model_dir)
     probabilities = model.signatures['serving_default'](
         images=tf.constant(batch, tf.float32))['probabilities'].numpy()
   else:
     probabilities = _probabilities_from_checkpoint(checkpoint, info, batch, trained)
   results = []
   for path, row in zip(image_paths, probabilities):
-    top = np.argsort(-row)[:fv.top_k]
+    top = np.argsort(-row)[:classify_config.top_k]
     results.append({'image': path, 'predictions': [
         {'class': int(c), 'label': names.get(int(c), str(c)), 'probability': float(row[c])}
         for c in top]})

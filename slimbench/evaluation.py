@@ -1,9 +1,9 @@
 """Evaluation of checkpoints: accuracy, recall@5, loss and per-class accuracy.
 
-`evaluate(fv)` does what eval_image_classifier.py does: evaluate one checkpoint, or (with
---wait_for_checkpoints) each new checkpoint of a training folder as it appears. Every
-example of the split counts exactly once (the last, partial batch included). Results go
-to TensorBoard at the checkpoint's global step and to `eval_results.csv` /
+`evaluate(eval_config)` does what eval_image_classifier.py does: evaluate one checkpoint,
+or (with --wait_for_checkpoints) each new checkpoint of a training folder as it appears.
+Every example of the split counts exactly once (the last, partial batch included).
+Results go to TensorBoard at the checkpoint's global step and to `eval_results.csv` /
 `eval_results.json` in --eval_dir.
 
 With --eval_crops=10 each image is seen as the 2012 AlexNet paper saw it at test time:
@@ -22,12 +22,13 @@ With --keep_best_checkpoints=N the continuous evaluator copies the N best checkp
 """
 
 import csv
+import dataclasses
 import io
 import math
 import os
 import time
+from typing import Optional
 
-from absl import flags
 from absl import logging
 import numpy as np
 import tensorflow as tf
@@ -38,12 +39,10 @@ from slimbench.nets import nets_factory
 from slimbench.preprocessing import ten_crop
 from slimbench import checkpoint_inputs
 from slimbench import checkpoints
+from slimbench import config
 from slimbench import files
 from slimbench import inputs
-from slimbench.flag_groups import checkpoint_flags
-from slimbench.flag_groups import dataset_flags
-from slimbench.flag_groups import model_flags
-from slimbench.flag_groups import preprocessing_flags
+from slimbench import quantization
 
 tf1 = tf.compat.v1
 
@@ -62,67 +61,50 @@ class NoCheckpointError(Exception):
   """No checkpoint appeared in time (the message says where)."""
 
 
-def define_eval_flags(fv):
-  """Defines the evaluation flags on `fv`; returns their names."""
-  before = set(fv)
-  flags.DEFINE_string('master', '', 'Address of the TensorFlow master.', flag_values=fv)
-  checkpoint_flags.define_checkpoint_flags(fv, 'The weights to evaluate.', '/tmp/tfmodel/',
-                                           with_moving_average=True)
-  flags.DEFINE_string('eval_dir', '/tmp/tfmodel/', 'Where summaries and result rows go.',
-                      flag_values=fv)
-  flags.DEFINE_integer('batch_size', 100, 'Examples per batch.', lower_bound=1,
-                       flag_values=fv)
-  flags.DEFINE_integer('max_num_batches', None, 'Evaluate this many batches only; by '
-                       'default the whole split.', lower_bound=1, flag_values=fv)
-  dataset_flags.define_dataset_flags(fv, split_name='test')
-  model_flags.define_model_flags(fv)
-  preprocessing_flags.define_preprocessing_flags(fv)
-  flags.DEFINE_integer('eval_image_size', None, 'Image side; by default the model\'s.',
-                       lower_bound=1, flag_values=fv)
-  flags.DEFINE_boolean('quantize', False, 'TF-Slim\'s quantized evaluation graph; it needs '
-                       'tf.contrib.quantize, which TensorFlow 2 no longer has.',
-                       flag_values=fv)
-  flags.DEFINE_integer('eval_crops', 1, 'Views per image: 1, the preprocessing\'s central '
-                       'crop; 10, the 2012 AlexNet paper\'s centre and four corner crops of '
-                       'the eval image size and their mirrors, softmax averaged (a batch is '
-                       'then 10 x --batch_size crops).', flag_values=fv)
-  flags.register_validator('eval_crops', lambda value: value in EVAL_CROPS,
-                           message='--eval_crops must be 1 or 10', flag_values=fv)
-  flags.DEFINE_boolean('wait_for_checkpoints', False, 'Continuous mode: evaluate each new '
-                       'checkpoint of the --checkpoint_path folder as training writes it.',
-                       flag_values=fv)
-  flags.DEFINE_integer('eval_interval_secs', 60, 'Continuous mode: least seconds between '
-                       'two evaluations.', lower_bound=0, flag_values=fv)
-  flags.DEFINE_integer('eval_timeout_secs', None, 'Continuous mode: stop after this many '
-                       'seconds without a new checkpoint; by default wait forever.',
-                       lower_bound=0, flag_values=fv)
-  flags.DEFINE_integer('keep_best_checkpoints', 0, 'Continuous mode: keep copies of the N '
-                       'best checkpoints by --best_checkpoint_metric in CHECKPOINT_PATH/best/ '
-                       '(listed in best_checkpoints.json), out of the trainer\'s rotation; 0 '
-                       'keeps none.', lower_bound=0, flag_values=fv)
-  flags.DEFINE_enum('best_checkpoint_metric', 'eval/Accuracy', list(SUMMARY_TAGS),
-                    'What --keep_best_checkpoints ranks by; higher is better, except for '
-                    'eval/Loss. A tie does not displace a kept checkpoint.', flag_values=fv)
-  return sorted(set(fv) - before)
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+  """What eval_image_classifier.py does: the shared groups, then evaluation's own settings.
+
+  Fields have the names, types and defaults of the script's flags (`eval_flags`), except
+  `use_grayscale_given`: whether --use_grayscale was given, so that it binds instead of
+  the checkpoint's input channels choosing.
+  """
+  data: config.DataConfig = config.DataConfig(dataset_split_name='test')
+  model: config.ModelConfig = config.ModelConfig()
+  preprocessing: config.PreprocessingConfig = config.PreprocessingConfig()
+  checkpoint: config.CheckpointConfig = config.CheckpointConfig(checkpoint_path='/tmp/tfmodel/')
+  use_grayscale_given: bool = False
+  master: str = ''
+  eval_dir: str = '/tmp/tfmodel/'
+  batch_size: int = 100
+  max_num_batches: Optional[int] = None
+  eval_image_size: Optional[int] = None
+  quantize: bool = False
+  eval_crops: int = 1
+  wait_for_checkpoints: bool = False
+  eval_interval_secs: int = 60
+  eval_timeout_secs: Optional[int] = None
+  keep_best_checkpoints: int = 0
+  best_checkpoint_metric: str = 'eval/Accuracy'
 
 
-def _check_flags(fv):
-  check_eval_crops(fv.eval_crops)
-  if fv.quantize:
-    raise ValueError('--quantize: quantized evaluation used tf.contrib.quantize, which '
-                     'TensorFlow 2 no longer has')
-  if not fv.dataset_dir and fv.dataset_name != 'synthetic':
+def _check_config(eval_config):
+  check_eval_crops(eval_config.eval_crops)
+  quantization.check_not_requested(eval_config.quantize, 'quantize', 'quantized evaluation')
+  data, model_name = eval_config.data, eval_config.model.model_name
+  checkpoint_path = eval_config.checkpoint.checkpoint_path
+  if not data.dataset_dir and data.dataset_name != 'synthetic':
     raise ValueError('--dataset_dir is required: the folder of the converted dataset')
   # A folder that does not exist yet is fine: evaluation may start before training.
-  if (fv.wait_for_checkpoints and tf.io.gfile.exists(fv.checkpoint_path) and
-      not tf.io.gfile.isdir(fv.checkpoint_path)):
+  if (eval_config.wait_for_checkpoints and tf.io.gfile.exists(checkpoint_path) and
+      not tf.io.gfile.isdir(checkpoint_path)):
     raise ValueError(f'--wait_for_checkpoints needs --checkpoint_path to be a folder, got '
-                     f'{fv.checkpoint_path}')
-  if fv.keep_best_checkpoints and not fv.wait_for_checkpoints:
+                     f'{checkpoint_path}')
+  if eval_config.keep_best_checkpoints and not eval_config.wait_for_checkpoints:
     raise ValueError('--keep_best_checkpoints keeps the best checkpoints of a training '
                      'folder as they appear: add --wait_for_checkpoints')
-  if nets_factory.model_info(fv.model_name).is_video_model:
-    raise ValueError(f'--model_name={fv.model_name} is a video model: evaluation reads '
+  if nets_factory.model_info(model_name).is_video_model:
+    raise ValueError(f'--model_name={model_name} is a video model: evaluation reads '
                      'images, and no video dataset converter exists (time it with '
                      'benchmark_models.py --study=throughput on synthetic clips)')
 
@@ -164,9 +146,9 @@ def mean_softmax_log_probabilities(logits, num_crops):
   return tf.reduce_logsumexp(per_example, axis=1) - math.log(num_crops)
 
 
-def _variables_to_restore(fv, global_step):
-  if fv.moving_average_decay:
-    averages = tf1.train.ExponentialMovingAverage(fv.moving_average_decay, global_step)
+def _variables_to_restore(moving_average_decay, global_step):
+  if moving_average_decay:
+    averages = tf1.train.ExponentialMovingAverage(moving_average_decay, global_step)
     mapping = averages.variables_to_restore(slim.get_model_variables())
     mapping[global_step.op.name] = global_step
     return mapping
@@ -181,53 +163,56 @@ class _EvalGraph:
   first checkpoint of a training folder speaks for the rest).
   """
 
-  def __init__(self, fv, eval_crops=1, checkpoint=None):
-    check_eval_crops(eval_crops)
-    self.fv = fv
-    self.eval_crops = eval_crops
+  def __init__(self, eval_config, checkpoint=None):
+    self.config = eval_config
+    data, model_name = eval_config.data, eval_config.model.model_name
+    preprocessing = eval_config.preprocessing
+    self.eval_crops = eval_crops = eval_config.eval_crops
+    batch_size = eval_config.batch_size
     self.graph = tf.Graph()
     with self.graph.as_default():
-      self.dataset = dataset_factory.get_dataset(fv.dataset_name, fv.dataset_split_name,
-                                                 fv.dataset_dir)
-      self.num_classes = self.dataset.num_classes - fv.labels_offset
-      network_fn = nets_factory.get_network_fn(fv.model_name, num_classes=self.num_classes,
+      self.dataset = dataset_factory.get_dataset(data.dataset_name, data.dataset_split_name,
+                                                 data.dataset_dir)
+      self.num_classes = self.dataset.num_classes - data.labels_offset
+      network_fn = nets_factory.get_network_fn(model_name, num_classes=self.num_classes,
                                                is_training=False)
       self.trained = trained = (
-          checkpoint_inputs.training_settings(checkpoint, fv.model_name) if checkpoint else {})
+          checkpoint_inputs.training_settings(checkpoint, model_name) if checkpoint else {})
       image_size = checkpoint_inputs.default_from_training(
-          'eval_image_size', fv.eval_image_size, trained, 'train_image_size', checkpoint)
+          'eval_image_size', eval_config.eval_image_size, trained, 'train_image_size',
+          checkpoint)
       self.image_size = image_size or network_fn.default_image_size
       preprocessing_name = checkpoint_inputs.default_from_training(
-          'preprocessing_name', fv.preprocessing_name, trained, 'preprocessing_name',
-          checkpoint) or fv.model_name
+          'preprocessing_name', preprocessing.preprocessing_name, trained,
+          'preprocessing_name', checkpoint) or model_name
       self.preprocessing_name = preprocessing_name
-      use_grayscale, expand_to_rgb = fv.use_grayscale, False
+      use_grayscale, expand_to_rgb = preprocessing.use_grayscale, False
       if checkpoint:
         use_grayscale, expand_to_rgb = checkpoint_inputs.choose_use_grayscale(
-            checkpoint, checkpoint_inputs.checkpoint_channels(checkpoint, fv.model_name),
-            fv['use_grayscale'],
+            checkpoint, checkpoint_inputs.checkpoint_channels(checkpoint, model_name),
+            preprocessing.use_grayscale, eval_config.use_grayscale_given,
             lambda grayscale: checkpoint_inputs.preprocessed_channels(
                 preprocessing_name, self.dataset.channels, grayscale))
       if eval_crops == 1:
         batches = inputs.make_batches(
-            self.dataset, preprocessing_name, self.image_size, fv.batch_size,
-            is_training=False, labels_offset=fv.labels_offset,
+            self.dataset, preprocessing_name, self.image_size, batch_size,
+            is_training=False, labels_offset=data.labels_offset,
             use_grayscale=use_grayscale,
-            num_preprocessing_threads=fv.num_preprocessing_threads, num_epochs=1,
+            num_preprocessing_threads=preprocessing.num_preprocessing_threads, num_epochs=1,
             drop_remainder=False)
       else:
         batches = ten_crop_batches(
-            self.dataset, preprocessing_name, self.image_size, fv.batch_size,
-            labels_offset=fv.labels_offset, use_grayscale=use_grayscale,
-            num_preprocessing_threads=fv.num_preprocessing_threads)
+            self.dataset, preprocessing_name, self.image_size, batch_size,
+            labels_offset=data.labels_offset, use_grayscale=use_grayscale,
+            num_preprocessing_threads=preprocessing.num_preprocessing_threads)
       if expand_to_rgb:
         # A grayscale dataset through a preprocessing that keeps one channel, for a
         # network trained on colour: the channel repeated, as an RGB decode of it would be.
         batches = batches.map(lambda images, labels: (tf.image.grayscale_to_rgb(images),
                                                       labels))
-      self.num_batches = math.ceil(self.dataset.num_samples / fv.batch_size)
-      if fv.max_num_batches:
-        self.num_batches = min(self.num_batches, fv.max_num_batches)
+      self.num_batches = math.ceil(self.dataset.num_samples / batch_size)
+      if eval_config.max_num_batches:
+        self.num_batches = min(self.num_batches, eval_config.max_num_batches)
       self.iterator = tf1.data.make_initializable_iterator(batches)
       images, self.labels = self.iterator.get_next()
       if eval_crops == 1:
@@ -245,19 +230,21 @@ class _EvalGraph:
                                        k=min(5, self.num_classes))
       self.losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=self.labels,
                                                                    logits=logits)
-      self.variables = _variables_to_restore(fv, self.global_step)
-      self.model_info = nets_factory.model_info(fv.model_name)
+      self.variables = _variables_to_restore(eval_config.checkpoint.moving_average_decay,
+                                             self.global_step)
+      self.model_info = nets_factory.model_info(model_name)
 
   def evaluate(self, checkpoint):
     """Evaluates `checkpoint`; returns a dict of results."""
-    fv = self.fv
+    eval_config = self.config
+    data, model_name = eval_config.data, eval_config.model.model_name
     with self.graph.as_default():
-      if fv.moving_average_decay:
+      if eval_config.checkpoint.moving_average_decay:
         names = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
         if not any(name.endswith('/ExponentialMovingAverage') for name in names):
           raise ValueError(f'checkpoint {checkpoint} holds no moving averages; train with '
                            f'--moving_average_decay or evaluate without it')
-      checkpoint_inputs.check_image_size(checkpoint, fv.model_name, self.variables,
+      checkpoint_inputs.check_image_size(checkpoint, model_name, self.variables,
                                          self.image_size, self.trained, 'eval_image_size')
       saver, _, _ = checkpoints.restore_saver(
           checkpoint, self.variables, model_info=self.model_info,
@@ -268,13 +255,14 @@ class _EvalGraph:
       loss_sum = 0.0
       per_class_correct = np.zeros(self.num_classes, np.int64)
       per_class_total = np.zeros(self.num_classes, np.int64)
-      with tf1.Session(fv.master) as session:
+      with tf1.Session(eval_config.master) as session:
         saver.restore(session, checkpoint)
         session.run(self.iterator.initializer)
         step = int(session.run(self.global_step))
         batches = 0
         progress = Progress(self.num_batches)
-        while fv.max_num_batches is None or batches < fv.max_num_batches:
+        while (eval_config.max_num_batches is None or
+               batches < eval_config.max_num_batches):
           try:
             labels, predictions, hits, losses = session.run(
                 [self.labels, self.predictions, self.in_top_5, self.losses])
@@ -289,16 +277,17 @@ class _EvalGraph:
           np.add.at(per_class_total, labels, 1)
           np.add.at(per_class_correct, labels[predictions == labels], 1)
       if count == 0:
-        raise ValueError(f'split {fv.dataset_split_name} of {fv.dataset_dir} gave no examples')
+        raise ValueError(f'split {data.dataset_split_name} of {data.dataset_dir} gave no '
+                         f'examples')
       seen = per_class_total > 0
       per_class = np.where(seen, per_class_correct / np.maximum(per_class_total, 1), np.nan)
       return {
-          'model': fv.model_name, 'dataset': fv.dataset_name,
-          'split': fv.dataset_split_name, 'global_step': step, 'num_examples': count,
+          'model': model_name, 'dataset': data.dataset_name,
+          'split': data.dataset_split_name, 'global_step': step, 'num_examples': count,
           'accuracy': correct / count, 'recall_5': top_5 / count, 'loss': loss_sum / count,
           'mean_per_class_accuracy': float(np.nanmean(per_class)),
           'per_class_accuracy': {
-              self.dataset.labels_to_names.get(i + fv.labels_offset, str(i)):
+              self.dataset.labels_to_names.get(i + data.labels_offset, str(i)):
               (None if np.isnan(v) else float(v)) for i, v in enumerate(per_class)},
           'seconds': time.time() - start, 'checkpoint': checkpoint,
           'image_size': self.image_size, 'eval_crops': self.eval_crops,
@@ -376,59 +365,62 @@ def _log(results):
                results['recall_5'], results['loss'])
 
 
-def evaluate(fv):
-  """Evaluates as the flags say.
+def evaluate(eval_config):
+  """Evaluates as `eval_config` (an `EvalConfig`) says.
 
   Returns:
     The list of result dicts, one per evaluated checkpoint.
 
   Raises:
-    ValueError: bad flags, data or checkpoint (one clear line).
+    ValueError: bad settings, data or checkpoint (one clear line naming the flag).
     NoCheckpointError: no checkpoint (once mode) or none within the timeout (continuous).
   """
-  _check_flags(fv)
-  if not fv.wait_for_checkpoints:
-    if tf.io.gfile.isdir(fv.checkpoint_path) and not tf.train.latest_checkpoint(
-        fv.checkpoint_path):
-      raise NoCheckpointError(f'--checkpoint_path={fv.checkpoint_path}: the folder holds no '
+  _check_config(eval_config)
+  data = eval_config.data
+  checkpoint_path = eval_config.checkpoint.checkpoint_path
+  if not eval_config.wait_for_checkpoints:
+    if tf.io.gfile.isdir(checkpoint_path) and not tf.train.latest_checkpoint(
+        checkpoint_path):
+      raise NoCheckpointError(f'--checkpoint_path={checkpoint_path}: the folder holds no '
                               f'checkpoint')
-    checkpoint = checkpoints.resolve_checkpoint(fv.checkpoint_path)
-    results = _EvalGraph(fv, fv.eval_crops, checkpoint).evaluate(checkpoint)
-    write_results(fv.eval_dir, results)
+    checkpoint = checkpoints.resolve_checkpoint(checkpoint_path)
+    results = _EvalGraph(eval_config, checkpoint).evaluate(checkpoint)
+    write_results(eval_config.eval_dir, results)
     _log(results)
     return [results]
 
   # Built at the first checkpoint, which says what input the network takes; the dataset
   # is checked now, not after the wait.
-  dataset_factory.get_dataset(fv.dataset_name, fv.dataset_split_name, fv.dataset_dir)
+  dataset_factory.get_dataset(data.dataset_name, data.dataset_split_name, data.dataset_dir)
   eval_graph = None
   all_results = []
-  if not tf.io.gfile.isdir(fv.checkpoint_path):
+  if not tf.io.gfile.isdir(checkpoint_path):
     logging.info('Waiting for %s to be made and a checkpoint to appear in it',
-                 fv.checkpoint_path)
+                 checkpoint_path)
   for checkpoint in tf.train.checkpoints_iterator(
-      fv.checkpoint_path, min_interval_secs=fv.eval_interval_secs,
-      timeout=fv.eval_timeout_secs):
+      checkpoint_path, min_interval_secs=eval_config.eval_interval_secs,
+      timeout=eval_config.eval_timeout_secs):
     problem = checkpoints.damage(checkpoint)
     if problem:
       logging.warning('Checkpoint %s cannot be read, damaged or already rotated out (%s); '
                       'waiting for the next one', checkpoint, problem)
       continue
     if eval_graph is None:
-      eval_graph = _EvalGraph(fv, fv.eval_crops, checkpoint)
+      eval_graph = _EvalGraph(eval_config, checkpoint)
     results = eval_graph.evaluate(checkpoint)
-    write_results(fv.eval_dir, results)
+    write_results(eval_config.eval_dir, results)
     _log(results)
-    if fv.keep_best_checkpoints:
-      metric = fv.best_checkpoint_metric
+    if eval_config.keep_best_checkpoints:
+      metric = eval_config.best_checkpoint_metric
       checkpoints.keep_best(
-          os.path.join(fv.checkpoint_path, checkpoints.BEST_DIR), checkpoint,
+          os.path.join(checkpoint_path, checkpoints.BEST_DIR), checkpoint,
           results['global_step'], results[SUMMARY_TAGS[metric]], metric=metric,
-          higher_is_better=metric not in LOWER_IS_BETTER, keep=fv.keep_best_checkpoints)
+          higher_is_better=metric not in LOWER_IS_BETTER,
+          keep=eval_config.keep_best_checkpoints)
     all_results.append(results)
   if not all_results:
-    raise NoCheckpointError(f'no checkpoint appeared in {fv.checkpoint_path} within '
-                            f'{fv.eval_timeout_secs} s')
-  logging.info('No new checkpoint in %s for %s s: stopping', fv.checkpoint_path,
-               fv.eval_timeout_secs)
+    raise NoCheckpointError(f'no checkpoint appeared in {checkpoint_path} within '
+                            f'{eval_config.eval_timeout_secs} s')
+  logging.info('No new checkpoint in %s for %s s: stopping', checkpoint_path,
+               eval_config.eval_timeout_secs)
   return all_results

@@ -22,12 +22,13 @@ only what export writes, with its slimbench.json; a GraphDef or TFLite file with
 export's output names); anything else is refused unless --overwrite.
 """
 
+import dataclasses
 import json
 import os
 import shutil
 import tempfile
+from typing import Optional
 
-from absl import flags
 from absl import logging
 from google.protobuf import text_format
 import tensorflow as tf
@@ -37,65 +38,52 @@ from slimbench.datasets import dataset_utils
 from slimbench.nets import nets_factory
 from slimbench import checkpoint_inputs
 from slimbench import checkpoints
-from slimbench.flag_groups import checkpoint_flags
-from slimbench.flag_groups import dataset_flags
-from slimbench.flag_groups import model_flags
-from slimbench.flag_groups import preprocessing_flags
+from slimbench import config
+from slimbench import quantization
 
 tf1 = tf.compat.v1
 
 METADATA_FILE = 'slimbench.json'
 
 
-def define_export_flags(fv):
-  """TF-Slim's export flags plus the checkpoint and the SavedModel / TFLite outputs.
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+  """What export_inference_graph.py writes: the shared groups, then export's own settings.
 
-  Returns their names.
+  Fields have the names, types and defaults of the script's flags (`export_flags`), except
+  `use_grayscale_given`: whether --use_grayscale was given, so that it binds instead of
+  the checkpoint's or the dataset's channels choosing. Of the preprocessing group export
+  takes --use_grayscale only, of the checkpoint group --checkpoint_path only.
   """
-  before = set(fv)
-  model_flags.define_model_flags(fv, with_num_frames=True)
-  flags.DEFINE_boolean('is_training', False, 'Export the training graph (dropout, batch '
-                       'statistics) instead of the inference graph.', flag_values=fv)
-  flags.DEFINE_integer('batch_size', None, 'Fixed batch size of the input; by default any.',
-                       lower_bound=1, flag_values=fv)
-  flags.DEFINE_boolean('is_video_model', False, 'The model is a video model (i3d, s3dg): '
-                       'the input is clips [batch, num_frames, size, size, C].',
-                       flag_values=fv)
-  # Without --dataset_dir the classes are those of the model's published checkpoint.
-  dataset_flags.define_dataset_flags(fv)
-  flags.DEFINE_string('output_file', '', 'Where to write the GraphDef.', flag_values=fv)
-  flags.DEFINE_boolean('write_text_graphdef', False, 'Write the GraphDef as text.',
-                       flag_values=fv)
-  preprocessing_flags.define_preprocessing_flags(fv, with_name=False, with_threads=False,
-                                                 with_image_size=True)
-  flags.DEFINE_boolean('quantize', False, 'TF-Slim\'s quantized graph; it needs '
-                       'tf.contrib.quantize, which TensorFlow 2 no longer has.',
-                       flag_values=fv)
-  checkpoint_flags.define_checkpoint_flags(fv, 'The weights: needed for the SavedModel, '
-                                           'TFLite and a frozen GraphDef.')
-  flags.DEFINE_string('saved_model_dir', None, 'Where to write the SavedModel.',
-                      flag_values=fv)
-  flags.DEFINE_string('tflite_file', None, 'Where to write a TFLite model.', flag_values=fv)
-  flags.DEFINE_boolean('overwrite', False, 'Replace outputs that are not earlier exports of '
-                       'this tool (a non-empty --saved_model_dir without its slimbench.json, '
-                       'a file that is not an exported graph); without it the export refuses.',
-                       flag_values=fv)
-  flags.DEFINE_integer('top_k', 5, 'Classes in the top_k outputs.', lower_bound=1,
-                       flag_values=fv)
-  return sorted(set(fv) - before)
+  data: config.DataConfig = config.DataConfig()
+  model: config.ModelConfig = config.ModelConfig()
+  preprocessing: config.PreprocessingConfig = config.PreprocessingConfig()
+  checkpoint: config.CheckpointConfig = config.CheckpointConfig()
+  use_grayscale_given: bool = False
+  is_training: bool = False
+  batch_size: Optional[int] = None
+  is_video_model: bool = False
+  output_file: str = ''
+  write_text_graphdef: bool = False
+  image_size: Optional[int] = None
+  quantize: bool = False
+  saved_model_dir: Optional[str] = None
+  tflite_file: Optional[str] = None
+  overwrite: bool = False
+  top_k: int = 5
 
 
-def _num_classes_and_names(fv, info):
-  if fv.dataset_dir:
-    dataset = dataset_factory.get_dataset(fv.dataset_name, 'train', fv.dataset_dir)
-    names = {label - fv.labels_offset: name
+def _num_classes_and_names(data, info):
+  if data.dataset_dir:
+    dataset = dataset_factory.get_dataset(data.dataset_name, 'train', data.dataset_dir)
+    names = {label - data.labels_offset: name
              for label, name in dataset.labels_to_names.items()
-             if label >= fv.labels_offset}
-    return dataset.num_classes - fv.labels_offset, names
-  return info.num_classes - fv.labels_offset, {}
+             if label >= data.labels_offset}
+    return dataset.num_classes - data.labels_offset, names
+  return info.num_classes - data.labels_offset, {}
 
 
-def input_channels(fv, info, checkpoint):
+def input_channels(export_config, info, checkpoint):
   """Channels of the exported input: the checkpoint's; without one, those the model's
   preprocessing gives --dataset_dir's images (one for MNIST through LeNet's), else
   TF-Slim's 3, unless --use_grayscale says.
@@ -103,126 +91,135 @@ def input_channels(fv, info, checkpoint):
   Raises:
     ValueError: --use_grayscale contradicts the checkpoint (one line saying what differs).
   """
+  use_grayscale = export_config.preprocessing.use_grayscale
+  data = export_config.data
   if checkpoint:
-    count = checkpoint_inputs.checkpoint_channels(checkpoint, fv.model_name)
+    count = checkpoint_inputs.checkpoint_channels(checkpoint, export_config.model.model_name)
     use_grayscale, _ = checkpoint_inputs.choose_use_grayscale(
-        checkpoint, count, fv['use_grayscale'])
+        checkpoint, count, use_grayscale, export_config.use_grayscale_given)
     if count is not None:
       return count
     return 1 if use_grayscale else 3
-  if fv['use_grayscale'].present:
-    return 1 if fv.use_grayscale else 3
-  if fv.dataset_dir:
-    dataset = dataset_factory.get_dataset(fv.dataset_name, 'train', fv.dataset_dir)
+  if export_config.use_grayscale_given:
+    return 1 if use_grayscale else 3
+  if data.dataset_dir:
+    dataset = dataset_factory.get_dataset(data.dataset_name, 'train', data.dataset_dir)
     return checkpoint_inputs.preprocessed_channels(info.preprocessing, dataset.channels,
                                                    use_grayscale=False)
   return 3
 
 
-def check_video_flags(fv, info):
+def check_video_flags(export_config, info):
   """--is_video_model must say what the registry knows; --num_frames needs it.
 
   Raises:
     ValueError: one line naming the flag.
   """
-  if fv.is_video_model and not info.is_video_model:
-    raise ValueError(f'--is_video_model: {fv.model_name} is an image model, it takes '
+  model_name = export_config.model.model_name
+  if export_config.is_video_model and not info.is_video_model:
+    raise ValueError(f'--is_video_model: {model_name} is an image model, it takes '
                      f'[batch, size, size, C] images; leave the flag out')
-  if info.is_video_model and not fv.is_video_model:
-    raise ValueError(f'--model_name={fv.model_name} is a video model: add --is_video_model '
+  if info.is_video_model and not export_config.is_video_model:
+    raise ValueError(f'--model_name={model_name} is a video model: add --is_video_model '
                      f'(clips of --num_frames frames, {info.num_frames} by default)')
-  if fv.num_frames is not None and not fv.is_video_model:
+  if export_config.model.num_frames is not None and not export_config.is_video_model:
     raise ValueError('--num_frames applies to video models only (with --is_video_model)')
 
 
-def build_inference_graph(fv, num_classes, channels=None, image_size=None):
+def build_inference_graph(export_config, num_classes, channels=None, image_size=None):
   """Builds the export graph in the default graph; returns (input, outputs dict).
 
   `channels` defaults to 1 with --use_grayscale, else 3; `image_size` to --image_size,
   else the model's.
   """
-  info = nets_factory.model_info(fv.model_name)
-  check_video_flags(fv, info)
-  image_size = image_size or fv.image_size or info.default_image_size
+  model = export_config.model
+  info = nets_factory.model_info(model.model_name)
+  check_video_flags(export_config, info)
+  image_size = image_size or export_config.image_size or info.default_image_size
   if channels is None:
-    channels = 1 if fv.use_grayscale else 3
-  shape = nets_factory.input_shape(fv.model_name, fv.batch_size, image_size,
-                                   num_frames=fv.num_frames, channels=channels)
+    channels = 1 if export_config.preprocessing.use_grayscale else 3
+  shape = nets_factory.input_shape(model.model_name, export_config.batch_size, image_size,
+                                   num_frames=model.num_frames, channels=channels)
   images = tf1.placeholder(tf.float32, shape, name='input')
-  network_fn = nets_factory.get_network_fn(fv.model_name, num_classes=num_classes,
-                                           is_training=fv.is_training)
+  network_fn = nets_factory.get_network_fn(model.model_name, num_classes=num_classes,
+                                           is_training=export_config.is_training)
   logits, _ = network_fn(images)
   logits = tf.identity(logits, name='logits')
   probabilities = tf.nn.softmax(logits, name='probabilities')
-  top_k = tf.math.top_k(probabilities, k=min(fv.top_k, num_classes), name='top_k')
+  top_k = tf.math.top_k(probabilities, k=min(export_config.top_k, num_classes), name='top_k')
   return images, {'logits': logits, 'probabilities': probabilities,
                   'top_k_probabilities': top_k.values, 'top_k_classes': top_k.indices}
 
 
-def export(fv):
-  """Writes the outputs the flags ask for; returns their paths.
+def export(export_config):
+  """Writes the outputs that `export_config` (an `ExportConfig`) asks for; returns their
+  paths.
 
   Raises:
     ValueError: nothing to write, or an output that needs --checkpoint_path lacks it.
   """
-  if fv.quantize:
-    raise ValueError('--quantize: quantized export used tf.contrib.quantize, which '
-                     'TensorFlow 2 no longer has')
-  if not (fv.output_file or fv.saved_model_dir or fv.tflite_file):
+  quantization.check_not_requested(export_config.quantize, 'quantize', 'quantized export')
+  output_file = export_config.output_file
+  saved_model_dir, tflite_file = export_config.saved_model_dir, export_config.tflite_file
+  checkpoint_path = export_config.checkpoint.checkpoint_path
+  model_name = export_config.model.model_name
+  if not (output_file or saved_model_dir or tflite_file):
     raise ValueError('nothing to export: give --output_file, --saved_model_dir or '
                      '--tflite_file')
-  if (fv.saved_model_dir or fv.tflite_file) and not fv.checkpoint_path:
+  if (saved_model_dir or tflite_file) and not checkpoint_path:
     raise ValueError('--saved_model_dir and --tflite_file need --checkpoint_path (the '
                      'weights to ship)')
-  _check_outputs_replaceable(fv)
-  info = nets_factory.model_info(fv.model_name)
-  check_video_flags(fv, info)
-  num_classes, names = _num_classes_and_names(fv, info)
-  checkpoint = checkpoints.resolve_checkpoint(fv.checkpoint_path) if fv.checkpoint_path else None
-  channels = input_channels(fv, info, checkpoint)
+  _check_outputs_replaceable(export_config)
+  info = nets_factory.model_info(model_name)
+  check_video_flags(export_config, info)
+  num_classes, names = _num_classes_and_names(export_config.data, info)
+  checkpoint = checkpoints.resolve_checkpoint(checkpoint_path) if checkpoint_path else None
+  channels = input_channels(export_config, info, checkpoint)
   # The size and preprocessing the checkpoint was trained with, unless the flags say.
-  trained = checkpoint_inputs.training_settings(checkpoint, fv.model_name) if checkpoint else {}
-  image_size = checkpoint_inputs.default_from_training('image_size', fv.image_size, trained,
-                                                       'train_image_size', checkpoint)
+  trained = checkpoint_inputs.training_settings(checkpoint, model_name) if checkpoint else {}
+  image_size = checkpoint_inputs.default_from_training(
+      'image_size', export_config.image_size, trained, 'train_image_size', checkpoint)
   preprocessing = trained.get('preprocessing_name', info.preprocessing)
   written = []
   with tf.Graph().as_default() as graph:
-    images, outputs = build_inference_graph(fv, num_classes, channels, image_size)
+    images, outputs = build_inference_graph(export_config, num_classes, channels, image_size)
     with tf1.Session() as session:
       if checkpoint:
         checkpoint_inputs.check_image_size(
-            checkpoint, fv.model_name, {v.op.name: v for v in tf1.global_variables()},
+            checkpoint, model_name, {v.op.name: v for v in tf1.global_variables()},
             images.shape[-2], trained, 'image_size')
         saver, _, _ = checkpoints.restore_saver(
             checkpoint, tf1.global_variables(), model_info=info, num_classes=num_classes,
-            missing_hint=f'is it a checkpoint of {fv.model_name}?')
+            missing_hint=f'is it a checkpoint of {model_name}?')
         saver.restore(session, checkpoint)
-      if fv.output_file:
+      if output_file:
         graph_def = graph.as_graph_def()
         if checkpoint:
           graph_def = tf1.graph_util.convert_variables_to_constants(
               session, graph_def, ['logits', 'probabilities', 'top_k'])
-        _write_graph_def(graph_def, fv.output_file, fv.write_text_graphdef)
-        written.append(fv.output_file)
-      saved_model_dir = fv.saved_model_dir
-      if fv.tflite_file and not saved_model_dir:
-        saved_model_dir = tempfile.mkdtemp(prefix='slimbench_saved_model_')
-      if saved_model_dir:
-        metadata = {'model_name': fv.model_name, 'image_size': images.shape[-2],
-                    'channels': images.shape[-1], 'num_frames': images.shape[1] if fv.is_video_model else None,
+        _write_graph_def(graph_def, output_file, export_config.write_text_graphdef)
+        written.append(output_file)
+      staging_dir = saved_model_dir
+      if tflite_file and not staging_dir:
+        staging_dir = tempfile.mkdtemp(prefix='slimbench_saved_model_')
+      if staging_dir:
+        metadata = {'model_name': model_name, 'image_size': images.shape[-2],
+                    'channels': images.shape[-1],
+                    'num_frames': images.shape[1] if export_config.is_video_model else None,
                     'preprocessing': preprocessing,
-                    'num_classes': num_classes, 'labels_offset': fv.labels_offset,
+                    'num_classes': num_classes,
+                    'labels_offset': export_config.data.labels_offset,
                     'labels': {str(k): v for k, v in sorted(names.items())},
                     'checkpoint': checkpoint}
-        _write_saved_model(session, images, outputs, saved_model_dir, metadata)
-        if fv.saved_model_dir:
-          written.append(fv.saved_model_dir)
-  if fv.tflite_file:
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
-    dataset_utils.write_bytes(fv.tflite_file, converter.convert())
-    written.append(fv.tflite_file)
-    if not fv.saved_model_dir:
-      shutil.rmtree(saved_model_dir, ignore_errors=True)
+        _write_saved_model(session, images, outputs, staging_dir, metadata)
+        if saved_model_dir:
+          written.append(saved_model_dir)
+  if tflite_file:
+    converter = tf.lite.TFLiteConverter.from_saved_model(staging_dir)
+    dataset_utils.write_bytes(tflite_file, converter.convert())
+    written.append(tflite_file)
+    if not saved_model_dir:
+      shutil.rmtree(staging_dir, ignore_errors=True)
   for path in written:
     logging.info('Wrote %s', path)
   return written
@@ -304,19 +301,19 @@ def _is_earlier_tflite(path):
   return data[4:8] == b'TFL3' and b'probabilities' in data
 
 
-def _check_outputs_replaceable(fv):
+def _check_outputs_replaceable(export_config):
   """Refuses, before any work, to replace what this tool did not write (unless --overwrite).
 
   Raises:
     ValueError: an output path holds something that is not an earlier export.
   """
-  if fv.overwrite:
+  if export_config.overwrite:
     return
   checks = (('saved_model_dir', _is_earlier_saved_model, 'a SavedModel it exported'),
             ('output_file', _is_earlier_graph_def, 'a GraphDef it exported'),
             ('tflite_file', _is_earlier_tflite, 'a TFLite model it exported'))
   for flag, is_earlier, what in checks:
-    path = fv[flag].value
+    path = getattr(export_config, flag)
     if not path or not os.path.lexists(path):
       continue
     if flag != 'saved_model_dir' and os.path.isdir(path):

@@ -31,19 +31,19 @@ EXPECTED = {
                                       'checkpoint_exclude_scopes'],
     },
     'eval_image_classifier.py': {
-        'slimbench.evaluation': ['eval_dir', 'eval_crops', 'batch_size'],
+        'slimbench.eval_flags': ['eval_dir', 'eval_crops', 'batch_size'],
         GROUPS + 'dataset_flags': ['dataset_name', 'dataset_dir', 'labels_offset'],
         GROUPS + 'model_flags': ['model_name'],
         GROUPS + 'checkpoint_flags': ['checkpoint_path'],
     },
     'export_inference_graph.py': {
-        'slimbench.export': ['output_file', 'saved_model_dir', 'tflite_file'],
+        'slimbench.export_flags': ['output_file', 'saved_model_dir', 'tflite_file'],
         GROUPS + 'dataset_flags': ['dataset_dir', 'labels_offset'],
         GROUPS + 'preprocessing_flags': ['image_size', 'use_grayscale'],
         GROUPS + 'checkpoint_flags': ['checkpoint_path'],
     },
     'classify_image.py': {
-        'slimbench.classify': ['saved_model_dir', 'output_format', 'top_k'],
+        'slimbench.classify_flags': ['saved_model_dir', 'output_format', 'top_k'],
         GROUPS + 'dataset_flags': ['dataset_dir', 'labels_offset'],
         GROUPS + 'model_flags': ['model_name'],
     },
@@ -107,15 +107,15 @@ def test_help_lists_the_scripts_own_flags_by_group(script):
 
 def _defined_by_each_script():
   from slimbench import benchmark  # pylint: disable=g-import-not-at-top
-  from slimbench import classify  # pylint: disable=g-import-not-at-top
-  from slimbench import evaluation  # pylint: disable=g-import-not-at-top
-  from slimbench import export  # pylint: disable=g-import-not-at-top
+  from slimbench import classify_flags  # pylint: disable=g-import-not-at-top
+  from slimbench import eval_flags  # pylint: disable=g-import-not-at-top
+  from slimbench import export_flags  # pylint: disable=g-import-not-at-top
   from slimbench import train_flags  # pylint: disable=g-import-not-at-top
   scripts = {}
   for name, define in [('train', train_flags.define_train_flags),
-                       ('eval', evaluation.define_eval_flags),
-                       ('export', export.define_export_flags),
-                       ('classify', classify.define_classify_flags),
+                       ('eval', eval_flags.define_eval_flags),
+                       ('export', export_flags.define_export_flags),
+                       ('classify', classify_flags.define_classify_flags),
                        ('benchmark', benchmark.define_benchmark_flags)]:
     fv = flags.FlagValues()
     define(fv)

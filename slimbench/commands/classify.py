@@ -16,18 +16,20 @@ import sys
 from absl import flags
 
 from slimbench import classify
+from slimbench import classify_flags
 from slimbench import usage
 
-for name in classify.define_classify_flags(flags.FLAGS):
+for name in classify_flags.define_classify_flags(flags.FLAGS):
   flags.declare_key_flag(name)
 
 
 def main(argv):
+  classify_config = classify_flags.read_classify_config(flags.FLAGS)
   try:
-    results = classify.classify(flags.FLAGS, argv[1:])
+    results = classify.classify(classify_config, argv[1:])
   except ValueError as error:
     sys.exit(f'{usage.program()}: {error}')
-  if flags.FLAGS.output_format == 'json':
+  if classify_config.output_format == 'json':
     print(json.dumps(results, indent=1))
   else:
     print(classify.format_text(results))

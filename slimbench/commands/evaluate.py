@@ -20,10 +20,11 @@ import sys
 from absl import flags
 from absl import logging
 
+from slimbench import eval_flags
 from slimbench import evaluation
 from slimbench import usage
 
-for name in evaluation.define_eval_flags(flags.FLAGS):
+for name in eval_flags.define_eval_flags(flags.FLAGS):
   flags.declare_key_flag(name)
 
 
@@ -31,7 +32,7 @@ def main(argv):
   if len(argv) > 1:
     sys.exit(f'{usage.program()}: unexpected arguments {argv[1:]}')
   try:
-    evaluation.evaluate(flags.FLAGS)
+    evaluation.evaluate(eval_flags.read_eval_config(flags.FLAGS))
   except (ValueError, OSError, evaluation.NoCheckpointError) as error:
     logging.error('%s', error)
     sys.exit(f'{usage.program()}: {error}')

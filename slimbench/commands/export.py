@@ -20,9 +20,10 @@ from absl import flags
 from absl import logging
 
 from slimbench import export
+from slimbench import export_flags
 from slimbench import usage
 
-for name in export.define_export_flags(flags.FLAGS):
+for name in export_flags.define_export_flags(flags.FLAGS):
   flags.declare_key_flag(name)
 
 
@@ -30,7 +31,7 @@ def main(argv):
   if len(argv) > 1:
     sys.exit(f'{usage.program()}: unexpected arguments {argv[1:]}')
   try:
-    export.export(flags.FLAGS)
+    export.export(export_flags.read_export_config(flags.FLAGS))
   except ValueError as error:
     logging.error('%s', error)
     sys.exit(f'{usage.program()}: {error}')

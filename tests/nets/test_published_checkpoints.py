@@ -8,7 +8,7 @@ import pytest
 
 from nets import nets_factory
 from nets import published_checkpoints
-from slimbench import evaluation
+from slimbench import eval_flags
 from slimbench import train_flags
 
 PUBLISHED = published_checkpoints.PUBLISHED
@@ -39,7 +39,7 @@ def test_printed_flags_parse_and_say_what_the_checkpoint_needs(name):
                     shlex.split(published_checkpoints.fine_tuning_flags(info)))
   assert training.checkpoint_exclude_scopes == info.checkpoint_exclude_scopes
   assert training.train_image_size == PUBLISHED[name].image_size
-  evaluating = _parse(evaluation.define_eval_flags,
+  evaluating = _parse(eval_flags.define_eval_flags,
                       shlex.split(published_checkpoints.evaluation_flags(info)))
   # TF-Slim's ImageNet records keep label 0 for background: 1000-class checkpoints shift.
   assert evaluating.labels_offset == (1 if info.num_classes == 1000 else 0)

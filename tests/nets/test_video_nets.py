@@ -23,6 +23,7 @@ from nets import layers
 from nets import nets_factory
 from nets import s3dg
 from slimbench import export
+from slimbench import export_flags
 from slimbench import train_flags
 from slimbench import training
 from tests.conftest import SPEC_DIR
@@ -274,8 +275,8 @@ def test_export_refuses_a_video_model_without_is_video_model(tmp_path):
 ])
 def test_export_refuses_video_flags_for_an_image_model(args, message, tmp_path):
   fv = flags.FlagValues()
-  export.define_export_flags(fv)
+  export_flags.define_export_flags(fv)
   fv(['export', *args, f'--output_file={tmp_path / "model.pb"}'])
   with pytest.raises(ValueError, match=message):
-    export.export(fv)
+    export.export(export_flags.read_export_config(fv))
   assert not os.listdir(tmp_path)

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from nets import nets_factory
 from slimbench import checkpoints
+from slimbench import eval_flags
 from slimbench import evaluation
 
 tf1 = tf.compat.v1
@@ -101,22 +102,22 @@ def test_a_checkpoint_rotated_away_before_the_copy_is_skipped(tmp_path):
   assert not os.path.exists(tmp_path / 'best' / checkpoints.BEST_JSON)
 
 
-def _eval_flags(**values):
+def _eval_config(**values):
   fv = flags.FlagValues()
-  evaluation.define_eval_flags(fv)
+  eval_flags.define_eval_flags(fv)
   fv(['eval'] + [f'--{key}={value}' for key, value in values.items()])
-  return fv
+  return eval_flags.read_eval_config(fv)
 
 
 def test_keep_best_needs_continuous_mode_and_a_known_metric(tmp_path):
   with pytest.raises(flags.IllegalFlagValueError, match='best_checkpoint_metric'):
-    _eval_flags(best_checkpoint_metric='accuracy')
+    _eval_config(best_checkpoint_metric='accuracy')
   with pytest.raises(flags.IllegalFlagValueError, match='keep_best_checkpoints'):
-    _eval_flags(keep_best_checkpoints=-1)
-  fv = _eval_flags(checkpoint_path=str(tmp_path), model_name='lenet',
-                   dataset_name='synthetic', keep_best_checkpoints=2)
+    _eval_config(keep_best_checkpoints=-1)
+  config = _eval_config(checkpoint_path=str(tmp_path), model_name='lenet',
+                        dataset_name='synthetic', keep_best_checkpoints=2)
   with pytest.raises(ValueError, match='add --wait_for_checkpoints'):
-    evaluation.evaluate(fv)
+    evaluation.evaluate(config)
 
 
 def _evaluated_steps(eval_dir):
@@ -131,13 +132,13 @@ def test_best_checkpoints_survive_the_trainers_rotation(tmp_path, mnist5k_dir):
   """A trainer keeping 2 checkpoints writes 6; the evaluator keeps the 2 of lowest loss."""
   train_dir, eval_dir = str(tmp_path / 'train'), str(tmp_path / 'train' / 'eval')
   os.makedirs(train_dir)
-  fv = _eval_flags(checkpoint_path=train_dir, eval_dir=eval_dir, model_name='lenet',
-                   dataset_name='mnist5k', dataset_dir=mnist5k_dir,
-                   dataset_split_name='test', batch_size=100, max_num_batches=1,
-                   wait_for_checkpoints=True, eval_interval_secs=0, eval_timeout_secs=5,
-                   keep_best_checkpoints=2, best_checkpoint_metric='eval/Loss')
+  config = _eval_config(checkpoint_path=train_dir, eval_dir=eval_dir, model_name='lenet',
+                        dataset_name='mnist5k', dataset_dir=mnist5k_dir,
+                        dataset_split_name='test', batch_size=100, max_num_batches=1,
+                        wait_for_checkpoints=True, eval_interval_secs=0, eval_timeout_secs=5,
+                        keep_best_checkpoints=2, best_checkpoint_metric='eval/Loss')
   found = []
-  evaluator = threading.Thread(target=lambda: found.extend(evaluation.evaluate(fv)))
+  evaluator = threading.Thread(target=lambda: found.extend(evaluation.evaluate(config)))
   # Logits that ignore the image, scaled per step: the loss grows with the scale, so
   # steps 2 (scale 0.1) and 1 (0.2) are the best, and the trainer rotates both away.
   scales = {1: 0.2, 2: 0.1, 3: 1.0, 4: 2.0, 5: 0.5, 6: 3.0}

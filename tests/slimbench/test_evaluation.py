@@ -15,8 +15,11 @@ import tensorflow as tf
 
 from nets import nets_factory
 from slimbench import classify
+from slimbench import classify_flags
+from slimbench import eval_flags
 from slimbench import evaluation
 from slimbench import export
+from slimbench import export_flags
 
 tf1 = tf.compat.v1
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -47,26 +50,26 @@ def _constant_lenet_checkpoint(directory, step=42, averages=False):
                                     global_step=step)
 
 
-def _eval_flags(**values):
+def _eval_config(**values):
   fv = flags.FlagValues()
-  evaluation.define_eval_flags(fv)
+  eval_flags.define_eval_flags(fv)
   fv(['eval'] + [f'--{key}={value}' for key, value in values.items()])
-  return fv
+  return eval_flags.read_eval_config(fv)
 
 
-def _lenet_eval_flags(tmp_path, dataset_dir, checkpoint_path, **values):
+def _lenet_eval_config(tmp_path, dataset_dir, checkpoint_path, **values):
   settings = dict(checkpoint_path=checkpoint_path, eval_dir=str(tmp_path / 'eval'),
                   model_name='lenet', dataset_name='mnist5k', dataset_dir=dataset_dir,
                   dataset_split_name='test', batch_size=64)
   settings.update(values)
-  return _eval_flags(**settings)
+  return _eval_config(**settings)
 
 
 def test_exact_accuracy_over_every_example(tmp_path, mnist5k_dir):
   """500 test images, 50 per class, in batches of 64: the last batch has 52."""
   checkpoint = _constant_lenet_checkpoint(str(tmp_path))
-  fv = _lenet_eval_flags(tmp_path, mnist5k_dir, checkpoint)
-  results = evaluation.evaluate(fv)[0]
+  config = _lenet_eval_config(tmp_path, mnist5k_dir, checkpoint)
+  results = evaluation.evaluate(config)[0]
   assert results['num_examples'] == 500
   assert results['accuracy'] == pytest.approx(0.1)  # class 0 only
   assert results['recall_5'] == pytest.approx(0.5)  # classes 0-4
@@ -92,18 +95,18 @@ def test_exact_accuracy_over_every_example(tmp_path, mnist5k_dir):
 
 def test_max_num_batches_limits_the_examples(tmp_path, mnist5k_dir):
   checkpoint = _constant_lenet_checkpoint(str(tmp_path))
-  fv = _lenet_eval_flags(tmp_path, mnist5k_dir, checkpoint, max_num_batches=2)
-  assert evaluation.evaluate(fv)[0]['num_examples'] == 128
+  config = _lenet_eval_config(tmp_path, mnist5k_dir, checkpoint, max_num_batches=2)
+  assert evaluation.evaluate(config)[0]['num_examples'] == 128
 
 
 def test_continuous_mode_picks_up_a_new_checkpoint_and_stops_at_its_timeout(
     tmp_path, mnist5k_dir):
   train_dir = tmp_path / 'train'
   train_dir.mkdir()
-  fv = _lenet_eval_flags(tmp_path, mnist5k_dir, str(train_dir), wait_for_checkpoints=True,
-                         eval_interval_secs=0, eval_timeout_secs=10)
+  config = _lenet_eval_config(tmp_path, mnist5k_dir, str(train_dir), wait_for_checkpoints=True,
+                              eval_interval_secs=0, eval_timeout_secs=10)
   found = []
-  evaluator = threading.Thread(target=lambda: found.extend(evaluation.evaluate(fv)))
+  evaluator = threading.Thread(target=lambda: found.extend(evaluation.evaluate(config)))
   start = time.time()
   evaluator.start()
   time.sleep(2)
@@ -117,43 +120,43 @@ def test_continuous_mode_picks_up_a_new_checkpoint_and_stops_at_its_timeout(
 def test_continuous_mode_without_checkpoints_stops_with_an_error(tmp_path, mnist5k_dir):
   empty = tmp_path / 'empty'
   empty.mkdir()
-  fv = _lenet_eval_flags(tmp_path, mnist5k_dir, str(empty), wait_for_checkpoints=True,
-                         eval_timeout_secs=1)
+  config = _lenet_eval_config(tmp_path, mnist5k_dir, str(empty), wait_for_checkpoints=True,
+                              eval_timeout_secs=1)
   with pytest.raises(evaluation.NoCheckpointError, match='no checkpoint appeared'):
-    evaluation.evaluate(fv)
+    evaluation.evaluate(config)
 
 
 def test_empty_folder_fails_clearly(tmp_path, mnist5k_dir):
   empty = tmp_path / 'empty'
   empty.mkdir()
   with pytest.raises(evaluation.NoCheckpointError, match='holds no checkpoint'):
-    evaluation.evaluate(_lenet_eval_flags(tmp_path, mnist5k_dir, str(empty)))
+    evaluation.evaluate(_lenet_eval_config(tmp_path, mnist5k_dir, str(empty)))
 
 
 def test_checkpoint_of_another_model_fails_clearly(tmp_path, mnist5k_dir):
   checkpoint = _constant_lenet_checkpoint(str(tmp_path))
-  fv = _lenet_eval_flags(tmp_path, mnist5k_dir, checkpoint, model_name='cifarnet',
-                         eval_image_size=28)
+  config = _lenet_eval_config(tmp_path, mnist5k_dir, checkpoint, model_name='cifarnet',
+                              eval_image_size=28)
   with pytest.raises(ValueError, match='is it a checkpoint of cifarnet'):
-    evaluation.evaluate(fv)
+    evaluation.evaluate(config)
 
 
 def test_moving_averages(tmp_path, mnist5k_dir):
   plain = _constant_lenet_checkpoint(str(tmp_path / 'plain'))
-  fv = _lenet_eval_flags(tmp_path, mnist5k_dir, plain, moving_average_decay=0.9)
+  config = _lenet_eval_config(tmp_path, mnist5k_dir, plain, moving_average_decay=0.9)
   with pytest.raises(ValueError, match='holds no moving averages'):
-    evaluation.evaluate(fv)
+    evaluation.evaluate(config)
   averaged = _constant_lenet_checkpoint(str(tmp_path / 'averaged'), averages=True)
-  fv = _lenet_eval_flags(tmp_path, mnist5k_dir, averaged, moving_average_decay=0.9)
+  config = _lenet_eval_config(tmp_path, mnist5k_dir, averaged, moving_average_decay=0.9)
   # The averages hold the same constant classifier.
-  assert evaluation.evaluate(fv)[0]['accuracy'] == pytest.approx(0.1)
+  assert evaluation.evaluate(config)[0]['accuracy'] == pytest.approx(0.1)
 
 
-def _export_flags(**values):
+def _export_config(**values):
   fv = flags.FlagValues()
-  export.define_export_flags(fv)
+  export_flags.define_export_flags(fv)
   fv(['export'] + [f'--{key}={value}' for key, value in values.items()])
-  return fv
+  return export_flags.read_export_config(fv)
 
 
 def _random_lenet_checkpoint(directory):
@@ -176,12 +179,12 @@ def test_graphdef_savedmodel_and_tflite_agree_with_the_checkpoint(tmp_path, mnis
       tf1.train.Saver().restore(sess, checkpoint)
       expected = sess.run(tf.nn.softmax(logits), {images: batch})
 
-  fv = _export_flags(model_name='lenet', dataset_name='mnist5k', dataset_dir=mnist5k_dir,
-                     checkpoint_path=checkpoint, use_grayscale=True,
-                     output_file=str(tmp_path / 'lenet.pb'),
-                     saved_model_dir=str(tmp_path / 'saved'),
-                     tflite_file=str(tmp_path / 'lenet.tflite'))
-  export.export(fv)
+  config = _export_config(model_name='lenet', dataset_name='mnist5k', dataset_dir=mnist5k_dir,
+                          checkpoint_path=checkpoint, use_grayscale=True,
+                          output_file=str(tmp_path / 'lenet.pb'),
+                          saved_model_dir=str(tmp_path / 'saved'),
+                          tflite_file=str(tmp_path / 'lenet.tflite'))
+  export.export(config)
 
   graph_def = tf1.GraphDef()
   graph_def.ParseFromString((tmp_path / 'lenet.pb').read_bytes())
@@ -211,16 +214,16 @@ def test_graphdef_savedmodel_and_tflite_agree_with_the_checkpoint(tmp_path, mnis
 
 
 def test_export_needs_a_checkpoint_for_a_saved_model(tmp_path):
-  fv = _export_flags(model_name='lenet', saved_model_dir=str(tmp_path / 'saved'))
+  config = _export_config(model_name='lenet', saved_model_dir=str(tmp_path / 'saved'))
   with pytest.raises(ValueError, match='need --checkpoint_path'):
-    export.export(fv)
+    export.export(config)
 
 
-def _classify_flags(**values):
+def _classify_config(**values):
   fv = flags.FlagValues()
-  classify.define_classify_flags(fv)
+  classify_flags.define_classify_flags(fv)
   fv(['classify'] + [f'--{key}={value}' for key, value in values.items()])
-  return fv
+  return classify_flags.read_classify_config(fv)
 
 
 def _png(path, size=(40, 30), channels=1):
@@ -232,18 +235,18 @@ def _png(path, size=(40, 30), channels=1):
 def test_classify_with_checkpoint_and_saved_model(tmp_path, mnist5k_dir):
   checkpoint = _constant_lenet_checkpoint(str(tmp_path))
   images = [_png(tmp_path / 'a.png'), _png(tmp_path / 'b.png', (10, 90), 3)]
-  fv = _classify_flags(model_name='lenet', checkpoint_path=checkpoint,
-                       dataset_dir=mnist5k_dir, top_k=3, use_grayscale=True)
-  results = classify.classify(fv, images)
+  config = _classify_config(model_name='lenet', checkpoint_path=checkpoint,
+                            dataset_dir=mnist5k_dir, top_k=3, use_grayscale=True)
+  results = classify.classify(config, images)
   assert [p['label'] for p in results[0]['predictions']] == ['0', '1', '2']
   assert results[1]['predictions'][0]['probability'] > 0.5
   assert '0.' in classify.format_text(results)
 
-  export.export(_export_flags(model_name='lenet', dataset_name='mnist5k',
-                              dataset_dir=mnist5k_dir, checkpoint_path=checkpoint,
-                              use_grayscale=True, saved_model_dir=str(tmp_path / 'sm')))
-  fv = _classify_flags(saved_model_dir=str(tmp_path / 'sm'), top_k=2)
-  results = classify.classify(fv, images[:1])
+  export.export(_export_config(model_name='lenet', dataset_name='mnist5k',
+                               dataset_dir=mnist5k_dir, checkpoint_path=checkpoint,
+                               use_grayscale=True, saved_model_dir=str(tmp_path / 'sm')))
+  config = _classify_config(saved_model_dir=str(tmp_path / 'sm'), top_k=2)
+  results = classify.classify(config, images[:1])
   assert [p['label'] for p in results[0]['predictions']] == ['0', '1']
 
 
@@ -251,10 +254,10 @@ def test_classify_rejects_an_unreadable_image(tmp_path, mnist5k_dir):
   checkpoint = _constant_lenet_checkpoint(str(tmp_path))
   bad = tmp_path / 'bad.png'
   bad.write_bytes(b'not an image')
-  fv = _classify_flags(model_name='lenet', checkpoint_path=checkpoint,
-                       dataset_dir=mnist5k_dir, use_grayscale=True)
+  config = _classify_config(model_name='lenet', checkpoint_path=checkpoint,
+                            dataset_dir=mnist5k_dir, use_grayscale=True)
   with pytest.raises(ValueError, match='bad.png: not a readable'):
-    classify.classify(fv, [str(bad)])
+    classify.classify(config, [str(bad)])
 
 
 # Gray images of several sizes for LeNet's 28x28 crops: larger ones (corners differ from
@@ -340,7 +343,7 @@ def test_ten_crops_average_ten_single_crop_softmaxes(tmp_path):
   assert ten['loss'] == pytest.approx(loss, rel=1e-5)
 
   # The single-crop evaluation is the centre crop alone, and measurably different.
-  one = evaluation.evaluate(_eval_flags(eval_dir=str(tmp_path / 'one'), **dict(
+  one = evaluation.evaluate(_eval_config(eval_dir=str(tmp_path / 'one'), **dict(
       arg[2:].split('=', 1) for arg in common)))[0]
   centre_accuracy, centre_loss = _reference_metrics(checkpoint, examples, 1)
   assert one['eval_crops'] == 1
@@ -352,13 +355,28 @@ def test_ten_crops_average_ten_single_crop_softmaxes(tmp_path):
 @pytest.mark.parametrize('value', ['0', '3', '5'])
 def test_eval_crops_other_than_1_or_10_is_refused(value):
   with pytest.raises(flags.IllegalFlagValueError, match='--eval_crops must be 1 or 10'):
-    _eval_flags(eval_crops=value)
+    _eval_config(eval_crops=value)
   with pytest.raises(ValueError, match='--eval_crops must be 1 or 10'):
     evaluation.check_eval_crops(int(value))
 
 
 def test_a_video_model_is_refused_in_one_line_before_any_work(tmp_path):
-  fv = _eval_flags(model_name='s3dg', dataset_name='synthetic',
-                   checkpoint_path=str(tmp_path), eval_dir=str(tmp_path / 'eval'))
+  config = _eval_config(model_name='s3dg', dataset_name='synthetic',
+                        checkpoint_path=str(tmp_path), eval_dir=str(tmp_path / 'eval'))
   with pytest.raises(ValueError, match='s3dg is a video model: evaluation reads images'):
-    evaluation.evaluate(fv)
+    evaluation.evaluate(config)
+
+
+@pytest.mark.parametrize('define, read, config_class', [
+    (eval_flags.define_eval_flags, eval_flags.read_eval_config, evaluation.EvalConfig),
+    (export_flags.define_export_flags, export_flags.read_export_config, export.ExportConfig),
+    (classify_flags.define_classify_flags, classify_flags.read_classify_config,
+     classify.ClassifyConfig),
+])
+def test_a_config_without_flags_is_the_scripts_defaults(define, read, config_class):
+  fv = flags.FlagValues()
+  define(fv)
+  fv(['script'])
+  assert read(fv) == config_class()
+  fv(['script', '--use_grayscale=false'])
+  assert read(fv).use_grayscale_given  # then it binds, though it is the default value

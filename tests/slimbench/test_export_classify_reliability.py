@@ -14,7 +14,9 @@ import tensorflow as tf
 
 from nets import nets_factory
 from slimbench import classify
+from slimbench import classify_flags
 from slimbench import export
+from slimbench import export_flags
 
 tf1 = tf.compat.v1
 
@@ -38,11 +40,11 @@ def _random_checkpoint(directory, model_name, image_size, channels=3, num_classe
                                     global_step=1)
 
 
-def _export_flags(**values):
+def _export_config(**values):
   fv = flags.FlagValues()
-  export.define_export_flags(fv)
+  export_flags.define_export_flags(fv)
   fv(['export'] + [f'--{key}={value}' for key, value in values.items()])
-  return fv
+  return export_flags.read_export_config(fv)
 
 
 def _tree(directory):
@@ -80,9 +82,9 @@ def test_an_earlier_export_is_replaced_and_anything_else_needs_overwrite(tmp_pat
                                tmp_path / 'lenet.tflite')
 
   def run(**extra):
-    export.export(_export_flags(model_name='lenet', use_grayscale=True,
-                                checkpoint_path=checkpoint, saved_model_dir=saved,
-                                output_file=graph_file, tflite_file=tflite, **extra))
+    export.export(_export_config(model_name='lenet', use_grayscale=True,
+                                 checkpoint_path=checkpoint, saved_model_dir=saved,
+                                 output_file=graph_file, tflite_file=tflite, **extra))
 
   saved.mkdir()  # an empty folder holds nothing to lose
   run()
@@ -131,11 +133,11 @@ def _unusual_images(directory):
           _image_file(directory / 'rgba.png', pixels, 'PNG', 'RGBA')]
 
 
-def _classify_flags(**values):
+def _classify_config(**values):
   fv = flags.FlagValues()
-  classify.define_classify_flags(fv)
+  classify_flags.define_classify_flags(fv)
   fv(['classify'] + [f'--{key}={value}' for key, value in values.items()])
-  return fv
+  return classify_flags.read_classify_config(fv)
 
 
 # One model per preprocessing, the smallest registered with it; image summaries are
@@ -155,7 +157,7 @@ def test_classify_with_every_preprocessing_and_unusual_images(tmp_path, model_na
   settings = dict(model_name=model_name, checkpoint_path=checkpoint, image_size=32, top_k=3)
   if preprocessing_name:
     settings['preprocessing_name'] = preprocessing_name
-  results = classify.classify(_classify_flags(**settings), paths)
+  results = classify.classify(_classify_config(**settings), paths)
   assert [result['image'] for result in results] == paths
   for result in results:
     probabilities = [p['probability'] for p in result['predictions']]
@@ -170,15 +172,15 @@ def test_a_video_model_is_refused_in_one_line(tmp_path):
     pytest.skip('no video model registered')
   for name in video:
     with pytest.raises(ValueError, match=f'{name} is a video model'):
-      classify.classify(_classify_flags(model_name=name, checkpoint_path=str(tmp_path)),
+      classify.classify(_classify_config(model_name=name, checkpoint_path=str(tmp_path)),
                         [str(tmp_path / 'a.png')])
 
 
 def test_classify_image_script_with_an_exported_cifarnet(tmp_path):
   """The issue's case: a SavedModel of a model whose preprocessing writes summaries."""
   checkpoint = _random_checkpoint(str(tmp_path / 'train'), 'cifarnet', 32, num_classes=10)
-  export.export(_export_flags(model_name='cifarnet', checkpoint_path=checkpoint,
-                              saved_model_dir=tmp_path / 'sm'))
+  export.export(_export_config(model_name='cifarnet', checkpoint_path=checkpoint,
+                               saved_model_dir=tmp_path / 'sm'))
   paths = _unusual_images(tmp_path)
   result = _run_script('classify_image.py', f'--saved_model_dir={tmp_path / "sm"}',
                        '--top_k=2', *paths)

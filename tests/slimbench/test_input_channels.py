@@ -22,8 +22,11 @@ import tensorflow as tf
 from nets import nets_factory
 from slimbench import checkpoint_inputs
 from slimbench import classify
+from slimbench import classify_flags
+from slimbench import eval_flags
 from slimbench import evaluation
 from slimbench import export
+from slimbench import export_flags
 
 tf1 = tf.compat.v1
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -125,18 +128,19 @@ def test_a_contradicting_use_grayscale_says_what_differs(tmp_path, lenet_dir, mn
   # The same check in evaluation and classification (in-process: the scripts print the
   # message after their name, as export's does above).
   fv = flags.FlagValues()
-  evaluation.define_eval_flags(fv)
+  eval_flags.define_eval_flags(fv)
   fv(['eval', f'--checkpoint_path={lenet_dir}', f'--eval_dir={tmp_path / "eval"}',
       '--model_name=lenet', '--dataset_name=mnist5k', f'--dataset_dir={mnist5k_dir}',
       '--preprocessing_name=inception', '--use_grayscale=false'])
   with pytest.raises(ValueError, match=r'^checkpoint .*' + re.escape(MISMATCH) + '$'):
-    evaluation.evaluate(fv)
+    evaluation.evaluate(eval_flags.read_eval_config(fv))
   fv = flags.FlagValues()
-  classify.define_classify_flags(fv)
+  classify_flags.define_classify_flags(fv)
   fv(['classify', '--model_name=lenet', f'--checkpoint_path={lenet_dir}',
       '--nouse_grayscale'])
   with pytest.raises(ValueError, match=r'^checkpoint .*' + re.escape(MISMATCH) + '$'):
-    classify.classify(fv, [_digit_png(tmp_path / 'digit.png')])
+    classify.classify(classify_flags.read_classify_config(fv),
+                      [_digit_png(tmp_path / 'digit.png')])
 
 
 def test_a_benchmark_runner_checkpoint_evaluates_at_another_size(tmp_path, mnist5k_dir):
@@ -185,11 +189,11 @@ def test_a_colour_checkpoint_sees_grayscale_digits_as_rgb(tmp_path, mnist5k_dir)
   results = []
   for checkpoint in (gray, colour):
     fv = flags.FlagValues()
-    evaluation.define_eval_flags(fv)
+    eval_flags.define_eval_flags(fv)
     fv(['eval', f'--checkpoint_path={checkpoint}', f'--eval_dir={tmp_path / "eval"}',
         '--model_name=lenet', '--dataset_name=mnist5k', f'--dataset_dir={mnist5k_dir}',
         '--batch_size=50', '--max_num_batches=2'])
-    results.append(evaluation.evaluate(fv)[0])
+    results.append(evaluation.evaluate(eval_flags.read_eval_config(fv))[0])
   assert results[0]['num_examples'] == results[1]['num_examples'] == 100
   assert results[0]['accuracy'] == results[1]['accuracy']
   assert results[0]['loss'] == pytest.approx(results[1]['loss'], rel=1e-5)
@@ -232,11 +236,11 @@ def test_export_without_a_checkpoint_takes_the_channels_of_the_dataset(tmp_path,
                                       ('cifarnet', {'dataset_dir': mnist5k_dir}, 3),
                                       ('lenet', {}, 3)):
     fv = flags.FlagValues()
-    export.define_export_flags(fv)
+    export_flags.define_export_flags(fv)
     output = tmp_path / f'{model_name}-{channels}.pb'
     fv(['export', f'--model_name={model_name}', '--dataset_name=mnist5k',
         f'--output_file={output}'] + [f'--{key}={value}' for key, value in extra.items()])
-    export.export(fv)
+    export.export(export_flags.read_export_config(fv))
     graph_def = tf1.GraphDef()
     graph_def.ParseFromString(output.read_bytes())
     placeholder = next(node for node in graph_def.node if node.name == 'input')
@@ -247,7 +251,7 @@ def test_another_image_size_than_training_says_so(tmp_path, lenet_dir, mnist5k_d
   """LeNet's fc3 fits only the 28x28 it was trained on (the README trains at the default
   size: flags.txt holds no --train_image_size)."""
   fv = flags.FlagValues()
-  evaluation.define_eval_flags(fv)
+  eval_flags.define_eval_flags(fv)
   fv(['eval', f'--checkpoint_path={lenet_dir}', f'--eval_dir={tmp_path / "eval"}',
       '--model_name=lenet', '--dataset_name=mnist5k', f'--dataset_dir={mnist5k_dir}',
       '--eval_image_size=32'])
@@ -255,9 +259,10 @@ def test_another_image_size_than_training_says_so(tmp_path, lenet_dir, mnist5k_d
               r'and its LeNet/fc3/weights fits only that size, the flags ask for 32x32 '
               r'\(--{}=32\)$')
   with pytest.raises(ValueError, match=expected.format('eval_image_size')):
-    evaluation.evaluate(fv)
+    evaluation.evaluate(eval_flags.read_eval_config(fv))
   fv = flags.FlagValues()
-  classify.define_classify_flags(fv)
+  classify_flags.define_classify_flags(fv)
   fv(['classify', '--model_name=lenet', f'--checkpoint_path={lenet_dir}', '--image_size=32'])
   with pytest.raises(ValueError, match=expected.format('image_size')):
-    classify.classify(fv, [_digit_png(tmp_path / 'digit.png')])
+    classify.classify(classify_flags.read_classify_config(fv),
+                      [_digit_png(tmp_path / 'digit.png')])

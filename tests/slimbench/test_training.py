@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from slimbench import eval_flags
 from slimbench import evaluation
 from slimbench import optimization
 from slimbench import train_flags
@@ -47,11 +48,11 @@ def _variables(checkpoint_dir):
 def _assert_beats_chance(checkpoint_dir, eval_dir, dataset_dir):
   """The float32 eval graph of the checkpoint scores well above chance on training data."""
   eval_fv = flags.FlagValues()
-  evaluation.define_eval_flags(eval_fv)
+  eval_flags.define_eval_flags(eval_fv)
   eval_fv(['eval', f'--checkpoint_path={checkpoint_dir}', f'--eval_dir={eval_dir}',
            '--model_name=lenet', '--dataset_name=mnist5k', f'--dataset_dir={dataset_dir}',
            '--dataset_split_name=train', '--max_num_batches=5'])
-  accuracy = evaluation.evaluate(eval_fv)[0]['accuracy']
+  accuracy = evaluation.evaluate(eval_flags.read_eval_config(eval_fv))[0]['accuracy']
   assert accuracy > 0.5, f'training accuracy {accuracy} is near the 10% of chance'
 
 

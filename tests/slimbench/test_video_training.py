@@ -21,7 +21,7 @@ import tensorflow as tf
 from datasets import dataset_factory
 from slimbench import benchmark
 from slimbench import benchmark_worker
-from slimbench import evaluation
+from slimbench import eval_flags
 from slimbench import inputs
 from slimbench import run_spec
 from slimbench import train_flags
@@ -158,7 +158,7 @@ def test_eval_crops_reach_the_evaluation_and_the_run_identity(tmp_path):
                                         benchmark_worker.train_argv(spec, run_dir))
   argv = benchmark_worker.eval_argv(train_fv, spec, 'model.ckpt-1', run_dir)
   assert '--eval_crops=10' in argv
-  eval_fv, _ = benchmark_worker._parse(evaluation.define_eval_flags, argv)
+  eval_fv, _ = benchmark_worker._parse(eval_flags.define_eval_flags, argv)
   assert eval_fv.eval_crops == 10
   one_crop = dataclasses.replace(spec, eval_crops=1)
   assert run_spec.run_id(one_crop) != run_spec.run_id(spec)
