@@ -193,8 +193,11 @@ def test_async_cluster_steps_add_up_and_every_process_exits_by_itself(tmp_path, 
   assert sum(loss for _, loss in losses[0][-3:]) / 3 < first_loss / 3, logs
   assert tf.train.load_checkpoint(train_dir).get_tensor('global_step') >= 40
   assert any('variables on /job:ps/task:0: 17' in line for line in chief_lines), logs
-  # Only the chief writes the flags; the ps stopped because both workers said they finished.
-  assert os.path.exists(os.path.join(train_dir, training.FLAGS_FILE))
+  # Only the chief writes the flags, with the replica counts the cluster gave; the ps
+  # stopped because both workers said they finished.
+  with open(os.path.join(train_dir, training.FLAGS_FILE)) as f:
+    written = f.read().split('\n')
+  assert {'--task=0', '--num_ps_tasks=1', '--worker_replicas=2'} <= set(written), written
   assert any('worker 0 finished' in line for line in ps_lines), logs
   assert any('worker 1 finished' in line for line in ps_lines), logs
 
