@@ -214,7 +214,7 @@ def _check_flags(fv):
   for mode in fv.modes:
     if mode not in ('train', 'inference'):
       raise ValueError(f'--modes: {mode!r} is not train or inference')
-  precision.check_flags(fv)
+  precision.check_config(fv.use_fp16, fv.fp16_loss_scale)
   for data in fv.throughput_data:
     if data not in ('synthetic', 'real'):
       raise ValueError(f'--throughput_data: {data!r} is not synthetic or real')

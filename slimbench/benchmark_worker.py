@@ -205,6 +205,7 @@ class _SegmentHook(tf1.train.SessionRunHook):
 def run_train(spec, run_dir):
   """Trains to spec.steps, evaluating at each of spec.segments."""
   fv, names = _parse(train_flags.define_train_flags, train_argv(spec, run_dir))
+  config = train_flags.read_train_config(fv, names)
   journal_path = os.path.join(run_dir, JOURNAL_FILE)
   journal = _resume_point(run_dir)
   done = journal['history'] and journal['history'][-1]['step'] >= spec.steps
@@ -218,7 +219,7 @@ def run_train(spec, run_dir):
     hook = _SegmentHook(spec.segments, journal, evaluate,
                         fv.batch_size * fv.num_clones, journal_path,
                         os.path.join(run_dir, CHECKPOINT_PREFIX))
-    training.train(fv, names, extra_hooks=[hook])
+    training.train(config, extra_hooks=[hook])
     journal = _read_journal(run_dir) or journal
   history = journal['history']
   if not history or history[-1]['step'] != spec.steps:
@@ -266,10 +267,11 @@ def _flops_per_input(model_name, num_classes, image_size, channels, num_frames=N
   return profile.total_float_ops
 
 
-def session_config(fv):
-  """The session config of a run: the thread counts of its flags (0: TensorFlow's choice)."""
-  return tf1.ConfigProto(intra_op_parallelism_threads=fv.num_intra_threads,
-                         inter_op_parallelism_threads=fv.num_inter_threads)
+def session_config(config):
+  """The session config of a run: the thread counts of its `training.TrainConfig` (0:
+  TensorFlow's choice)."""
+  return tf1.ConfigProto(intra_op_parallelism_threads=config.run.num_intra_threads,
+                         inter_op_parallelism_threads=config.run.num_inter_threads)
 
 
 def synthetic_inputs(model_name, batch_size, image_size, num_classes, channels=None,
@@ -297,25 +299,26 @@ class _HeldBatch:
     return self._batch
 
 
-def train_step(fv, images=None, labels=None, num_classes=None):
-  """Training's own training step (`training.build_train_graph`) for the flags `fv`.
+def train_step(config, images=None, labels=None, num_classes=None):
+  """Training's own training step (`training.build_train_graph`) for the
+  `training.TrainConfig` `config`.
 
   With `images`/`labels` (tensors, e.g. from `synthetic_inputs`: images [batch, size,
   size, C] or clips [batch, frames, size, size, C]) every step trains on them; without, on
-  the flags' dataset through training's input pipeline.
+  the config's dataset through training's input pipeline.
 
   Returns:
     (the op that runs one step, the graph dict of `build_train_graph`).
   """
   if images is None:
-    graph = training.build_train_graph(fv)
+    graph = training.build_train_graph(config)
   else:
     is_clip = images.shape.rank == 5
     dataset = synthetic.SyntheticDataset('train', image_size=int(images.shape[-2]),
-                                         num_classes=num_classes + fv.labels_offset,
+                                         num_classes=num_classes + config.data.labels_offset,
                                          channels=int(images.shape[-1]),
                                          num_frames=int(images.shape[1]) if is_clip else None)
-    graph = training.build_train_graph(fv, dataset=dataset,
+    graph = training.build_train_graph(config, dataset=dataset,
                                        batch_iterator=_HeldBatch(images, labels))
   return graph['train_op'], graph
 
@@ -334,8 +337,8 @@ def benchmark_step(model_name, images, labels, num_classes, training_mode, use_f
             f'--train_image_size={int(images.shape[-2])}', *train_flag_argv]
     if fp16_loss_scale:
       argv.append(f'--fp16_loss_scale={fp16_loss_scale}')
-    fv, _ = _parse(train_flags.define_train_flags, argv)
-    return train_step(fv, images, labels, num_classes)[0]
+    fv, names = _parse(train_flags.define_train_flags, argv)
+    return train_step(train_flags.read_train_config(fv, names), images, labels, num_classes)[0]
   network_fn = nets_factory.get_network_fn(model_name, num_classes=num_classes,
                                            is_training=False)
   if use_fp16:
@@ -372,7 +375,8 @@ def run_throughput(spec, unused_run_dir=None):
   precision. A video model's inputs are synthetic clips of --num_frames frames (by default
   its own): its rate is clips/sec, reported as such (`clips_per_sec`, `gflops_per_clip`).
   """
-  fv, _ = _parse(train_flags.define_train_flags, throughput_argv(spec))
+  fv, names = _parse(train_flags.define_train_flags, throughput_argv(spec))
+  config = train_flags.read_train_config(fv, names)
   info = nets_factory.model_info(spec.model)
   num_frames = (fv.num_frames or info.num_frames) if info.is_video_model else None
   if num_frames is None and fv.num_frames is not None:
@@ -391,7 +395,7 @@ def run_throughput(spec, unused_run_dir=None):
       num_classes = dataset.num_classes - fv.labels_offset
       channels = 1 if fv.use_grayscale else info.input_channels
       if training_mode:
-        step_op, _ = train_step(fv)
+        step_op, _ = train_step(config)
       else:
         batches = inputs.make_batches(
             dataset, fv.preprocessing_name or spec.model, spec.image_size, spec.batch_size,
@@ -407,13 +411,13 @@ def run_throughput(spec, unused_run_dir=None):
       images, labels = synthetic_inputs(spec.model, spec.batch_size, spec.image_size,
                                         num_classes, channels, num_frames)
       if training_mode:
-        step_op, _ = train_step(fv, images, labels, num_classes)
+        step_op, _ = train_step(config, images, labels, num_classes)
       else:
         step_op = benchmark_step(spec.model, images, labels, num_classes, False,
                                  use_fp16=fv.use_fp16)
     param_count = int(sum(np.prod(v.shape) for v in tf1.trainable_variables()))
     build_seconds = time.perf_counter() - build_start
-    with tf1.Session(config=session_config(fv)) as session:
+    with tf1.Session(config=session_config(config)) as session:
       session.run([tf1.global_variables_initializer(), tf1.local_variables_initializer()])
       first_step_start = time.perf_counter()
       session.run(step_op)

@@ -31,7 +31,7 @@ unreachable that long stops with an error naming them. Each wait names the task 
 for, and Ctrl-C ends it (exit status 130).
 
 Usage:
-  task = cluster.resolve(fv)  # None when training on one machine
+  cluster_config, task = cluster.resolve(cluster_config)  # task None on one machine
   if task and task.job_name == 'ps':
     cluster.serve(task)
   server = cluster.start_server(task)
@@ -53,6 +53,8 @@ import time
 
 from absl import logging
 import tensorflow as tf
+
+from slimbench import config
 
 tf1 = tf.compat.v1
 
@@ -133,20 +135,21 @@ def _split_hosts(value, what):
   return tuple(hosts)
 
 
-def _from_flags(fv):
-  if not fv.job_name:
+def _from_flags(cluster_config):
+  if not cluster_config.job_name:
     raise ValueError('--ps_hosts/--worker_hosts need --job_name=ps or --job_name=worker '
                      '(and --task, this process\'s index in its job)')
-  if not fv.worker_hosts:
+  if not cluster_config.worker_hosts:
     raise ValueError('--job_name needs --worker_hosts, the comma-separated host:port of the '
                      'workers (chief first), and --ps_hosts, those of the parameter servers')
-  return Task(ps_hosts=_split_hosts(fv.ps_hosts, '--ps_hosts'),
-              worker_hosts=_split_hosts(fv.worker_hosts, '--worker_hosts'),
-              job_name=fv.job_name, task_index=fv.task, source='--ps_hosts/--worker_hosts')
+  return Task(ps_hosts=_split_hosts(cluster_config.ps_hosts, '--ps_hosts'),
+              worker_hosts=_split_hosts(cluster_config.worker_hosts, '--worker_hosts'),
+              job_name=cluster_config.job_name, task_index=cluster_config.task,
+              source='--ps_hosts/--worker_hosts')
 
 
-def _from_tf_config(config):
-  cluster, task = config.get('cluster') or {}, config.get('task') or {}
+def _from_tf_config(tf_config):
+  cluster, task = tf_config.get('cluster') or {}, tf_config.get('task') or {}
   if not isinstance(cluster, dict) or not isinstance(task, dict):
     raise ValueError('TF_CONFIG: "cluster" and "task" must be JSON objects')
   known = {PS_JOB, WORKER_JOB, *_TF_CONFIG_CHIEF_JOBS}
@@ -191,55 +194,67 @@ def _read_tf_config(environ):
   if not text:
     return {}
   try:
-    config = json.loads(text)
+    tf_config = json.loads(text)
   except json.JSONDecodeError as error:
     raise ValueError(f'TF_CONFIG is not valid JSON ({error})') from None
-  if not isinstance(config, dict):
+  if not isinstance(tf_config, dict):
     raise ValueError('TF_CONFIG must be a JSON object with "cluster" and "task"')
-  return config
+  return tf_config
 
 
-def _set_flag(fv, name, value, source):
-  """Sets a flag the cluster determines; a different value given by hand is an error."""
-  if fv[name].present and fv[name].value != value:
-    raise ValueError(f'--{name}={fv[name].value} disagrees with {source}, which gives '
+# The ClusterConfig fields that a cluster description determines.
+RESOLVED_FIELDS = ('task', 'num_ps_tasks', 'worker_replicas')
+_DEFAULTS = {field.name: field.default for field in dataclasses.fields(config.ClusterConfig)}
+
+
+def _check_agrees(cluster_config, name, value, source):
+  """A value other than its default given by hand must be the one the cluster gives.
+
+  A config does not know which flags were typed, so a flag given at its default (say
+  --num_ps_tasks=0) counts as left out and yields to the cluster.
+  """
+  given = getattr(cluster_config, name)
+  if given != _DEFAULTS[name] and given != value:
+    raise ValueError(f'--{name}={given} disagrees with {source}, which gives '
                      f'{value}; leave --{name} out')
-  fv[name].value = value
 
 
-def resolve(fv, environ=None):
+
+def resolve(cluster_config, environ=None):
   """This process's task, from the flags or TF_CONFIG; None when there is no cluster.
 
-  Sets `--task`, `--num_ps_tasks` and `--worker_replicas` from the cluster, so that the
-  rest of training (device placement, input shards, the learning-rate schedule) reads them
-  as on one machine.
+  The returned config has `task`, `num_ps_tasks` and `worker_replicas` of the cluster, so
+  that the rest of training (device placement, input shards, the learning-rate schedule)
+  reads them as on one machine.
 
   Args:
-    fv: FlagValues with the training flags.
+    cluster_config: a `config.ClusterConfig` as the flags give it.
     environ: the environment holding TF_CONFIG; os.environ by default.
 
   Returns:
-    A `Task`, or None (one machine, or `--master` of a server started elsewhere).
+    (the resolved `config.ClusterConfig`, a `Task`), or (`cluster_config`, None) for one
+    machine or `--master` of a server started elsewhere.
 
   Raises:
     ValueError: the cluster description is incomplete or inconsistent.
   """
   environ = os.environ if environ is None else environ
   tf_config = _read_tf_config(environ)
-  by_flags = bool(fv.job_name or fv.ps_hosts or fv.worker_hosts)
+  by_flags = bool(cluster_config.job_name or cluster_config.ps_hosts or
+                  cluster_config.worker_hosts)
   if by_flags and tf_config.get('cluster'):
     raise ValueError('the cluster is given twice, by --job_name/--ps_hosts/--worker_hosts and '
                      'by TF_CONFIG: keep one (unset TF_CONFIG or leave the flags out)')
   if by_flags:
-    task = _from_flags(fv)
+    task = _from_flags(cluster_config)
   elif tf_config.get('cluster'):
     task = _from_tf_config(tf_config)
   elif tf_config.get('task'):
     raise ValueError('TF_CONFIG has a "task" but no "cluster" of ps and worker addresses')
   else:
-    return None
+    return cluster_config, None
 
-  if fv.master:
+  if cluster_config.master:
     raise ValueError(f'--master is for a server started elsewhere; with {task.source} this '
                      'process starts its own server: leave --master out')
   hosts = task.ps_hosts if task.job_name == PS_JOB else task.worker_hosts
@@ -251,12 +266,12 @@ def resolve(fv, environ=None):
                      f'servers: {task.source} lists none')
   if len(set(task.ps_hosts + task.worker_hosts)) < len(task.ps_hosts + task.worker_hosts):
     raise ValueError(f'{task.source}: every task needs its own host:port')
-  if 'cluster_wait_secs' in fv:
-    task = dataclasses.replace(task, wait_secs=fv.cluster_wait_secs)
-  _set_flag(fv, 'task', task.task_index, task.source)
-  _set_flag(fv, 'num_ps_tasks', task.num_ps_tasks, task.source)
-  _set_flag(fv, 'worker_replicas', task.num_workers, task.source)
-  return task
+  task = dataclasses.replace(task, wait_secs=cluster_config.cluster_wait_secs)
+  resolved = {'task': task.task_index, 'num_ps_tasks': task.num_ps_tasks,
+              'worker_replicas': task.num_workers}
+  for name in RESOLVED_FIELDS:
+    _check_agrees(cluster_config, name, resolved[name], task.source)
+  return dataclasses.replace(cluster_config, **resolved), task
 
 
 def start_server(task):

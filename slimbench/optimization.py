@@ -1,7 +1,8 @@
 """Optimizers and learning-rate schedules named by TF-Slim's training flags.
 
-`configure_learning_rate` and `configure_optimizer` read the training flags (any object
-with those attributes). Beyond TF-Slim's exponential, fixed and polynomial decay:
+`configure_learning_rate` takes a `config.ScheduleConfig` and `configure_optimizer` a
+`config.OptimizerConfig` (their fields are the training flags of the same names).
+Beyond TF-Slim's exponential, fixed and polynomial decay:
 - inverse_time: rate / (1 + decay_factor * epoch / num_epochs_per_decay);
 - cosine: half a cosine from the rate down to end_learning_rate over num_epochs_per_decay
   epochs (Loshchilov & Hutter, SGDR, 2017, without restarts), then flat at that floor;
@@ -27,53 +28,57 @@ DECAY_TYPES = ('exponential', 'fixed', 'polynomial', 'inverse_time', 'piecewise'
 PLATEAU_SCOPE = 'plateau'
 
 
-def steps_per_epoch(num_samples_per_epoch, flag_values):
-  """Optimizer steps per epoch of this worker's data at the global batch size."""
-  global_batch = flag_values.batch_size * flag_values.num_clones
-  if flag_values.sync_replicas:
-    global_batch *= flag_values.replicas_to_aggregate
-  return max(1.0, num_samples_per_epoch / global_batch)
+def steps_per_epoch(num_samples_per_epoch, global_batch_size):
+  """Optimizer steps per epoch of this worker's data at `global_batch_size` examples per
+  step (over every clone, and every aggregated replica in synchronous training)."""
+  return max(1.0, num_samples_per_epoch / global_batch_size)
 
 
-def configure_learning_rate(num_samples_per_epoch, global_step, flag_values):
+def configure_learning_rate(num_samples_per_epoch, global_step, schedule, global_batch_size):
   """The learning rate tensor of `--learning_rate_decay_type`, after `--warmup_epochs`.
+
+  Args:
+    num_samples_per_epoch: examples in one epoch of the training data.
+    global_step: the global step tensor.
+    schedule: a `config.ScheduleConfig`.
+    global_batch_size: examples per optimizer step (`steps_per_epoch`).
 
   Raises:
     ValueError: the decay type is unknown, or its flags disagree.
   """
-  epoch_steps = steps_per_epoch(num_samples_per_epoch, flag_values)
-  decay_steps = max(1, int(epoch_steps * flag_values.num_epochs_per_decay))
-  decay_type = flag_values.learning_rate_decay_type
+  epoch_steps = steps_per_epoch(num_samples_per_epoch, global_batch_size)
+  decay_steps = max(1, int(epoch_steps * schedule.num_epochs_per_decay))
+  decay_type = schedule.learning_rate_decay_type
   step = tf.cast(global_step, tf.int64)
-  warmup_steps = int(epoch_steps * flag_values.warmup_epochs)
+  warmup_steps = int(epoch_steps * schedule.warmup_epochs)
   # The schedule starts after the warm-up, so a warm-up does not eat into it.
   schedule_step = tf.maximum(step - warmup_steps, 0)
   if decay_type == 'exponential':
     rate = tf1.train.exponential_decay(
-        flag_values.learning_rate, schedule_step, decay_steps,
-        flag_values.learning_rate_decay_factor, staircase=True)
+        schedule.learning_rate, schedule_step, decay_steps,
+        schedule.learning_rate_decay_factor, staircase=True)
   elif decay_type == 'fixed':
-    rate = tf.constant(flag_values.learning_rate, tf.float32)
+    rate = tf.constant(schedule.learning_rate, tf.float32)
   elif decay_type == 'polynomial':
     rate = tf1.train.polynomial_decay(
-        flag_values.learning_rate, schedule_step, decay_steps,
-        flag_values.end_learning_rate, power=1.0, cycle=False)
+        schedule.learning_rate, schedule_step, decay_steps,
+        schedule.end_learning_rate, power=1.0, cycle=False)
   elif decay_type == 'inverse_time':
     rate = tf1.train.inverse_time_decay(
-        flag_values.learning_rate, schedule_step, decay_steps,
-        flag_values.learning_rate_decay_factor, staircase=False)
+        schedule.learning_rate, schedule_step, decay_steps,
+        schedule.learning_rate_decay_factor, staircase=False)
   elif decay_type == 'cosine':
-    rate = _cosine(flag_values.learning_rate, flag_values.end_learning_rate, schedule_step,
+    rate = _cosine(schedule.learning_rate, schedule.end_learning_rate, schedule_step,
                    decay_steps)
   elif decay_type == 'piecewise':
-    rate = _piecewise(schedule_step, epoch_steps, flag_values)
+    rate = _piecewise(schedule_step, epoch_steps, schedule)
   elif decay_type == 'plateau':
-    rate = _plateau_variables(flag_values.learning_rate)['rate'].read_value()
+    rate = _plateau_variables(schedule.learning_rate)['rate'].read_value()
   else:
     raise ValueError(f'--learning_rate_decay_type={decay_type!r} is not one of '
                      f'{", ".join(DECAY_TYPES)}')
   if warmup_steps > 0:
-    warmup = flag_values.learning_rate * tf.cast(step + 1, tf.float32) / warmup_steps
+    warmup = schedule.learning_rate * tf.cast(step + 1, tf.float32) / warmup_steps
     rate = tf1.where(step < warmup_steps, warmup, rate)
   return tf.identity(rate, name='learning_rate')
 
@@ -88,9 +93,9 @@ def _cosine(initial_rate, end_rate, step, decay_steps):
   return end_rate + (initial_rate - end_rate) * cosine
 
 
-def _piecewise(step, epoch_steps, flag_values):
-  boundaries = [float(b) for b in flag_values.piecewise_boundaries_epochs]
-  rates = [float(r) for r in flag_values.piecewise_learning_rates]
+def _piecewise(step, epoch_steps, schedule):
+  boundaries = [float(b) for b in schedule.piecewise_boundaries_epochs]
+  rates = [float(r) for r in schedule.piecewise_learning_rates]
   if len(rates) != len(boundaries) + 1:
     raise ValueError(f'--piecewise_learning_rates needs one more value than '
                      f'--piecewise_boundaries_epochs ({len(boundaries)} boundaries, '
@@ -120,18 +125,19 @@ def _plateau_variables(initial_rate=None):
 class PlateauHook(tf1.train.SessionRunHook):
   """Divides the plateau rate when the evaluator's metric stops improving.
 
-  Reads the CSV that eval_image_classifier.py writes (one row per evaluated checkpoint);
-  every row newer than the last one seen counts as one evaluation.
+  Reads the CSV that eval_image_classifier.py writes (one row per evaluated checkpoint):
+  `schedule.plateau_metric_file`, by default eval/eval_results.csv in `train_dir`; every
+  row newer than the last one seen counts as one evaluation.
   """
 
-  def __init__(self, flag_values, check_every_n_steps):
-    self._file = flag_values.plateau_metric_file or os.path.join(
-        flag_values.train_dir, 'eval', 'eval_results.csv')
-    self._metric = flag_values.plateau_metric
-    self._patience = flag_values.plateau_patience
-    self._factor = flag_values.plateau_factor
-    self._min_delta = flag_values.plateau_min_delta
-    self._min_rate = flag_values.plateau_min_learning_rate
+  def __init__(self, schedule, train_dir, check_every_n_steps):
+    self._file = schedule.plateau_metric_file or os.path.join(
+        train_dir, 'eval', 'eval_results.csv')
+    self._metric = schedule.plateau_metric
+    self._patience = schedule.plateau_patience
+    self._factor = schedule.plateau_factor
+    self._min_delta = schedule.plateau_min_delta
+    self._min_rate = schedule.plateau_min_learning_rate
     self._every = check_every_n_steps
     self._steps = 0
     self._state = _plateau_variables()
@@ -180,44 +186,46 @@ class PlateauHook(tf1.train.SessionRunHook):
       self.update(run_context.session)
 
 
-def schedule_hooks(flag_values):
-  """Session hooks the learning-rate schedule needs (the plateau's metric reader)."""
-  if flag_values.learning_rate_decay_type != 'plateau':
+def schedule_hooks(schedule, train_dir, check_every_n_steps):
+  """Session hooks the learning-rate schedule `schedule` needs (the plateau's metric
+  reader, looking for new evaluations every `check_every_n_steps` steps)."""
+  if schedule.learning_rate_decay_type != 'plateau':
     return []
-  return [PlateauHook(flag_values, check_every_n_steps=flag_values.log_every_n_steps)]
+  return [PlateauHook(schedule, train_dir, check_every_n_steps)]
 
 
-def configure_optimizer(learning_rate, flag_values):
-  """The `tf.compat.v1.train` optimizer named by `--optimizer`, with its flags.
+def configure_optimizer(learning_rate, optimizer_config):
+  """The `tf.compat.v1.train` optimizer named by `--optimizer`, with its flags (the fields
+  of the `config.OptimizerConfig` `optimizer_config`).
 
   Raises:
     ValueError: the optimizer name is unknown.
   """
-  name = flag_values.optimizer
+  name = optimizer_config.optimizer
   if name == 'adadelta':
-    return tf1.train.AdadeltaOptimizer(learning_rate, rho=flag_values.adadelta_rho,
-                                       epsilon=flag_values.opt_epsilon)
+    return tf1.train.AdadeltaOptimizer(learning_rate, rho=optimizer_config.adadelta_rho,
+                                       epsilon=optimizer_config.opt_epsilon)
   if name == 'adagrad':
     return tf1.train.AdagradOptimizer(
         learning_rate,
-        initial_accumulator_value=flag_values.adagrad_initial_accumulator_value)
+        initial_accumulator_value=optimizer_config.adagrad_initial_accumulator_value)
   if name == 'adam':
-    return tf1.train.AdamOptimizer(learning_rate, beta1=flag_values.adam_beta1,
-                                   beta2=flag_values.adam_beta2,
-                                   epsilon=flag_values.opt_epsilon)
+    return tf1.train.AdamOptimizer(learning_rate, beta1=optimizer_config.adam_beta1,
+                                   beta2=optimizer_config.adam_beta2,
+                                   epsilon=optimizer_config.opt_epsilon)
   if name == 'ftrl':
     return tf1.train.FtrlOptimizer(
-        learning_rate, learning_rate_power=flag_values.ftrl_learning_rate_power,
-        initial_accumulator_value=flag_values.ftrl_initial_accumulator_value,
-        l1_regularization_strength=flag_values.ftrl_l1,
-        l2_regularization_strength=flag_values.ftrl_l2)
+        learning_rate, learning_rate_power=optimizer_config.ftrl_learning_rate_power,
+        initial_accumulator_value=optimizer_config.ftrl_initial_accumulator_value,
+        l1_regularization_strength=optimizer_config.ftrl_l1,
+        l2_regularization_strength=optimizer_config.ftrl_l2)
   if name == 'momentum':
-    return tf1.train.MomentumOptimizer(learning_rate, momentum=flag_values.momentum,
+    return tf1.train.MomentumOptimizer(learning_rate, momentum=optimizer_config.momentum,
                                        name='Momentum')
   if name == 'rmsprop':
-    return tf1.train.RMSPropOptimizer(learning_rate, decay=flag_values.rmsprop_decay,
-                                      momentum=flag_values.rmsprop_momentum,
-                                      epsilon=flag_values.opt_epsilon)
+    return tf1.train.RMSPropOptimizer(learning_rate, decay=optimizer_config.rmsprop_decay,
+                                      momentum=optimizer_config.rmsprop_momentum,
+                                      epsilon=optimizer_config.opt_epsilon)
   if name == 'sgd':
     return tf1.train.GradientDescentOptimizer(learning_rate)
   raise ValueError(f'--optimizer={name!r} is not one of {", ".join(OPTIMIZERS)}')

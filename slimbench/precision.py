@@ -62,9 +62,9 @@ def float16_network(network_fn):
   return network_in_float16
 
 
-def check_flags(fv):
+def check_config(use_fp16, fp16_loss_scale):
   """Rejects --fp16_loss_scale without --use_fp16, which would otherwise do nothing."""
-  if fv.fp16_loss_scale is not None and not fv.use_fp16:
+  if fp16_loss_scale is not None and not use_fp16:
     raise ValueError('--fp16_loss_scale applies to mixed precision: add --use_fp16')
 
 

@@ -1,11 +1,22 @@
 """The flags of train_image_classifier.py: TF-Slim's names and defaults, plus a few more.
 
 Defined on a given `flags.FlagValues`, so that tests and the benchmark runner can parse
-their own argument lists without touching the process-wide `absl.flags.FLAGS`.
+their own argument lists without touching the process-wide `absl.flags.FLAGS`;
+`read_train_config` turns them, once parsed, into the `training.TrainConfig` that training
+takes.
+
+Usage:
+  fv = flags.FlagValues()
+  names = train_flags.define_train_flags(fv)
+  fv(['train', '--model_name=lenet', ...])
+  training.train(train_flags.read_train_config(fv, names))
 """
 
 from absl import flags
 
+from slimbench import config
+from slimbench import flag_groups
+from slimbench import training
 from slimbench.flag_groups import checkpoint_flags
 from slimbench.flag_groups import dataset_flags
 from slimbench.flag_groups import learning_rate_flags
@@ -90,3 +101,23 @@ def define_train_flags(fv):
                                            '--train_dir has a checkpoint of its own.',
                                            with_moving_average=True, with_fine_tuning=True)
   return sorted(set(fv) - before)
+
+
+def read_train_config(fv, flag_names):
+  """The `training.TrainConfig` of the parsed training flags `fv`.
+
+  Args:
+    fv: a FlagValues with the flags of `define_train_flags`, parsed.
+    flag_names: the names `define_train_flags` returned; their set values become the
+      config's `flag_lines` (flags.txt).
+  """
+  return training.TrainConfig(
+      data=flag_groups.read(config.DataConfig, fv),
+      model=flag_groups.read(config.ModelConfig, fv),
+      preprocessing=flag_groups.read(config.PreprocessingConfig, fv),
+      optimizer=flag_groups.read(config.OptimizerConfig, fv),
+      schedule=flag_groups.read(config.ScheduleConfig, fv),
+      checkpoint=flag_groups.read(config.CheckpointConfig, fv),
+      cluster=flag_groups.read(config.ClusterConfig, fv),
+      run=flag_groups.read(config.RunConfig, fv),
+      flag_lines=flag_groups.flag_lines(fv, flag_names))

@@ -1,19 +1,23 @@
 """Training of any registered network on any converted dataset, as TF-Slim trains.
 
-`train(flag_values)` does what train_image_classifier.py does, from the flags of
-`train_flags.define_train_flags`: clones over devices with `model_deploy`, a `tf.data`
-input pipeline, the optimizer and learning-rate schedule of the flags, fine-tuning from a
-checkpoint, resume from `train_dir`, checkpoints and TensorBoard summaries. The same call
-runs a parameter server or a worker of a multi-machine cluster (see `slimbench.cluster`):
-asynchronous training, or synchronous with `--sync_replicas`, where the chief aggregates
-`--replicas_to_aggregate` gradients per step.
+`train(config)` does what train_image_classifier.py does, from a `TrainConfig` (which
+`train_flags.read_train_config` reads from that script's flags): clones over devices with
+`model_deploy`, a `tf.data` input pipeline, the optimizer and learning-rate schedule of
+the config, fine-tuning from a checkpoint, resume from `train_dir`, checkpoints and
+TensorBoard summaries. The same call runs a parameter server or a worker of a
+multi-machine cluster (see `slimbench.cluster`): asynchronous training, or synchronous
+with `--sync_replicas`, where the chief aggregates `--replicas_to_aggregate` gradients
+per step.
 """
 
+import dataclasses
 import json
 import os
 import signal
 import threading
 import time
+import types
+from typing import Mapping
 
 from absl import logging
 import tensorflow as tf
@@ -24,6 +28,7 @@ from slimbench.deployment import model_deploy
 from slimbench.nets import nets_factory
 from slimbench import checkpoints
 from slimbench import cluster
+from slimbench import config as config_lib
 from slimbench import files
 from slimbench import inputs
 from slimbench import optimization
@@ -60,42 +65,74 @@ class DivergedError(TrainingError):
     self.what = what
 
 
-def check_flags(fv, task=None):
-  """Rejects flag combinations that cannot work, with one clear line each."""
-  if fv.quantize_delay >= 0:
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """The settings of a training run: train_image_classifier.py's flags, one group per concern.
+
+  `train_flags.read_train_config` makes one from parsed flags. `flag_lines` maps the name
+  of each flag that has a value to its line as absl writes it (`--learning_rate=0.01`, a
+  list as `--name=a,b`), in name order, read-only: the chief writes them into flags.txt
+  and a resume compares them with the flags.txt there. The groups say all that it does,
+  so it is left out of the hash.
+  """
+  data: config_lib.DataConfig
+  model: config_lib.ModelConfig
+  preprocessing: config_lib.PreprocessingConfig
+  optimizer: config_lib.OptimizerConfig
+  schedule: config_lib.ScheduleConfig
+  checkpoint: config_lib.CheckpointConfig
+  cluster: config_lib.ClusterConfig
+  run: config_lib.RunConfig
+  flag_lines: Mapping[str, str] = dataclasses.field(hash=False)
+
+  def __post_init__(self):
+    # A copy behind a read-only view: nothing changes the lines of a frozen config.
+    object.__setattr__(self, 'flag_lines', types.MappingProxyType(dict(self.flag_lines)))
+
+
+def check_config(config, task=None):
+  """Rejects settings that cannot work together, with one clear line naming the flags.
+
+  Args:
+    config: a `TrainConfig`, its cluster resolved (`cluster.resolve`).
+    task: this process's `cluster.Task`, or None on one machine.
+  """
+  optimizer, cluster_config, data = config.optimizer, config.cluster, config.data
+  if optimizer.quantize_delay >= 0:
     raise ValueError('--quantize_delay: quantization-aware training used tf.contrib.quantize, '
                      'which TensorFlow 2 no longer has; leave the flag at -1')
-  if not task and not fv.master and (fv.num_ps_tasks or fv.worker_replicas > 1):
+  if not task and not cluster_config.master and (cluster_config.num_ps_tasks or
+                                                 cluster_config.worker_replicas > 1):
     raise ValueError('--num_ps_tasks/--worker_replicas describe a multi-machine cluster: '
                      'give it with --job_name, --ps_hosts and --worker_hosts, or TF_CONFIG (or '
                      '--master of a server started elsewhere)')
-  if fv.replicas_to_aggregate > 1 and not fv.sync_replicas:
+  if optimizer.replicas_to_aggregate > 1 and not optimizer.sync_replicas:
     raise ValueError('--replicas_to_aggregate applies to synchronous training: add '
                      '--sync_replicas')
-  precision.check_flags(fv)
-  if not fv.dataset_dir and fv.dataset_name != 'synthetic':
+  precision.check_config(config.run.use_fp16, config.run.fp16_loss_scale)
+  if not data.dataset_dir and data.dataset_name != 'synthetic':
     raise ValueError('--dataset_dir is required: the folder of the converted dataset '
                      '(see download_and_convert_data.py)')
-  info = nets_factory.model_info(fv.model_name)  # an unknown model fails here, with suggestions
-  if fv.num_frames is not None and not info.is_video_model:
-    raise ValueError(f'--num_frames applies to video models only; {fv.model_name} is an '
+  model_name = config.model.model_name
+  info = nets_factory.model_info(model_name)  # an unknown model fails here, with suggestions
+  if config.model.num_frames is not None and not info.is_video_model:
+    raise ValueError(f'--num_frames applies to video models only; {model_name} is an '
                      'image model')
-  if info.is_video_model and fv.dataset_name != dataset_factory.SYNTHETIC:
-    raise ValueError(f'--model_name={fv.model_name} is a video model and no video dataset '
+  if info.is_video_model and data.dataset_name != dataset_factory.SYNTHETIC:
+    raise ValueError(f'--model_name={model_name} is a video model and no video dataset '
                      f'converter exists: train it on --dataset_name=synthetic clips, not '
-                     f'--dataset_name={fv.dataset_name}')
+                     f'--dataset_name={data.dataset_name}')
 
 
-def write_flags(fv, names, train_dir):
+def write_flags(flag_lines, train_dir):
   """Writes the resolved flags as a --flagfile into train_dir (temp name, then rename).
 
-  Each flag is written by absl's own serializer, as `FlagValues.flags_into_string` does
-  (a list as `--name=a,b`, a multi flag one line per value), so that the file reads back
-  with --flagfile; unset flags are left out.
+  `flag_lines` (a `TrainConfig`'s) holds each flag as absl's own serializer writes it, as
+  `FlagValues.flags_into_string` does (a list as `--name=a,b`, a multi flag one line per
+  value), so that the file reads back with --flagfile; unset flags are not among them.
   """
-  lines = [fv[name].serialize() for name in names if fv[name].value is not None]
   files.write_text_atomically(os.path.join(train_dir, FLAGS_FILE),
-                              ''.join(line + '\n' for line in lines if line))
+                              ''.join(line + '\n' for line in flag_lines.values() if line))
 
 
 def _variables_to_train(trainable_scopes):
@@ -108,19 +145,19 @@ def _variables_to_train(trainable_scopes):
   return chosen
 
 
-def _fine_tune_init_fn(fv, model_info, num_classes):
+def _fine_tune_init_fn(config, model_info, num_classes):
   """The Scaffold init_fn restoring --checkpoint_path, or None."""
-  if not fv.checkpoint_path:
+  if not config.checkpoint.checkpoint_path:
     return None
-  if tf.train.latest_checkpoint(fv.train_dir):
+  if tf.train.latest_checkpoint(config.run.train_dir):
     logging.info('Ignoring --checkpoint_path: %s already has a checkpoint, training resumes '
-                 'from it', fv.train_dir)
+                 'from it', config.run.train_dir)
     return None
-  checkpoint = checkpoints.resolve_checkpoint(fv.checkpoint_path)
-  exclude = checkpoints.split_scopes(fv.checkpoint_exclude_scopes)
+  checkpoint = checkpoints.resolve_checkpoint(config.checkpoint.checkpoint_path)
+  exclude = checkpoints.split_scopes(config.checkpoint.checkpoint_exclude_scopes)
   saver, restored, skipped = checkpoints.restore_saver(
       checkpoint, slim.get_model_variables(), exclude_scopes=exclude,
-      ignore_missing_vars=fv.ignore_missing_vars, model_info=model_info,
+      ignore_missing_vars=config.checkpoint.ignore_missing_vars, model_info=model_info,
       num_classes=num_classes)
   logging.info('Fine-tuning from %s: restoring %d variables, leaving %d', checkpoint,
                len(restored), len(skipped))
@@ -364,54 +401,63 @@ def clip_by_global_norm(gradients_and_variables, clip_norm):
   return list(zip(clipped, variables)), norm
 
 
-def build_train_graph(fv, dataset=None, batch_iterator=None):
+def build_train_graph(config, dataset=None, batch_iterator=None):
   """Builds the training graph in the default graph.
 
   Args:
-    fv: the training flags.
-    dataset: the dataset to train on; by default the flags' (--dataset_name, ...).
+    config: a `TrainConfig`, its cluster resolved (`cluster.resolve`).
+    dataset: the dataset to train on; by default the config's (--dataset_name, ...).
     batch_iterator: something whose get_next() gives (images, labels) batches, such as
-      the benchmark's images held in variables; by default the flags' input pipeline.
+      the benchmark's images held in variables; by default the config's input pipeline.
 
   Returns:
     A dict with train_op, total_loss, global_step, summary_op, dataset, init_fn,
     images_per_step (per global step, over every worker and clone), param_count and
     sync_optimizer (the SyncReplicasOptimizer with --sync_replicas, else None).
   """
-  model_info = nets_factory.model_info(fv.model_name)
-  if fv.random_seed is not None:
-    tf1.set_random_seed(fv.random_seed)
+  data, run, cluster_config = config.data, config.run, config.cluster
+  optimizer_config, model_name = config.optimizer, config.model.model_name
+  model_info = nets_factory.model_info(model_name)
+  if run.random_seed is not None:
+    tf1.set_random_seed(run.random_seed)
   deploy_config = model_deploy.DeploymentConfig(
-      num_clones=fv.num_clones, clone_on_cpu=fv.clone_on_cpu, replica_id=fv.task,
-      num_replicas=fv.worker_replicas, num_ps_tasks=fv.num_ps_tasks)
+      num_clones=cluster_config.num_clones, clone_on_cpu=cluster_config.clone_on_cpu,
+      replica_id=cluster_config.task, num_replicas=cluster_config.worker_replicas,
+      num_ps_tasks=cluster_config.num_ps_tasks)
   with tf1.device(deploy_config.variables_device()):
     global_step = tf1.train.get_or_create_global_step()
 
   if dataset is None:
-    # A video model trains on synthetic clips (check_flags refuses other datasets), of the
+    # A video model trains on synthetic clips (check_config refuses other datasets), of the
     # model's classes, so that its checkpoint exports and evaluates as the registry's model.
-    clips = ({'num_frames': fv.num_frames or model_info.num_frames,
+    clips = ({'num_frames': config.model.num_frames or model_info.num_frames,
               'num_classes': model_info.num_classes} if model_info.is_video_model else {})
-    dataset = dataset_factory.get_dataset(fv.dataset_name, fv.dataset_split_name,
-                                          fv.dataset_dir, **clips)
-  num_classes = dataset.num_classes - fv.labels_offset
+    dataset = dataset_factory.get_dataset(data.dataset_name, data.dataset_split_name,
+                                          data.dataset_dir, **clips)
+  num_classes = dataset.num_classes - data.labels_offset
   if num_classes < 1:
-    raise ValueError(f'--labels_offset={fv.labels_offset} leaves no classes of the '
-                     f'{dataset.num_classes} in {fv.dataset_name}')
-  network_fn = nets_factory.get_network_fn(fv.model_name, num_classes=num_classes,
-                                           weight_decay=fv.weight_decay, is_training=True,
-                                           batch_norm_decay=fv.batch_norm_decay)
-  image_size = fv.train_image_size or network_fn.default_image_size
-  if fv.use_fp16:
+    raise ValueError(f'--labels_offset={data.labels_offset} leaves no classes of the '
+                     f'{dataset.num_classes} in {data.dataset_name}')
+  network_fn = nets_factory.get_network_fn(model_name, num_classes=num_classes,
+                                           weight_decay=optimizer_config.weight_decay,
+                                           is_training=True,
+                                           batch_norm_decay=optimizer_config.batch_norm_decay)
+  image_size = run.train_image_size or network_fn.default_image_size
+  if run.use_fp16:
     network_fn = precision.float16_network(network_fn)
 
+  preprocessing = config.preprocessing
   with tf1.device(deploy_config.inputs_device()):
     batches = None if batch_iterator else inputs.make_batches(
-        dataset, fv.preprocessing_name or fv.model_name, image_size, fv.batch_size,
-        is_training=True, labels_offset=fv.labels_offset, use_grayscale=fv.use_grayscale,
-        num_readers=fv.num_readers, num_preprocessing_threads=fv.num_preprocessing_threads,
-        shard_index=fv.task, num_shards=fv.worker_replicas, seed=fv.random_seed)
+        dataset, preprocessing.preprocessing_name or model_name, image_size, run.batch_size,
+        is_training=True, labels_offset=data.labels_offset,
+        use_grayscale=preprocessing.use_grayscale, num_readers=run.num_readers,
+        num_preprocessing_threads=preprocessing.num_preprocessing_threads,
+        shard_index=cluster_config.task, num_shards=cluster_config.worker_replicas,
+        seed=run.random_seed)
     iterator = batch_iterator or tf1.data.make_one_shot_iterator(batches)
+
+  label_smoothing = config.schedule.label_smoothing
 
   def clone_fn(batch_iterator):
     images, labels = batch_iterator.get_next()
@@ -419,10 +465,10 @@ def build_train_graph(fv, dataset=None, batch_iterator=None):
     onehot_labels = tf.one_hot(labels, num_classes)
     if 'AuxLogits' in end_points:
       tf1.losses.softmax_cross_entropy(
-          onehot_labels, end_points['AuxLogits'], label_smoothing=fv.label_smoothing,
+          onehot_labels, end_points['AuxLogits'], label_smoothing=label_smoothing,
           weights=AUX_LOSS_WEIGHT, scope='aux_loss')
     tf1.losses.softmax_cross_entropy(onehot_labels, logits,
-                                     label_smoothing=fv.label_smoothing, weights=1.0)
+                                     label_smoothing=label_smoothing, weights=1.0)
     accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), labels), tf.float32))
     scalar_summary('train/batch_accuracy', accuracy)
     # A video model's clips [batch, frames, height, width, C] show their first frames.
@@ -435,7 +481,7 @@ def build_train_graph(fv, dataset=None, batch_iterator=None):
   first_clone_scope = deploy_config.clone_scope(0)
   update_ops = tf1.get_collection(tf1.GraphKeys.UPDATE_OPS, first_clone_scope)
   summaries |= set(tf1.get_collection(tf1.GraphKeys.SUMMARIES, first_clone_scope))
-  if fv.summarize_histograms:
+  if run.summarize_histograms:
     for name, tensor in clones[0].outputs.items():
       summaries.add(tf1.summary.histogram('activations/' + name, tensor))
       summaries.add(scalar_summary('sparsity/' + name, tf.nn.zero_fraction(tensor)))
@@ -444,44 +490,48 @@ def build_train_graph(fv, dataset=None, batch_iterator=None):
   for loss in tf1.get_collection(tf1.GraphKeys.LOSSES, first_clone_scope):
     summaries.add(scalar_summary('losses/' + loss.op.name, loss))
 
-  if fv.moving_average_decay:
+  if config.checkpoint.moving_average_decay:
     moving_average_variables = slim.get_model_variables()
-    variable_averages = tf1.train.ExponentialMovingAverage(fv.moving_average_decay,
-                                                           global_step)
+    variable_averages = tf1.train.ExponentialMovingAverage(
+        config.checkpoint.moving_average_decay, global_step)
   else:
     moving_average_variables, variable_averages = None, None
 
+  # Examples per global step: every clone's, and every replica's that sync training aggregates.
+  step_images = run.batch_size * cluster_config.num_clones * (
+      optimizer_config.replicas_to_aggregate if optimizer_config.sync_replicas else 1)
   with tf1.device(deploy_config.optimizer_device()):
-    learning_rate = optimization.configure_learning_rate(dataset.num_samples, global_step, fv)
-    optimizer = optimization.configure_optimizer(learning_rate, fv)
-    if fv.use_fp16:
-      optimizer = precision.loss_scale_optimizer(optimizer, fv.fp16_loss_scale)
+    learning_rate = optimization.configure_learning_rate(dataset.num_samples, global_step,
+                                                         config.schedule, step_images)
+    optimizer = optimization.configure_optimizer(learning_rate, optimizer_config)
+    if run.use_fp16:
+      optimizer = precision.loss_scale_optimizer(optimizer, run.fp16_loss_scale)
     summaries.add(scalar_summary('learning_rate', learning_rate))
   sync_optimizer = None
-  if fv.sync_replicas:
+  if optimizer_config.sync_replicas:
     # The chief applies the mean of --replicas_to_aggregate gradients per step, and the
     # moving averages with it.
     optimizer = sync_optimizer = tf1.train.SyncReplicasOptimizer(
-        optimizer, replicas_to_aggregate=fv.replicas_to_aggregate,
-        total_num_replicas=fv.worker_replicas, variable_averages=variable_averages,
-        variables_to_average=moving_average_variables)
+        optimizer, replicas_to_aggregate=optimizer_config.replicas_to_aggregate,
+        total_num_replicas=cluster_config.worker_replicas,
+        variable_averages=variable_averages, variables_to_average=moving_average_variables)
   elif variable_averages:
     update_ops.append(variable_averages.apply(moving_average_variables))
 
   total_loss, clones_gradients = model_deploy.optimize_clones(
-      clones, optimizer, var_list=_variables_to_train(fv.trainable_scopes))
+      clones, optimizer, var_list=_variables_to_train(config.checkpoint.trainable_scopes))
   summaries.add(scalar_summary('total_loss', total_loss))
-  if fv.clip_gradient_norm > 0:
+  if optimizer_config.clip_gradient_norm > 0:
     clones_gradients, gradient_norm = clip_by_global_norm(clones_gradients,
-                                                          fv.clip_gradient_norm)
+                                                          optimizer_config.clip_gradient_norm)
     summaries.add(scalar_summary('gradient_norm', gradient_norm))
   else:
     gradient_norm = tf.linalg.global_norm([gradient for gradient, _ in clones_gradients])
   # Under dynamic loss scaling a non-finite gradient is routine (the step is skipped and
   # the scale lowered), so only the loss tells divergence there.
-  all_finite = (tf.math.is_finite(total_loss) if fv.use_fp16 else
+  all_finite = (tf.math.is_finite(total_loss) if run.use_fp16 else
                 tf.logical_and(tf.math.is_finite(total_loss), tf.math.is_finite(gradient_norm)))
-  if fv.summarize_histograms:
+  if run.summarize_histograms:
     for gradient, variable in clones_gradients:
       summaries.add(tf1.summary.histogram(variable.op.name + '/gradients', gradient))
   grad_updates = optimizer.apply_gradients(clones_gradients, global_step=global_step)
@@ -500,9 +550,8 @@ def build_train_graph(fv, dataset=None, batch_iterator=None):
       'all_finite': all_finite,
       'summary_op': tf1.summary.merge(list(summaries), name='summary_op'),
       'dataset': dataset,
-      'init_fn': _fine_tune_init_fn(fv, model_info, num_classes),
-      'images_per_step': (fv.batch_size * fv.num_clones *
-                          (fv.replicas_to_aggregate if fv.sync_replicas else 1)),
+      'init_fn': _fine_tune_init_fn(config, model_info, num_classes),
+      'images_per_step': step_images,
       'sync_optimizer': sync_optimizer,
       'param_count': int(sum(v.shape.num_elements() for v in tf1.trainable_variables())),
   }
@@ -514,12 +563,12 @@ def results_file(task):
   return RESULTS_FILE if task == 0 else f'train_results.worker{task}.json'
 
 
-def train(fv, flag_names=(), extra_hooks=()):
-  """Trains as the flags say; in a cluster, runs this process's task.
+def train(config, extra_hooks=()):
+  """Trains as `config` says; in a cluster, runs this process's task.
 
   Args:
-    fv: parsed FlagValues with the flags of `train_flags.define_train_flags`.
-    flag_names: names of those flags, written into train_dir (by the chief).
+    config: a `TrainConfig` (`train_flags.read_train_config`); the chief writes its
+      `flag_lines`, the cluster resolved, into train_dir as flags.txt.
     extra_hooks: more SessionRunHooks, run after the others (the benchmark's timing and
       evaluation between segments).
 
@@ -533,26 +582,39 @@ def train(fv, flag_names=(), extra_hooks=()):
   'finished', the signal's name, or 'diverged at step N'.
 
   Raises:
-    ValueError: bad flags or data, a train_dir in use by another training (one clear line).
+    ValueError: bad settings or data, a train_dir in use by another training (one clear line).
     TrainingError: training diverged (the loss, gradients or weights became NaN or Inf).
     files.UnwritableError: train_dir or a checkpoint could not be written.
   """
-  task = cluster.resolve(fv)
+  cluster_config, task = cluster.resolve(config.cluster)
   if task and task.job_name == cluster.PS_JOB:
     return cluster.serve(task)
-  check_flags(fv, task)
-  is_chief = fv.task == 0
+  config = _on_cluster(config, cluster_config)
+  check_config(config, task)
+  is_chief = config.cluster.task == 0
+  train_dir = config.run.train_dir
   try:
-    tf.io.gfile.makedirs(fv.train_dir)
+    tf.io.gfile.makedirs(train_dir)
   except (tf.errors.OpError, OSError) as error:
-    raise files.UnwritableError(f'--train_dir={fv.train_dir}: cannot create it '
+    raise files.UnwritableError(f'--train_dir={train_dir}: cannot create it '
                                 f'({files.reason(error)})') from error
   # Only the chief writes into train_dir.
-  lock = files.acquire_lock(fv.train_dir, '--train_dir') if is_chief else None
+  lock = files.acquire_lock(train_dir, '--train_dir') if is_chief else None
   try:
-    return _train(fv, flag_names, extra_hooks, task, is_chief)
+    return _train(config, extra_hooks, task, is_chief)
   finally:
     files.release_lock(lock)
+
+
+def _on_cluster(config, cluster_config):
+  """`config` with the resolved `cluster_config`, and flag lines that say so: flags.txt
+  records the task and replica counts that the cluster gave."""
+  lines = dict(config.flag_lines)
+  for name in cluster.RESOLVED_FIELDS:
+    if name in lines:
+      # An integer flag's line, as absl writes it.
+      lines[name] = f'--{name}={getattr(cluster_config, name)}'
+  return dataclasses.replace(config, cluster=cluster_config, flag_lines=lines)
 
 
 def _resume_checkpoint(train_dir):
@@ -577,15 +639,15 @@ def _global_step_of(checkpoint):
   return int(reader.get_tensor(name)) if reader.has_tensor(name) else None
 
 
-def _already_finished(fv, step, checkpoint):
+def _already_finished(run, task_index, step, checkpoint):
   """The results of a run that has nothing to do, from the last run's where they match."""
   logging.info('%s is already trained to step %d (--max_number_of_steps=%d): nothing to do',
-               fv.train_dir, step, fv.max_number_of_steps)
+               run.train_dir, step, run.max_number_of_steps)
   results = {'global_step': step, 'loss': None, 'steps_run': 0, 'start_step': step,
              'images_per_sec': 0.0, 'seconds': 0.0, 'signal': None, 'stopped': 'finished',
-             'task': fv.task, 'checkpoint': checkpoint}
+             'task': task_index, 'checkpoint': checkpoint}
   try:
-    with tf.io.gfile.GFile(os.path.join(fv.train_dir, results_file(fv.task))) as f:
+    with tf.io.gfile.GFile(os.path.join(run.train_dir, results_file(task_index))) as f:
       previous = json.load(f)
     if previous.get('global_step') == step:
       results['loss'] = previous.get('loss')
@@ -601,28 +663,24 @@ VARIABLE_FLAGS = ('model_name', 'optimizer', 'moving_average_decay', 'use_fp16',
                   'trainable_scopes', 'sync_replicas')
 
 
-def _flag_line(flag):
-  """A flag as flags.txt writes it; None for an unset one (which it leaves out)."""
-  return flag.serialize() or None
-
-
-def _written_flags(fv):
-  """{name: line} of train_dir's flags.txt; None where there is none."""
+def _written_flags(train_dir, flag_lines):
+  """{name: line} of train_dir's flags.txt; None where there is none. A boolean written as
+  `--noname` is found under its name among those of `flag_lines`."""
   try:
-    with tf.io.gfile.GFile(os.path.join(fv.train_dir, FLAGS_FILE)) as f:
+    with tf.io.gfile.GFile(os.path.join(train_dir, FLAGS_FILE)) as f:
       lines = f.read().split('\n')
   except (tf.errors.OpError, OSError):
     return None
   written = {}
   for line in filter(None, lines):
     name = line.lstrip('-').split('=', 1)[0]
-    if '=' not in line and name not in fv and name.startswith('no'):
+    if '=' not in line and name not in flag_lines and name.startswith('no'):
       name = name[2:]
     written[name] = line
   return written
 
 
-def _check_resumable(fv, checkpoint):
+def _check_resumable(config, checkpoint):
   """Fails in one line when the graph's variables do not fit the checkpoint that training
   would resume from, naming the flags that differ from the run that wrote it."""
   shapes = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
@@ -642,94 +700,97 @@ def _check_resumable(fv, checkpoint):
   else:
     detail = reshaped[0]
   differing = []
-  written = _written_flags(fv)
+  train_dir = config.run.train_dir
+  written = _written_flags(train_dir, config.flag_lines)
   for name in VARIABLE_FLAGS:
-    if written is not None and name in fv:
-      then, now = written.get(name), _flag_line(fv[name])
+    if written is not None:
+      then, now = written.get(name), config.flag_lines.get(name)
       if then != now:
         differing.append(f'{then or "--" + name + " unset"} there, '
                          f'{now or "--" + name + " unset"} now')
   if differing:
-    raise ValueError(f'--train_dir={fv.train_dir}: its checkpoint {checkpoint} was written '
+    raise ValueError(f'--train_dir={train_dir}: its checkpoint {checkpoint} was written '
                      f'with other flags ({"; ".join(differing)}): {detail}. Resume with '
                      f'the same flags, or train into a new --train_dir')
-  raise ValueError(f'--train_dir={fv.train_dir}: its checkpoint {checkpoint} does not fit '
+  raise ValueError(f'--train_dir={train_dir}: its checkpoint {checkpoint} does not fit '
                    f'this model ({detail}). Resume with the flags in its {FLAGS_FILE}, or '
                    f'train into a new --train_dir')
 
 
-def _train(fv, flag_names, extra_hooks, task, is_chief):
+def _train(config, extra_hooks, task, is_chief):
+  run, task_index = config.run, config.cluster.task
   if is_chief:
-    checkpoints.remove_partial_saves(fv.train_dir)
-  resumed = _resume_checkpoint(fv.train_dir) if is_chief else None
+    checkpoints.remove_partial_saves(run.train_dir)
+  resumed = _resume_checkpoint(run.train_dir) if is_chief else None
   # In a cluster the chief still starts, so that the other tasks hear that it is done.
-  if resumed and fv.max_number_of_steps and not task:
+  if resumed and run.max_number_of_steps and not task:
     step = _global_step_of(resumed)
-    if step is not None and step >= fv.max_number_of_steps:
-      return _already_finished(fv, step, resumed)
+    if step is not None and step >= run.max_number_of_steps:
+      return _already_finished(run, task_index, step, resumed)
   start = time.time()
   server = cluster.start_server(task) if task else None
-  master = server.target if server else fv.master
+  master = server.target if server else config.cluster.master
   with tf.Graph().as_default():
-    graph = build_train_graph(fv)
+    graph = build_train_graph(config)
     if resumed:
-      _check_resumable(fv, resumed)
+      _check_resumable(config, resumed)
     progress = _ProgressHook(graph['total_loss'], graph['step_after_update'],
-                             graph['global_step'], fv.log_every_n_steps,
-                             graph['images_per_step'], last_step=fv.max_number_of_steps)
+                             graph['global_step'], run.log_every_n_steps,
+                             graph['images_per_step'], last_step=run.max_number_of_steps)
     stop_on_signal = _StopOnSignalHook()
     scaffold = tf1.train.Scaffold(
         init_fn=graph['init_fn'], summary_op=graph['summary_op'],
         saver=tf1.train.Saver(max_to_keep=5, keep_checkpoint_every_n_hours=1.0))
     # The divergence check runs first, so that no hook acts on a diverged step.
     hooks = [_DivergenceHook(graph['all_finite'], graph['step_after_update'])]
-    if is_chief and fv.save_interval_secs:
-      hooks.append(_FiniteCheckpointSaverHook(fv.train_dir, save_secs=fv.save_interval_secs,
+    if is_chief and run.save_interval_secs:
+      hooks.append(_FiniteCheckpointSaverHook(run.train_dir, save_secs=run.save_interval_secs,
                                               scaffold=scaffold))
     hooks += [progress, stop_on_signal]
-    if is_chief and fv.save_summaries_secs:
-      hooks.append(_SummaryHook(fv.train_dir, fv.save_summaries_secs, scaffold,
-                                fv.max_number_of_steps, graph['images_per_step']))
-    hooks += optimization.schedule_hooks(fv)
+    if is_chief and run.save_summaries_secs:
+      hooks.append(_SummaryHook(run.train_dir, run.save_summaries_secs, scaffold,
+                                run.max_number_of_steps, graph['images_per_step']))
+    hooks += optimization.schedule_hooks(config.schedule, run.train_dir,
+                                           check_every_n_steps=run.log_every_n_steps)
     hooks += list(extra_hooks)
-    if fv.max_number_of_steps:
-      hooks.append(tf1.train.StopAtStepHook(last_step=fv.max_number_of_steps))
+    if run.max_number_of_steps:
+      hooks.append(tf1.train.StopAtStepHook(last_step=run.max_number_of_steps))
     if graph['sync_optimizer']:
       hooks.append(cluster.SyncReplicasHook(graph['sync_optimizer'], is_chief))
-    session_config = (cluster.session_config(fv.task) if fv.num_ps_tasks
+    session_config = (cluster.session_config(task_index) if config.cluster.num_ps_tasks
                       else tf1.ConfigProto())
-    session_config.intra_op_parallelism_threads = fv.num_intra_threads
-    session_config.inter_op_parallelism_threads = fv.num_inter_threads
-    if fv.num_ps_tasks:
-      cluster.log_variable_placement(fv.task)
+    session_config.intra_op_parallelism_threads = run.num_intra_threads
+    session_config.inter_op_parallelism_threads = run.num_inter_threads
+    if config.cluster.num_ps_tasks:
+      cluster.log_variable_placement(task_index)
     if master and not is_chief:
-      cluster.wait_for_chief(master, fv.task)
+      cluster.wait_for_chief(master, task_index)
     try:
       with tf1.train.MonitoredTrainingSession(
-          master=master, is_chief=is_chief, checkpoint_dir=fv.train_dir,
+          master=master, is_chief=is_chief, checkpoint_dir=run.train_dir,
           scaffold=scaffold, hooks=hooks, save_checkpoint_secs=None,
           save_checkpoint_steps=None, save_summaries_secs=None, save_summaries_steps=None,
           log_step_count_steps=None, config=session_config,
           stop_grace_period_secs=STOP_GRACE_SECS) as session:
         # Written once the session restored or initialized the variables: a run that
         # fails before that leaves the flags of the run that wrote the checkpoints.
-        if flag_names and is_chief:
-          write_flags(fv, flag_names, fv.train_dir)
+        if config.flag_lines and is_chief:
+          write_flags(config.flag_lines, run.train_dir)
         while not session.should_stop():
           session.run(graph['train_op'])
     except DivergedError as error:
-      kept = tf.train.latest_checkpoint(fv.train_dir)
+      kept = tf.train.latest_checkpoint(run.train_dir)
       files.write_json_atomically(
-          os.path.join(fv.train_dir, results_file(fv.task)),
+          os.path.join(run.train_dir, results_file(task_index)),
           {'global_step': error.step, 'stopped': f'diverged at step {error.step}',
-           'diverged': error.what, 'checkpoint': kept, 'signal': None, 'task': fv.task})
+           'diverged': error.what, 'checkpoint': kept, 'signal': None, 'task': task_index})
       raise TrainingError(
           f'{error}; no checkpoint was written after that, the newest one, {kept}, holds '
           f'finite weights. Lower --learning_rate or check the data' if kept else
           f'{error}; no checkpoint was written. Lower --learning_rate or check the data'
       ) from None
   sync = graph['sync_optimizer'] is not None
-  if sync and not is_chief and progress.last_step < (fv.max_number_of_steps or 0):
+  if sync and not is_chief and progress.last_step < (run.max_number_of_steps or 0):
     logging.info('The chief ended the synchronous run at step %d', progress.last_step)
   # A worker stopped by a signal keeps the parameter servers for its restart; but a
   # synchronous chief's stop closes the token queue and so ends the run for every worker.
@@ -746,6 +807,6 @@ def _train(fv, flag_names, extra_hooks, task, is_chief):
              'signal': stop_on_signal.received,
              'stopped': stop_on_signal.received or 'finished',
              'param_count': graph['param_count'],
-             'task': fv.task}
-  files.write_json_atomically(os.path.join(fv.train_dir, results_file(fv.task)), results)
+             'task': task_index}
+  files.write_json_atomically(os.path.join(run.train_dir, results_file(task_index)), results)
   return results

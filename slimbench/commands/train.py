@@ -37,7 +37,7 @@ def main(argv):
   if len(argv) > 1:
     sys.exit(f'{usage.program()}: unexpected arguments {argv[1:]}')
   try:
-    results = training.train(flags.FLAGS, FLAG_NAMES)
+    results = training.train(train_flags.read_train_config(flags.FLAGS, FLAG_NAMES))
   except (ValueError, TimeoutError, training.TrainingError, files.UnwritableError) as error:
     logging.error('%s', error)
     sys.exit(f'{usage.program()}: {error}')

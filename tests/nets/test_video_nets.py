@@ -195,12 +195,13 @@ def test_a_training_step_on_synthetic_clips(name, graph):
   batch-norm updates with the step) on clips: loss finite, every variable moves."""
   num_classes = 5
   fv = flags.FlagValues()
-  train_flags.define_train_flags(fv)
+  flag_names = train_flags.define_train_flags(fv)
   fv(['train', f'--model_name={name}', f'--batch_size={SMALL_CLIPS[0]}',
       f'--train_image_size={SMALL_CLIPS[2]}', '--batch_norm_decay=0.9', '--random_seed=0'])
+  config = train_flags.read_train_config(fv, flag_names)
   dataset = synthetic.SyntheticDataset('train', image_size=SMALL_CLIPS[2],
                                        num_classes=num_classes)
-  built = training.build_train_graph(fv, dataset=dataset,
+  built = training.build_train_graph(config, dataset=dataset,
                                      batch_iterator=_Clips(SMALL_CLIPS, num_classes))
   variables = tf1.trainable_variables()
   gradients = tf.gradients(built['total_loss'], variables)

@@ -267,12 +267,13 @@ def test_script_from_another_folder_with_relative_paths_exits_1_on_a_failed_run(
 @pytest.mark.parametrize('optimizer, slot', [('adam', '/Adam'), ('rmsprop', '/RMSProp')])
 def test_throughput_training_step_is_trainings_own(optimizer, slot):
   fv = flags.FlagValues()
-  train_flags.define_train_flags(fv)
+  flag_names = train_flags.define_train_flags(fv)
   fv(['train', '--model_name=lenet', f'--optimizer={optimizer}', '--weight_decay=0.01',
       '--label_smoothing=0.1', '--batch_size=2', '--train_image_size=28'])
+  config = train_flags.read_train_config(fv, flag_names)
   with tf.Graph().as_default():
     images, labels = benchmark_worker.synthetic_inputs('lenet', 2, 28, 10)
-    step, graph = benchmark_worker.train_step(fv, images, labels, 10)
+    step, graph = benchmark_worker.train_step(config, images, labels, 10)
     names = [v.op.name for v in tf1.global_variables()]
     assert any(name.endswith(slot) for name in names)
     assert tf1.losses.get_regularization_losses()  # --weight_decay reached the model

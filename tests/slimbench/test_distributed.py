@@ -30,11 +30,12 @@ STEP_LINE = re.compile(r'\] step (\d+): loss = ')
 CLUSTER_TIMEOUT_SECS = 150
 
 
-def _flags(*args):
+def _config(*args):
+  """The TrainConfig of the training flags `args`, as the script reads them."""
   fv = flags.FlagValues()
-  train_flags.define_train_flags(fv)
+  names = train_flags.define_train_flags(fv)
   fv(['train', *args])
-  return fv
+  return train_flags.read_train_config(fv, names)
 
 
 def _lenet_args(train_dir, dataset_dir, *extra):
@@ -67,28 +68,31 @@ def _losses(lines):
 
 # ----- Which task a process is -----
 
-def test_task_from_flags_sets_the_deployment_flags():
-  fv = _flags('--job_name=worker', '--task=1', '--ps_hosts=127.0.0.1:2222',
-              '--worker_hosts=127.0.0.1:2223, 127.0.0.1:2224')
-  task = cluster.resolve(fv, environ={})
+def test_task_from_flags_resolves_the_deployment_settings():
+  given = _config('--job_name=worker', '--task=1', '--ps_hosts=127.0.0.1:2222',
+                  '--worker_hosts=127.0.0.1:2223, 127.0.0.1:2224').cluster
+  resolved, task = cluster.resolve(given, environ={})
   assert (task.job_name, task.task_index, task.is_chief) == ('worker', 1, False)
   assert task.worker_hosts == ('127.0.0.1:2223', '127.0.0.1:2224')
-  assert (fv.task, fv.num_ps_tasks, fv.worker_replicas) == (1, 1, 2)
-  assert cluster.resolve(_flags(), environ={}) is None
+  assert (resolved.task, resolved.num_ps_tasks, resolved.worker_replicas) == (1, 1, 2)
+  assert (given.num_ps_tasks, given.worker_replicas) == (0, 1)  # a new config, not an edit
+  one_machine = _config().cluster
+  assert cluster.resolve(one_machine, environ={}) == (one_machine, None)
 
 
 def test_task_from_tf_config_puts_the_chief_first():
   tf_config = {'cluster': {'chief': ['c:1'], 'worker': ['w:1', 'w:2'], 'ps': ['p:1', 'p:2']},
                'task': {'type': 'worker', 'index': 1}}
-  fv = _flags()
-  task = cluster.resolve(fv, environ={'TF_CONFIG': json.dumps(tf_config)})
+  resolved, task = cluster.resolve(_config().cluster,
+                                   environ={'TF_CONFIG': json.dumps(tf_config)})
   assert task.worker_hosts == ('c:1', 'w:1', 'w:2') and task.ps_hosts == ('p:1', 'p:2')
   assert (task.job_name, task.task_index, task.address) == ('worker', 2, 'w:2')
-  assert (fv.task, fv.num_ps_tasks, fv.worker_replicas) == (2, 2, 3)
+  assert (resolved.task, resolved.num_ps_tasks, resolved.worker_replicas) == (2, 2, 3)
   tf_config['task'] = {'type': 'chief', 'index': 0}
-  assert cluster.resolve(_flags(), environ={'TF_CONFIG': json.dumps(tf_config)}).is_chief
+  _, chief = cluster.resolve(_config().cluster, environ={'TF_CONFIG': json.dumps(tf_config)})
+  assert chief.is_chief
   tf_config['task'] = {'type': 'ps', 'index': 1}
-  ps = cluster.resolve(_flags(), environ={'TF_CONFIG': json.dumps(tf_config)})
+  _, ps = cluster.resolve(_config().cluster, environ={'TF_CONFIG': json.dumps(tf_config)})
   assert (ps.job_name, ps.device, ps.address) == ('ps', '/job:ps/task:1', 'p:2')
 
 
@@ -117,13 +121,13 @@ TF_CONFIG = json.dumps({'cluster': {'ps': ['p:1'], 'worker': ['w:1']},
 ])
 def test_bad_cluster_descriptions_fail_clearly(args, tf_config, message):
   with pytest.raises(ValueError, match=re.escape(message)):
-    cluster.resolve(_flags(*args), environ={'TF_CONFIG': tf_config})
+    cluster.resolve(_config(*args).cluster, environ={'TF_CONFIG': tf_config})
 
 
 def test_replicas_to_aggregate_needs_sync_replicas(tmp_path, mnist5k_dir):
-  fv = _flags(*_lenet_args(tmp_path, mnist5k_dir, '--replicas_to_aggregate=2'))
+  config = _config(*_lenet_args(tmp_path, mnist5k_dir, '--replicas_to_aggregate=2'))
   with pytest.raises(ValueError, match='--sync_replicas'):
-    training.train(fv)
+    training.train(config)
 
 
 # ----- Where a worker puts things -----
@@ -132,10 +136,10 @@ def test_replicas_to_aggregate_needs_sync_replicas(tmp_path, mnist5k_dir):
 def test_worker_graph_keeps_variables_on_the_ps_and_computes_on_its_own_task(mnist5k_dir,
                                                                               sync):
   extra = ['--sync_replicas', '--replicas_to_aggregate=2'] if sync else []
-  fv = _flags(*_lenet_args('/unused', mnist5k_dir, '--num_ps_tasks=2', '--worker_replicas=2',
-                           '--task=1', '--num_clones=2', *extra))
+  config = _config(*_lenet_args('/unused', mnist5k_dir, '--num_ps_tasks=2',
+                                '--worker_replicas=2', '--task=1', '--num_clones=2', *extra))
   with tf.Graph().as_default() as graph:
-    built = training.build_train_graph(fv)
+    built = training.build_train_graph(config)
     placement = cluster.log_variable_placement(1)
     variables = tf1.global_variables()
     assert placement == {'/job:ps/task:0': 9, '/job:ps/task:1': 8}, placement
@@ -189,8 +193,11 @@ def test_async_cluster_steps_add_up_and_every_process_exits_by_itself(tmp_path, 
   assert sum(loss for _, loss in losses[0][-3:]) / 3 < first_loss / 3, logs
   assert tf.train.load_checkpoint(train_dir).get_tensor('global_step') >= 40
   assert any('variables on /job:ps/task:0: 17' in line for line in chief_lines), logs
-  # Only the chief writes the flags; the ps stopped because both workers said they finished.
-  assert os.path.exists(os.path.join(train_dir, training.FLAGS_FILE))
+  # Only the chief writes the flags, with the replica counts the cluster gave; the ps
+  # stopped because both workers said they finished.
+  with open(os.path.join(train_dir, training.FLAGS_FILE)) as f:
+    written = f.read().split('\n')
+  assert {'--task=0', '--num_ps_tasks=1', '--worker_replicas=2'} <= set(written), written
   assert any('worker 0 finished' in line for line in ps_lines), logs
   assert any('worker 1 finished' in line for line in ps_lines), logs
 

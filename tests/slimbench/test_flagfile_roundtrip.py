@@ -75,7 +75,8 @@ def test_flags_txt_reads_back_every_flag_type(tmp_path):
   changed = [name for name in names if written[name].value != written[name].default]
   assert len(changed) == len(names), sorted(set(names) - set(changed))
 
-  training.write_flags(written, names, str(tmp_path))
+  training.write_flags(train_flags.read_train_config(written, names).flag_lines,
+                       str(tmp_path))
   text = (tmp_path / training.FLAGS_FILE).read_text()
   assert "['1', '2']" not in text
 
@@ -98,7 +99,7 @@ def test_flags_txt_of_a_run_with_list_flags_is_a_flagfile_of_the_script(tmp_path
   fv = flags.FlagValues()
   names = train_flags.define_train_flags(fv)
   fv(['train'] + first)
-  training.train(fv, names)
+  training.train(train_flags.read_train_config(fv, names))
   text = (train_dir / training.FLAGS_FILE).read_text()
   assert '--piecewise_learning_rates=0.01,0.005,0.001\n' in text, text
 

@@ -15,17 +15,19 @@ from slimbench import training
 tf1 = tf.compat.v1
 
 
-def _flags(**values):
+def _config(**values):
+  """The TrainConfig of the training flags `values`, as the script reads them."""
   fv = flags.FlagValues()
   names = train_flags.define_train_flags(fv)
   fv(['train'] + [f'--{key}={value}' for key, value in values.items()])
-  return fv, names
+  return train_flags.read_train_config(fv, names)
 
 
-def _rates(fv, steps, samples=100):
+def _rates(config, steps, samples=100):
   with tf.Graph().as_default():
     step = tf1.placeholder(tf.int64, [])
-    rate = optimization.configure_learning_rate(samples, step, fv)
+    rate = optimization.configure_learning_rate(samples, step, config.schedule,
+                                                config.run.batch_size)
     with tf1.Session() as sess:
       sess.run(tf1.global_variables_initializer())
       return [float(sess.run(rate, {step: s})) for s in steps]
@@ -33,16 +35,16 @@ def _rates(fv, steps, samples=100):
 
 def test_inverse_time():
   # 10 steps per epoch, decay over 2 epochs: rate / (1 + 0.95 * step / 20).
-  fv, _ = _flags(learning_rate_decay_type='inverse_time', learning_rate=0.1, batch_size=10,
-                 num_epochs_per_decay=2, learning_rate_decay_factor=0.95)
-  np.testing.assert_allclose(_rates(fv, [0, 20, 40]),
+  config = _config(learning_rate_decay_type='inverse_time', learning_rate=0.1, batch_size=10,
+                   num_epochs_per_decay=2, learning_rate_decay_factor=0.95)
+  np.testing.assert_allclose(_rates(config, [0, 20, 40]),
                              [0.1, 0.1 / 1.95, 0.1 / 2.9], rtol=1e-5)
 
 
 def test_piecewise_epoch_boundaries():
-  fv, _ = _flags(learning_rate_decay_type='piecewise', batch_size=10,
-                 piecewise_boundaries_epochs='1,3', piecewise_learning_rates='0.1,0.01,0.001')
-  np.testing.assert_allclose(_rates(fv, [0, 10, 11, 30, 31, 500]),
+  config = _config(learning_rate_decay_type='piecewise', batch_size=10,
+                   piecewise_boundaries_epochs='1,3', piecewise_learning_rates='0.1,0.01,0.001')
+  np.testing.assert_allclose(_rates(config, [0, 10, 11, 30, 31, 500]),
                              [0.1, 0.1, 0.01, 0.01, 0.001, 0.001], rtol=1e-5)
 
 
@@ -51,10 +53,10 @@ def test_piecewise_epoch_boundaries():
     ('3,1', '0.1,0.01,0.001', 'increase'),
 ])
 def test_piecewise_rejects_inconsistent_flags(boundaries, rates, message):
-  fv, _ = _flags(learning_rate_decay_type='piecewise', piecewise_boundaries_epochs=boundaries,
-                 piecewise_learning_rates=rates)
+  config = _config(learning_rate_decay_type='piecewise', piecewise_boundaries_epochs=boundaries,
+                   piecewise_learning_rates=rates)
   with pytest.raises(ValueError, match=message):
-    _rates(fv, [0])
+    _rates(config, [0])
 
 
 def _write_metrics(path, rows):
@@ -67,12 +69,14 @@ def _write_metrics(path, rows):
 
 def test_plateau_divides_the_rate_when_the_metric_stalls(tmp_path):
   metrics = tmp_path / 'eval_results.csv'
-  fv, _ = _flags(learning_rate_decay_type='plateau', learning_rate=0.01,
-                 plateau_metric_file=str(metrics), plateau_patience=2, plateau_factor=10)
+  config = _config(learning_rate_decay_type='plateau', learning_rate=0.01,
+                   plateau_metric_file=str(metrics), plateau_patience=2, plateau_factor=10)
   with tf.Graph().as_default():
     step = tf1.train.get_or_create_global_step()
-    rate = optimization.configure_learning_rate(100, step, fv)
-    hook = optimization.schedule_hooks(fv)[0]
+    rate = optimization.configure_learning_rate(100, step, config.schedule,
+                                                config.run.batch_size)
+    hook = optimization.schedule_hooks(config.schedule, config.run.train_dir,
+                                       config.run.log_every_n_steps)[0]
     with tf1.Session() as sess:
       sess.run(tf1.global_variables_initializer())
       hook.update(sess)  # no evaluations yet
@@ -95,34 +99,34 @@ def test_plateau_rate_survives_a_restart(tmp_path, mnist5k_dir):
                 dataset_dir=mnist5k_dir, batch_size=8, num_readers=1,
                 learning_rate_decay_type='plateau', learning_rate=0.01, optimizer='sgd',
                 plateau_metric_file=str(metrics), plateau_patience=2, log_every_n_steps=1)
-  fv, names = _flags(max_number_of_steps=2, **common)
-  training.train(fv, names)
+  config = _config(max_number_of_steps=2, **common)
+  training.train(config)
   assert tf.train.load_checkpoint(train_dir).get_tensor(
       'plateau/learning_rate') == pytest.approx(0.001)
   # A resumed run starts from the lowered rate, not from --learning_rate.
   _write_metrics(metrics, [])
-  fv, names = _flags(max_number_of_steps=3, **common)
-  training.train(fv, names)
+  config = _config(max_number_of_steps=3, **common)
+  training.train(config)
   assert tf.train.load_checkpoint(train_dir).get_tensor(
       'plateau/learning_rate') == pytest.approx(0.001)
 
 
 def test_cosine_after_warmup_down_to_its_floor():
   # 10 steps per epoch: 1 epoch of warm-up (steps 0-9), then 4 epochs (40 steps) of cosine.
-  fv, _ = _flags(learning_rate_decay_type='cosine', learning_rate=0.1, end_learning_rate=0.001,
-                 batch_size=10, warmup_epochs=1, num_epochs_per_decay=4)
+  config = _config(learning_rate_decay_type='cosine', learning_rate=0.1, end_learning_rate=0.001,
+                   batch_size=10, warmup_epochs=1, num_epochs_per_decay=4)
   steps = [0, 4, 10, 20, 30, 50, 80]
   half_cosine = lambda t: 0.001 + 0.099 * 0.5 * (1 + np.cos(np.pi * t))
   expected = [0.01, 0.05, 0.1, half_cosine(0.25), 0.0505, 0.001, 0.001]
-  np.testing.assert_allclose(_rates(fv, steps), expected, rtol=1e-5)
+  np.testing.assert_allclose(_rates(config, steps), expected, rtol=1e-5)
   assert expected[3] == pytest.approx(0.085502, abs=1e-6)
 
 
 def test_cosine_floor_above_the_rate_is_an_error():
-  fv, _ = _flags(learning_rate_decay_type='cosine', learning_rate=0.001,
-                 end_learning_rate=0.01)
+  config = _config(learning_rate_decay_type='cosine', learning_rate=0.001,
+                   end_learning_rate=0.01)
   with pytest.raises(ValueError, match='--end_learning_rate=0.01 is the floor'):
-    _rates(fv, [0])
+    _rates(config, [0])
 
 
 @pytest.mark.parametrize('flag', ['--clip_gradient_norm=-1', '--end_learning_rate=-0.1'])
@@ -164,10 +168,10 @@ def test_one_sgd_step_moves_the_weights_by_lr_times_the_clip(tmp_path, mnist5k_d
                 batch_size=2, num_readers=1, optimizer='sgd', learning_rate=0.5,
                 learning_rate_decay_type='fixed', weight_decay=0.0, random_seed=3,
                 max_number_of_steps=1)
-  fv, names = _flags(train_dir=str(tmp_path / 'clipped'), clip_gradient_norm=0.002,
-                     **common)
-  training.train(fv, names)
+  config = _config(train_dir=str(tmp_path / 'clipped'), clip_gradient_norm=0.002,
+                   **common)
+  training.train(config)
   assert _update_norm(tmp_path / 'clipped') == pytest.approx(0.5 * 0.002, rel=1e-4)
-  fv, names = _flags(train_dir=str(tmp_path / 'free'), **common)
-  training.train(fv, names)
+  config = _config(train_dir=str(tmp_path / 'free'), **common)
+  training.train(config)
   assert _update_norm(tmp_path / 'free') > 10 * 0.5 * 0.002  # the bound did bind

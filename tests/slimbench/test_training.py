@@ -22,12 +22,13 @@ tf1 = tf.compat.v1
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _flags(**values):
+def _config(**values):
+  """The TrainConfig of the training flags `values`, as the script reads them."""
   fv = flags.FlagValues()
   names = train_flags.define_train_flags(fv)
   argv = ['train'] + [f'--{key}={value}' for key, value in values.items()]
   fv(argv)
-  return fv, names
+  return train_flags.read_train_config(fv, names)
 
 
 def _lenet(train_dir, dataset_dir, **values):
@@ -36,7 +37,7 @@ def _lenet(train_dir, dataset_dir, **values):
                   weight_decay=0.0, batch_size=32, random_seed=1, num_readers=1,
                   num_preprocessing_threads=2, log_every_n_steps=50)
   settings.update(values)
-  return _flags(**settings)
+  return _config(**settings)
 
 
 def _variables(checkpoint_dir):
@@ -57,8 +58,8 @@ def _assert_beats_chance(checkpoint_dir, eval_dir, dataset_dir):
 
 
 def test_lenet_loss_falls_and_beats_chance(tmp_path, mnist5k_dir):
-  fv, names = _lenet(str(tmp_path / 'lenet'), mnist5k_dir, max_number_of_steps=150)
-  results = training.train(fv, names)
+  config = _lenet(str(tmp_path / 'lenet'), mnist5k_dir, max_number_of_steps=150)
+  results = training.train(config)
   assert results['global_step'] == 150
   with open(tmp_path / 'lenet' / training.RESULTS_FILE) as f:
     assert f.read()
@@ -75,23 +76,23 @@ def test_lenet_loss_falls_and_beats_chance(tmp_path, mnist5k_dir):
 
 def test_resume_continues_the_global_step(tmp_path, mnist5k_dir):
   train_dir = str(tmp_path / 'resume')
-  fv, names = _lenet(train_dir, mnist5k_dir, max_number_of_steps=4)
-  training.train(fv, names)
-  fv, names = _lenet(train_dir, mnist5k_dir, max_number_of_steps=7)
-  results = training.train(fv, names)
+  config = _lenet(train_dir, mnist5k_dir, max_number_of_steps=4)
+  training.train(config)
+  config = _lenet(train_dir, mnist5k_dir, max_number_of_steps=7)
+  results = training.train(config)
   assert results['global_step'] == 7
   assert results['steps_run'] == 3
 
 
 def test_fine_tune_restores_all_but_excluded_scopes(tmp_path, mnist5k_dir):
   source = str(tmp_path / 'source')
-  fv, names = _lenet(source, mnist5k_dir, max_number_of_steps=3)
-  training.train(fv, names)
+  config = _lenet(source, mnist5k_dir, max_number_of_steps=3)
+  training.train(config)
   # SGD at rate 0 leaves every variable as it was initialized or restored.
-  fv, names = _lenet(str(tmp_path / 'tuned'), mnist5k_dir, max_number_of_steps=1,
-                     optimizer='sgd', learning_rate=0.0, checkpoint_path=source,
-                     checkpoint_exclude_scopes='LeNet/fc4', random_seed=99)
-  training.train(fv, names)
+  config = _lenet(str(tmp_path / 'tuned'), mnist5k_dir, max_number_of_steps=1,
+                  optimizer='sgd', learning_rate=0.0, checkpoint_path=source,
+                  checkpoint_exclude_scopes='LeNet/fc4', random_seed=99)
+  training.train(config)
   before, after = _variables(source), _variables(str(tmp_path / 'tuned'))
   for name, value in before.items():
     if name.startswith('LeNet/fc4'):
@@ -102,11 +103,11 @@ def test_fine_tune_restores_all_but_excluded_scopes(tmp_path, mnist5k_dir):
 
 def test_trainable_scopes_leave_the_others_unchanged(tmp_path, mnist5k_dir):
   source = str(tmp_path / 'source')
-  fv, names = _lenet(source, mnist5k_dir, max_number_of_steps=2)
-  training.train(fv, names)
-  fv, names = _lenet(str(tmp_path / 'top'), mnist5k_dir, max_number_of_steps=3,
-                     checkpoint_path=source, trainable_scopes='LeNet/fc4')
-  training.train(fv, names)
+  config = _lenet(source, mnist5k_dir, max_number_of_steps=2)
+  training.train(config)
+  config = _lenet(str(tmp_path / 'top'), mnist5k_dir, max_number_of_steps=3,
+                  checkpoint_path=source, trainable_scopes='LeNet/fc4')
+  training.train(config)
   before, after = _variables(source), _variables(str(tmp_path / 'top'))
   assert not np.allclose(before['LeNet/fc4/weights'], after['LeNet/fc4/weights'])
   for name in ('LeNet/conv1/weights', 'LeNet/conv2/biases', 'LeNet/fc3/weights'):
@@ -115,27 +116,27 @@ def test_trainable_scopes_leave_the_others_unchanged(tmp_path, mnist5k_dir):
 
 def test_checkpoint_path_is_ignored_once_train_dir_has_one(tmp_path, mnist5k_dir):
   train_dir = str(tmp_path / 'own')
-  fv, names = _lenet(train_dir, mnist5k_dir, max_number_of_steps=2)
-  training.train(fv, names)
-  fv, names = _lenet(train_dir, mnist5k_dir, max_number_of_steps=3,
-                     checkpoint_path=str(tmp_path / 'does_not_matter'))
-  assert training.train(fv, names)['global_step'] == 3
+  config = _lenet(train_dir, mnist5k_dir, max_number_of_steps=2)
+  training.train(config)
+  config = _lenet(train_dir, mnist5k_dir, max_number_of_steps=3,
+                  checkpoint_path=str(tmp_path / 'does_not_matter'))
+  assert training.train(config)['global_step'] == 3
 
 
 def test_class_count_mismatch_says_which_flag(tmp_path, mnist5k_dir):
   source = str(tmp_path / 'source')
-  fv, names = _lenet(source, mnist5k_dir, max_number_of_steps=1)
-  training.train(fv, names)
-  fv, names = _lenet(str(tmp_path / 'nine'), mnist5k_dir, max_number_of_steps=1,
-                     labels_offset=1, checkpoint_path=source)
+  config = _lenet(source, mnist5k_dir, max_number_of_steps=1)
+  training.train(config)
+  config = _lenet(str(tmp_path / 'nine'), mnist5k_dir, max_number_of_steps=1,
+                  labels_offset=1, checkpoint_path=source)
   with pytest.raises(ValueError, match='--checkpoint_exclude_scopes=LeNet/fc4'):
-    training.train(fv, names)
+    training.train(config)
 
 
 def test_two_clones_train(tmp_path, mnist5k_dir):
-  fv, names = _lenet(str(tmp_path / 'clones'), mnist5k_dir, max_number_of_steps=3,
-                     num_clones=2, batch_size=8)
-  results = training.train(fv, names)
+  config = _lenet(str(tmp_path / 'clones'), mnist5k_dir, max_number_of_steps=3,
+                  num_clones=2, batch_size=8)
+  results = training.train(config)
   assert results['global_step'] == 3
   graph_variables = _variables(str(tmp_path / 'clones'))
   assert 'LeNet/conv1/weights' in graph_variables  # one shared set, no clone copies
@@ -143,9 +144,9 @@ def test_two_clones_train(tmp_path, mnist5k_dir):
 
 def test_fp16_training_learns_into_a_float32_checkpoint(tmp_path, mnist5k_dir):
   train_dir = str(tmp_path / 'fp16')
-  fv, names = _lenet(train_dir, mnist5k_dir, max_number_of_steps=100, use_fp16=True,
-                     weight_decay=4e-5)
-  results = training.train(fv, names)
+  config = _lenet(train_dir, mnist5k_dir, max_number_of_steps=100, use_fp16=True,
+                  weight_decay=4e-5)
+  results = training.train(config)
   assert results['global_step'] == 100
   reader = tf.train.load_checkpoint(train_dir)
   dtypes = reader.get_variable_to_dtype_map()
@@ -156,10 +157,10 @@ def test_fp16_training_learns_into_a_float32_checkpoint(tmp_path, mnist5k_dir):
 
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_checkpoint(tmp_path, mnist5k_dir):
   train_dir = str(tmp_path / 'nan')
-  fv, names = _lenet(train_dir, mnist5k_dir, max_number_of_steps=50, optimizer='sgd',
-                     learning_rate=1e12)
+  config = _lenet(train_dir, mnist5k_dir, max_number_of_steps=50, optimizer='sgd',
+                  learning_rate=1e12)
   with pytest.raises(training.TrainingError, match='NaN or Inf'):
-    training.train(fv, names)
+    training.train(config)
   weights = _variables(train_dir)['LeNet/conv1/weights']
   assert np.all(np.isfinite(weights))
 
@@ -171,24 +172,25 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_checkpoint(tmp_path, mn
     ({'fp16_loss_scale': 128}, 'add --use_fp16'),
 ])
 def test_bad_flags_fail_clearly(tmp_path, mnist5k_dir, values, message):
-  fv, names = _lenet(str(tmp_path / 'bad'), mnist5k_dir, **values)
+  config = _lenet(str(tmp_path / 'bad'), mnist5k_dir, **values)
   with pytest.raises(ValueError, match=message):
-    training.train(fv, names)
+    training.train(config)
 
 
 def test_missing_dataset_dir_fails_clearly(tmp_path):
-  fv, names = _flags(train_dir=str(tmp_path), model_name='lenet', dataset_name='mnist5k')
+  config = _config(train_dir=str(tmp_path), model_name='lenet', dataset_name='mnist5k')
   with pytest.raises(ValueError, match='--dataset_dir is required'):
-    training.train(fv, names)
+    training.train(config)
 
 
 @pytest.mark.parametrize('optimizer', optimization.OPTIMIZERS)
 def test_every_optimizer_takes_a_step(optimizer, graph):
-  fv, _ = _flags(optimizer=optimizer, learning_rate=0.1)
+  config = _config(optimizer=optimizer, learning_rate=0.1)
   weights = tf1.get_variable('w', initializer=tf.constant([1.0, -2.0]))
   loss = tf.reduce_sum(tf.square(weights))
   step = tf1.train.get_or_create_global_step()
-  train_op = optimization.configure_optimizer(0.1, fv).minimize(loss, global_step=step)
+  optimizer = optimization.configure_optimizer(0.1, config.optimizer)
+  train_op = optimizer.minimize(loss, global_step=step)
   with tf1.Session() as sess:
     sess.run(tf1.global_variables_initializer())
     before = sess.run(loss)
@@ -204,21 +206,23 @@ def test_every_optimizer_takes_a_step(optimizer, graph):
     ('polynomial', [0, 10, 20, 30], [0.1, 0.0505, 0.001, 0.001]),
 ])
 def test_learning_rate_schedules(decay_type, steps, expected, graph):
-  fv, _ = _flags(learning_rate_decay_type=decay_type, learning_rate=0.1, batch_size=10,
-                 num_epochs_per_decay=2, learning_rate_decay_factor=0.5,
-                 end_learning_rate=0.001)
+  config = _config(learning_rate_decay_type=decay_type, learning_rate=0.1, batch_size=10,
+                   num_epochs_per_decay=2, learning_rate_decay_factor=0.5,
+                   end_learning_rate=0.001)
   step = tf1.placeholder(tf.int64, [])
-  rate = optimization.configure_learning_rate(100, step, fv)
+  rate = optimization.configure_learning_rate(100, step, config.schedule,
+                                              config.run.batch_size)
   with tf1.Session() as sess:
     values = [sess.run(rate, {step: s}) for s in steps]
   np.testing.assert_allclose(values, expected, rtol=1e-5)
 
 
 def test_warmup_ramps_up_then_hands_over_to_the_schedule(graph):
-  fv, _ = _flags(learning_rate_decay_type='fixed', learning_rate=0.1, batch_size=10,
-                 warmup_epochs=1)
+  config = _config(learning_rate_decay_type='fixed', learning_rate=0.1, batch_size=10,
+                   warmup_epochs=1)
   step = tf1.placeholder(tf.int64, [])
-  rate = optimization.configure_learning_rate(100, step, fv)
+  rate = optimization.configure_learning_rate(100, step, config.schedule,
+                                              config.run.batch_size)
   with tf1.Session() as sess:
     values = [sess.run(rate, {step: s}) for s in (0, 4, 9, 10, 50)]
   np.testing.assert_allclose(values, [0.01, 0.05, 0.1, 0.1, 0.1], rtol=1e-5)

@@ -26,7 +26,7 @@ def _train(train_dir, dataset_dir, extra_hooks=(), **values):
   fv = flags.FlagValues()
   names = train_flags.define_train_flags(fv)
   fv(['train'] + [f'--{key}={value}' for key, value in settings.items()])
-  return training.train(fv, names, extra_hooks=extra_hooks)
+  return training.train(train_flags.read_train_config(fv, names), extra_hooks=extra_hooks)
 
 
 def _step_lines(caplog):

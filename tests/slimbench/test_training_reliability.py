@@ -71,7 +71,7 @@ def _in_process_lenet(train_dir, dataset_dir, steps, **values):
                   max_number_of_steps=steps)
   settings.update(values)
   fv(['train'] + [f'--{key}={value}' for key, value in settings.items()])
-  return training.train(fv, names)
+  return training.train(train_flags.read_train_config(fv, names))
 
 
 def _read_back(checkpoint):

@@ -35,11 +35,12 @@ def _script(name, *args):
                         capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
 
 
-def _train_flags(*argv):
+def _train_config(*argv):
+  """The TrainConfig of the training flags `argv`, as the script reads them."""
   fv = flags.FlagValues()
-  train_flags.define_train_flags(fv)
+  names = train_flags.define_train_flags(fv)
   fv(['train', *argv])
-  return fv
+  return train_flags.read_train_config(fv, names)
 
 
 def test_synthetic_clips_batch_as_frames_of_the_model_size():
@@ -98,10 +99,10 @@ def test_train_script_refuses_a_video_model_on_a_real_dataset_in_one_line(tmp_pa
 def test_num_frames_is_refused_for_an_image_model():
   with pytest.raises(ValueError, match='--num_frames applies to video models only; lenet '
                                        'is an image model'):
-    training.check_flags(_train_flags('--model_name=lenet', '--dataset_name=synthetic',
+    training.check_config(_train_config('--model_name=lenet', '--dataset_name=synthetic',
+                                        '--num_frames=4'))
+  training.check_config(_train_config('--model_name=i3d', '--dataset_name=synthetic',
                                       '--num_frames=4'))
-  training.check_flags(_train_flags('--model_name=i3d', '--dataset_name=synthetic',
-                                    '--num_frames=4'))
 
 
 def _csv_rows(path):
