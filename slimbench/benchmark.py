@@ -14,6 +14,7 @@ throughput.csv, results.md and PNG plots with error bars.
 import atexit
 import csv
 import ctypes
+import dataclasses
 import hashlib
 import io
 import itertools
@@ -24,8 +25,8 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Optional
 
-from absl import flags
 from absl import logging
 
 from slimbench.datasets import dataset_utils
@@ -36,7 +37,9 @@ from slimbench import files
 from slimbench import precision
 from slimbench import run_spec
 from slimbench import statistics
-from slimbench import train_flags
+from slimbench.config import DataConfig
+from slimbench.config import PreprocessingConfig
+from slimbench.config import RunConfig
 
 RESULT_FILE = run_spec.RESULT_FILE
 SPEC_FILE = run_spec.SPEC_FILE
@@ -116,64 +119,36 @@ THROUGHPUT_COLUMNS = ('model', 'mode', 'optimizer', 'data', 'precision', 'batch_
                       'flags') + PROVENANCE_COLUMNS
 
 
-def define_benchmark_flags(fv):
-  """The runner's flags, plus every training flag (passed through to each run)."""
-  train_flag_names = train_flags.define_train_flags(fv)
-  flags.DEFINE_enum('study', 'both', ['throughput', 'train', 'both'],
-                    'train: train and evaluate each model x optimizer x seed; throughput: '
-                    'time training and inference steps; both (the main job).',
-                    flag_values=fv)
-  flags.DEFINE_list('models', None, 'Models or shell patterns of registered names (e.g. '
-                    'resnet_v1_*). By default the training study trains '
-                    f'{",".join(DEFAULT_TRAIN_MODELS)} and the throughput study times '
-                    f'{",".join(DEFAULT_THROUGHPUT_MODELS)}.', flag_values=fv)
-  flags.DEFINE_list('optimizers', ['momentum', 'adam'], 'Training study: optimizers to '
-                    'compare. (The throughput study\'s training step takes --optimizer.)',
-                    flag_values=fv)
-  flags.DEFINE_list('learning_rates', [], 'Training study: learning rates to compare; by '
-                    'default one per optimizer that suits it (momentum 0.01, adam 0.001, '
-                    '...).', flag_values=fv)
-  flags.DEFINE_list('batch_sizes', None, 'Batch sizes (per clone); by default '
-                    f'{",".join(DEFAULT_TRAIN_BATCH_SIZES)} for training and '
-                    f'{",".join(DEFAULT_THROUGHPUT_BATCH_SIZES)} for throughput.',
-                    flag_values=fv)
-  flags.DEFINE_integer('eval_crops', 1, 'Training study: crops per evaluated image, 1 (the '
-                       'central crop) or 10 (four corners and the centre, and their mirror '
-                       'images; softmax averaged), as eval_image_classifier.py --eval_crops.',
-                       flag_values=fv)
-  flags.DEFINE_list('seeds', ['0', '1'], 'Training study: each configuration is trained '
-                    'once per seed (--random_seed of the run); the summary gives the mean '
-                    'and its 95% interval over them.', flag_values=fv)
-  flags.DEFINE_string('output_dir', os.path.join(WORK_ROOT, 'runs', 'benchmark'),
-                      'Root folder of the study: one sub-folder per run; the tables cover '
-                      'every run in it.', flag_values=fv)
-  flags.DEFINE_integer('eval_points', 4, 'Evaluations per training run (accuracy over '
-                       'time), evenly spaced.', lower_bound=1, flag_values=fv)
-  flags.DEFINE_float('target_accuracy', 0.9, 'Accuracy whose time to reach is recorded.',
-                     lower_bound=0.0, upper_bound=1.0, flag_values=fv)
-  flags.DEFINE_string('eval_split_name', 'test', 'Held-out split to evaluate on.',
-                      flag_values=fv)
-  flags.DEFINE_list('modes', ['train', 'inference'], 'Throughput study modes.',
-                    flag_values=fv)
-  flags.DEFINE_list('throughput_data', ['synthetic'], 'Throughput: where the images come '
-                    'from: synthetic (held in memory), real (--dataset_name/--dataset_dir '
-                    'through the training input pipeline, with each model\'s own '
-                    'preprocessing unless --preprocessing_name is given), or both.',
-                    flag_values=fv)
-  flags.DEFINE_integer('warmup_steps', 1, 'Throughput: untimed steps after the first.',
-                       lower_bound=0, flag_values=fv)
-  flags.DEFINE_integer('timed_steps', 5, 'Throughput: timed steps.', lower_bound=2,
-                       flag_values=fv)
-  flags.DEFINE_integer('image_size', None, 'Throughput: image side; by default each '
-                       'model\'s own (training uses --train_image_size).', lower_bound=1,
-                       flag_values=fv)
-  flags.DEFINE_integer('run_timeout_secs', None, 'Stop a run (its whole process group) '
-                       'after this many seconds of wall-clock time.', lower_bound=1,
-                       flag_values=fv)
-  flags.DEFINE_boolean('plots', True, 'Write PNG plots (needs matplotlib).', flag_values=fv)
-  for name, value in MAIN_JOB_DEFAULTS.items():
-    fv.set_default(name, value)
-  return train_flag_names
+@dataclasses.dataclass(frozen=True)
+class StudyConfig:
+  """A study: the runner's own settings (the flags of the same names), and what every
+  run is trained with."""
+  study: str = 'both'
+  models: Optional[tuple] = None
+  optimizers: tuple = ('momentum', 'adam')
+  learning_rates: tuple = ()
+  batch_sizes: Optional[tuple] = None
+  eval_crops: int = 1
+  seeds: tuple = ('0', '1')
+  output_dir: str = ''
+  eval_points: int = 4
+  target_accuracy: float = 0.9
+  eval_split_name: str = 'test'
+  modes: tuple = ('train', 'inference')
+  throughput_data: tuple = ('synthetic',)
+  warmup_steps: int = 1
+  timed_steps: int = 5
+  image_size: Optional[int] = None
+  run_timeout_secs: Optional[int] = None
+  plots: bool = True
+  # The training settings the runner itself reads.
+  data: DataConfig = DataConfig()
+  run: RunConfig = RunConfig()
+  preprocessing: PreprocessingConfig = PreprocessingConfig()
+  # Every training flag with a value, (name, `--name=value`): each run is given them.
+  train_flag_lines: tuple = ()
+  # The flags set on the command line (a flag set per run must not be).
+  given: frozenset = frozenset()
 
 
 def expand_models(patterns):
@@ -192,56 +167,57 @@ def expand_models(patterns):
   return names
 
 
-def _check_flags(fv):
+def check_study(study):
+  """Raises ValueError naming the flag for a study that cannot run as given."""
   for name, plural in PER_RUN_FLAGS.items():
-    if fv[name].present:
+    if name in study.given:
       raise ValueError(f'--{name}: the benchmark sets it per run; use {plural}')
-  if fv.study == 'train':
+  if study.study == 'train':
     for name, plural in (('optimizer', '--optimizers'), ('learning_rate', '--learning_rates')):
-      if fv[name].present:
+      if name in study.given:
         raise ValueError(f'--{name} sets the throughput study\'s training step; the '
                          f'training study compares {plural}')
-  if fv.study == 'throughput':
+  if study.study == 'throughput':
     for name, single in (('optimizers', '--optimizer'), ('learning_rates', '--learning_rate'),
                          ('seeds', None), ('eval_crops', None)):
-      if fv[name].present:
+      if name in study.given:
         raise ValueError(f'--{name} belongs to the training study' + (
             f'; the throughput study\'s training step takes {single}' if single else ''))
-  for optimizer in fv.optimizers:
+  for optimizer in study.optimizers:
     if optimizer not in DEFAULT_LEARNING_RATES:
       raise ValueError(f'--optimizers: {optimizer!r} is not one of '
                        f'{", ".join(DEFAULT_LEARNING_RATES)}')
-  for mode in fv.modes:
+  for mode in study.modes:
     if mode not in ('train', 'inference'):
       raise ValueError(f'--modes: {mode!r} is not train or inference')
-  precision.check_config(fv.use_fp16, fv.fp16_loss_scale)
-  for data in fv.throughput_data:
+  precision.check_config(study.run.use_fp16, study.run.fp16_loss_scale)
+  for data in study.throughput_data:
     if data not in ('synthetic', 'real'):
       raise ValueError(f'--throughput_data: {data!r} is not synthetic or real')
-  for value in fv.batch_sizes or []:
+  for value in study.batch_sizes or []:
     if not value.isdigit() or int(value) < 1:
       raise ValueError(f'--batch_sizes: {value!r} is not a positive whole number')
-  for value in fv.learning_rates:
+  for value in study.learning_rates:
     try:
       float(value)
     except ValueError:
       raise ValueError(f'--learning_rates: {value!r} is not a number') from None
-  evaluation.check_eval_crops(fv.eval_crops)
-  if not fv.seeds:
+  evaluation.check_eval_crops(study.eval_crops)
+  if not study.seeds:
     raise ValueError('--seeds: give at least one seed')
-  for value in fv.seeds:
+  for value in study.seeds:
     if not value.lstrip('-').isdigit():
       raise ValueError(f'--seeds: {value!r} is not a whole number')
 
 
-def ensure_dataset(fv):
+def ensure_dataset(data):
   """The dataset folder; a built-in dataset is converted there first if it is not yet."""
-  dataset_dir = fv.dataset_dir or os.path.join(WORK_ROOT, 'data', fv.dataset_name)
-  if fv.dataset_name in BUILT_IN_DATASETS and not os.path.exists(
+  dataset_dir = data.dataset_dir or os.path.join(WORK_ROOT, 'data', data.dataset_name)
+  if data.dataset_name in BUILT_IN_DATASETS and not os.path.exists(
       os.path.join(dataset_dir, 'dataset_info.json')):
-    logging.info('Converting the built-in %s dataset into %s', fv.dataset_name, dataset_dir)
+    logging.info('Converting the built-in %s dataset into %s', data.dataset_name, dataset_dir)
     from slimbench.datasets import converters  # pylint: disable=g-import-not-at-top
-    converters.get_spec(fv.dataset_name).convert(dataset_dir)
+    converters.get_spec(data.dataset_name).convert(dataset_dir)
   return dataset_dir
 
 
@@ -272,16 +248,11 @@ def dataset_identity(dataset_name, dataset_dir):
   return f'{dataset_name}@files-{digest.hexdigest()[:12]}'
 
 
-def _forwarded_flags(fv, train_flag_names, exclude):
+def _forwarded_flags(study, exclude):
   """Every training flag with a value, as --name=value, except those in `exclude`."""
-  forwarded = []
-  for name in train_flag_names:
-    if name in PER_RUN_FLAGS or name in SPEC_FIELD_FLAGS or name in exclude:
-      continue
-    serialized = fv[name].serialize()
-    if serialized:
-      forwarded.append(serialized)
-  return sorted(forwarded)
+  return sorted(line for name, line in study.train_flag_lines
+                if name not in PER_RUN_FLAGS and name not in SPEC_FIELD_FLAGS and
+                name not in exclude)
 
 
 def _for_model(forwarded, model):
@@ -294,55 +265,55 @@ def _for_model(forwarded, model):
   return tuple(arg for arg in forwarded if not arg.startswith(skipped))
 
 
-def _precision(fv):
-  return 'fp16' if fv.use_fp16 else 'fp32'
+def _precision(study):
+  return 'fp16' if study.run.use_fp16 else 'fp32'
 
 
-def _train_models(fv):
-  return expand_models(fv.models or DEFAULT_TRAIN_MODELS)
-
-
-def plan_train_runs(fv, train_flag_names, dataset_dir):
+def plan_train_runs(study, dataset_dir):
   """(spec, run folder) of each run of the training study."""
-  forwarded = _forwarded_flags(fv, train_flag_names, exclude=('optimizer', 'learning_rate'))
-  dataset = dataset_identity(fv.dataset_name, dataset_dir)
+  forwarded = _forwarded_flags(study, exclude=('optimizer', 'learning_rate'))
+  dataset = dataset_identity(study.data.dataset_name, dataset_dir)
   runs = []
   for model, optimizer, batch_size in itertools.product(
-      _train_models(fv), fv.optimizers, fv.batch_sizes or DEFAULT_TRAIN_BATCH_SIZES):
-    rates = fv.learning_rates or [str(DEFAULT_LEARNING_RATES[optimizer])]
-    image_size = fv.train_image_size or nets_factory.model_info(model).default_image_size
-    for rate, seed in itertools.product(rates, fv.seeds):
+      expand_models(study.models or DEFAULT_TRAIN_MODELS), study.optimizers,
+      study.batch_sizes or DEFAULT_TRAIN_BATCH_SIZES):
+    rates = study.learning_rates or [str(DEFAULT_LEARNING_RATES[optimizer])]
+    image_size = (study.run.train_image_size or
+                  nets_factory.model_info(model).default_image_size)
+    for rate, seed in itertools.product(rates, study.seeds):
       spec = run_spec.TrainRun(
           model=model, optimizer=optimizer, learning_rate=rate, batch_size=int(batch_size),
-          image_size=image_size, steps=fv.max_number_of_steps, seed=int(seed),
-          precision=_precision(fv), dataset=dataset, eval_split=fv.eval_split_name,
-          eval_points=fv.eval_points, eval_crops=fv.eval_crops,
+          image_size=image_size, steps=study.run.max_number_of_steps, seed=int(seed),
+          precision=_precision(study), dataset=dataset, eval_split=study.eval_split_name,
+          eval_points=study.eval_points, eval_crops=study.eval_crops,
           train_flags=_for_model(forwarded, model),
           dataset_dir=dataset_dir)
-      runs.append((spec, os.path.join(fv.output_dir, 'train', run_spec.folder_name(spec))))
+      runs.append((spec, os.path.join(study.output_dir, 'train', run_spec.folder_name(spec))))
   return runs
 
 
-def plan_throughput_runs(fv, train_flag_names, dataset_dir=None, peak_gflops=None):
+def plan_throughput_runs(study, dataset_dir=None, peak_gflops=None):
   """(spec, run folder) of each run of the throughput study; real data needs dataset_dir."""
   # Real images go through each model's own preprocessing unless the user names one (the
   # main job's lenet preprocessing is for its training comparison).
-  exclude = () if fv['preprocessing_name'].present else ('preprocessing_name',)
-  forwarded = _forwarded_flags(fv, train_flag_names, exclude=exclude)
-  models = expand_models(fv.models or DEFAULT_THROUGHPUT_MODELS)
+  exclude = () if 'preprocessing_name' in study.given else ('preprocessing_name',)
+  forwarded = _forwarded_flags(study, exclude=exclude)
+  models = expand_models(study.models or DEFAULT_THROUGHPUT_MODELS)
   runs = []
   for model, batch_size, mode, data in itertools.product(
-      models, fv.batch_sizes or DEFAULT_THROUGHPUT_BATCH_SIZES, fv.modes,
-      fv.throughput_data):
+      models, study.batch_sizes or DEFAULT_THROUGHPUT_BATCH_SIZES, study.modes,
+      study.throughput_data):
     spec = run_spec.ThroughputRun(
         model=model, mode=mode, data=data, batch_size=int(batch_size),
-        image_size=fv.image_size or nets_factory.model_info(model).default_image_size,
-        warmup_steps=fv.warmup_steps, timed_steps=fv.timed_steps, precision=_precision(fv),
-        dataset=(dataset_identity(fv.dataset_name, dataset_dir) if data == 'real'
+        image_size=study.image_size or nets_factory.model_info(model).default_image_size,
+        warmup_steps=study.warmup_steps, timed_steps=study.timed_steps,
+        precision=_precision(study),
+        dataset=(dataset_identity(study.data.dataset_name, dataset_dir) if data == 'real'
                  else 'synthetic'),
         train_flags=_for_model(forwarded, model), peak_gflops=peak_gflops,
         dataset_dir=dataset_dir if data == 'real' else '')
-    runs.append((spec, os.path.join(fv.output_dir, 'throughput', run_spec.folder_name(spec))))
+    runs.append((spec, os.path.join(study.output_dir, 'throughput',
+                                    run_spec.folder_name(spec))))
   return runs
 
 
@@ -806,30 +777,23 @@ def _save(figure, path):
   return path
 
 
-def _measure_peak(fv):
+def _measure_peak(study):
   spec = run_spec.PeakRun(matrix_size=PEAK_MATRIX_SIZE, seconds=PEAK_SECONDS,
-                          num_intra_threads=fv.num_intra_threads,
-                          num_inter_threads=fv.num_inter_threads)
-  run_dir = os.path.join(fv.output_dir, 'throughput', run_spec.folder_name(spec))
-  peak = execute(spec, run_dir, timeout=fv.run_timeout_secs, echo=False)
+                          num_intra_threads=study.run.num_intra_threads,
+                          num_inter_threads=study.run.num_inter_threads)
+  run_dir = os.path.join(study.output_dir, 'throughput', run_spec.folder_name(spec))
+  peak = execute(spec, run_dir, timeout=study.run_timeout_secs, echo=False)
   logging.info('Measured matrix-multiply peak: %s GFLOP/s', _format(peak.get('peak_gflops')))
   return peak.get('peak_gflops')
 
 
-def _resolve_paths(fv):
-  """Relative --output_dir/--dataset_dir name folders under the caller's working folder."""
-  fv.output_dir = os.path.abspath(fv.output_dir)
-  if fv.dataset_dir:
-    fv.dataset_dir = os.path.abspath(fv.dataset_dir)
-
-
-def rebuild_reports(fv):
+def rebuild_reports(study):
   """Writes every table and plot from every run folder under --output_dir."""
-  output_dir = fv.output_dir
+  output_dir = study.output_dir
   histories = {}
 
   def make_train_row(spec, result, run_dir):
-    row = train_row(spec, result, run_dir, fv.target_accuracy)
+    row = train_row(spec, result, run_dir, study.target_accuracy)
     if result.get('status') == 'ok':
       histories.setdefault(row['config'], []).append(result['history'])
       train_runs.append((spec, run_dir, row))
@@ -848,7 +812,7 @@ def rebuild_reports(fv):
     write_csv(os.path.join(output_dir, THROUGHPUT_CSV), THROUGHPUT_COLUMNS, throughput_rows)
   report = markdown_report(train_rows, summary, throughput_rows)
   files.write_text_atomically(os.path.join(output_dir, MARKDOWN), report)
-  if fv.plots:
+  if study.plots:
     write_plots(output_dir, summary, histories, throughput_rows)
   return report
 
@@ -864,35 +828,33 @@ def _stop_on_signals():
   return {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGHUP)}
 
 
-def run_study(fv, train_flag_names):
-  """Runs the study the flags describe; rebuilds the tables of --output_dir.
+def run_study(study):
+  """Runs `study` (a StudyConfig); rebuilds the tables of its output folder.
 
   Returns:
     {'train': rows, 'throughput': rows, 'failed': rows} of this call's runs.
   """
-  _check_flags(fv)
-  _resolve_paths(fv)
-  os.makedirs(fv.output_dir, exist_ok=True)
+  check_study(study)
+  os.makedirs(study.output_dir, exist_ok=True)
   previous_handlers = _stop_on_signals()
   try:
-    return _run_study(fv, train_flag_names)
+    return _run_study(study)
   finally:
     _kill_live_workers()
     for sig, handler in previous_handlers.items():
       signal.signal(sig, handler)
 
 
-def _run_study(fv, train_flag_names):
+def _run_study(study):
   train_runs, throughput_runs = [], []
-  if fv.study in ('train', 'both'):
-    train_runs = plan_train_runs(fv, train_flag_names, ensure_dataset(fv))
-  if fv.study in ('throughput', 'both'):
-    real_data = 'real' in fv.throughput_data
+  if study.study in ('train', 'both'):
+    train_runs = plan_train_runs(study, ensure_dataset(study.data))
+  if study.study in ('throughput', 'both'):
+    dataset_dir = ensure_dataset(study.data) if 'real' in study.throughput_data else None
     # Planned first, so that bad flags fail before the peak is measured.
-    plan_throughput_runs(fv, train_flag_names, ensure_dataset(fv) if real_data else None)
-    throughput_runs = plan_throughput_runs(
-        fv, train_flag_names, ensure_dataset(fv) if real_data else None,
-        peak_gflops=_measure_peak(fv))
+    plan_throughput_runs(study, dataset_dir)
+    throughput_runs = plan_throughput_runs(study, dataset_dir,
+                                           peak_gflops=_measure_peak(study))
   all_runs = train_runs + throughput_runs
   rows = {'train': [], 'throughput': [], 'failed': []}
   study_start = time.time()
@@ -901,7 +863,7 @@ def _run_study(fv, train_flag_names):
     elapsed = time.time() - study_start
     eta = (f', ETA {elapsed / executed * (len(all_runs) - index):.0f} s' if executed else '')
     print(f'[{index + 1}/{len(all_runs)}] {os.path.basename(run_dir)}{eta}', flush=True)
-    result = execute(spec, run_dir, timeout=fv.run_timeout_secs)
+    result = execute(spec, run_dir, timeout=study.run_timeout_secs)
     if result.get('skipped'):
       print('    finished earlier with the same configuration: reused', flush=True)
     else:
@@ -909,14 +871,14 @@ def _run_study(fv, train_flag_names):
       if result.get('status') != 'ok':
         print(f'    FAILED: {result.get("error")}', flush=True)
     if spec.kind == 'train':
-      row = train_row(spec, result, run_dir, fv.target_accuracy)
+      row = train_row(spec, result, run_dir, study.target_accuracy)
     else:
       row = throughput_row(spec, result, run_dir)
     rows[spec.kind].append(row)
     if result.get('status') != 'ok':
       rows['failed'].append(row)
-  report = rebuild_reports(fv)
+  report = rebuild_reports(study)
   print('\n' + report, flush=True)
-  print(f'Results in {fv.output_dir}; compare the runs with: '
-        f'tensorboard --logdir {os.path.join(fv.output_dir, "train")}', flush=True)
+  print(f'Results in {study.output_dir}; compare the runs with: '
+        f'tensorboard --logdir {os.path.join(study.output_dir, "train")}', flush=True)
   return rows

@@ -19,6 +19,7 @@ import time
 
 PROCESS_START = time.time()  # before TensorFlow loads: setup time includes loading it
 
+import dataclasses  # pylint: disable=g-import-not-at-top,g-bad-import-order
 import json  # pylint: disable=g-import-not-at-top,g-bad-import-order
 import os  # pylint: disable=g-import-not-at-top,g-bad-import-order
 import resource  # pylint: disable=g-import-not-at-top,g-bad-import-order
@@ -36,7 +37,7 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 from slimbench.datasets import dataset_factory  # pylint: disable=g-import-not-at-top
 from slimbench.datasets import synthetic  # pylint: disable=g-import-not-at-top
 from slimbench.nets import nets_factory  # pylint: disable=g-import-not-at-top
-from slimbench import eval_flags  # pylint: disable=g-import-not-at-top
+from slimbench import config  # pylint: disable=g-import-not-at-top
 from slimbench import evaluation  # pylint: disable=g-import-not-at-top
 from slimbench import files  # pylint: disable=g-import-not-at-top
 from slimbench import inputs  # pylint: disable=g-import-not-at-top
@@ -82,20 +83,17 @@ def train_argv(spec, run_dir):
       f'--train_dir={run_dir}']
 
 
-def eval_argv(fv, spec, checkpoint, run_dir):
-  """Evaluation flags that see the images as training did, on the held-out split."""
-  argv = [f'--checkpoint_path={checkpoint}', f'--eval_dir={run_dir}/eval',
-          f'--dataset_name={fv.dataset_name}', f'--dataset_dir={fv.dataset_dir}',
-          f'--dataset_split_name={spec.eval_split}', f'--model_name={fv.model_name}',
-          f'--labels_offset={fv.labels_offset}', f'--eval_image_size={spec.image_size}',
-          f'--use_grayscale={fv.use_grayscale}', f'--batch_size={EVAL_BATCH_SIZE}',
-          f'--num_preprocessing_threads={fv.num_preprocessing_threads}',
-          f'--eval_crops={spec.eval_crops}']
-  if fv.preprocessing_name:
-    argv.append(f'--preprocessing_name={fv.preprocessing_name}')
-  if fv.moving_average_decay:
-    argv.append(f'--moving_average_decay={fv.moving_average_decay}')
-  return argv
+def eval_config(train, spec, checkpoint, run_dir):
+  """The evaluation of `checkpoint` of a train run with settings `train` (a TrainConfig):
+  the images seen as training saw them, on the held-out split."""
+  return evaluation.EvalConfig(
+      data=dataclasses.replace(train.data, dataset_split_name=spec.eval_split),
+      model=config.ModelConfig(model_name=train.model.model_name),
+      preprocessing=train.preprocessing, use_grayscale_given=True,
+      checkpoint=config.CheckpointConfig(
+          checkpoint_path=checkpoint, moving_average_decay=train.checkpoint.moving_average_decay),
+      eval_dir=f'{run_dir}/eval', batch_size=EVAL_BATCH_SIZE,
+      eval_image_size=spec.image_size, eval_crops=spec.eval_crops)
 
 
 def _new_journal():
@@ -204,29 +202,28 @@ class _SegmentHook(tf1.train.SessionRunHook):
 
 def run_train(spec, run_dir):
   """Trains to spec.steps, evaluating at each of spec.segments."""
-  fv, names = _parse(train_flags.define_train_flags, train_argv(spec, run_dir))
-  config = train_flags.read_train_config(fv, names)
+  train = train_flags.read_train_config(*_parse(train_flags.define_train_flags,
+                                                 train_argv(spec, run_dir)))
   journal_path = os.path.join(run_dir, JOURNAL_FILE)
   journal = _resume_point(run_dir)
   done = journal['history'] and journal['history'][-1]['step'] >= spec.steps
   if not done:
 
     def evaluate(checkpoint):
-      efv, _ = _parse(eval_flags.define_eval_flags, eval_argv(fv, spec, checkpoint, run_dir))
       with tf.Graph().as_default():  # the training graph is finalized
-        return evaluation.evaluate(eval_flags.read_eval_config(efv))[0]
+        return evaluation.evaluate(eval_config(train, spec, checkpoint, run_dir))[0]
 
     hook = _SegmentHook(spec.segments, journal, evaluate,
-                        fv.batch_size * fv.num_clones, journal_path,
+                        train.run.batch_size * train.cluster.num_clones, journal_path,
                         os.path.join(run_dir, CHECKPOINT_PREFIX))
-    training.train(config, extra_hooks=[hook])
+    training.train(train, extra_hooks=[hook])
     journal = _read_journal(run_dir) or journal
   history = journal['history']
   if not history or history[-1]['step'] != spec.steps:
     reached = history[-1]['step'] if history else 0
     raise RunError(f'training stopped at step {reached} of {spec.steps}')
   final = history[-1]
-  images_per_step = fv.batch_size * fv.num_clones
+  images_per_step = train.run.batch_size * train.cluster.num_clones
   return {
       'accuracy': final['accuracy'], 'recall_5': final['recall_5'], 'loss': final['loss'],
       'global_step': final['step'], 'steps': spec.steps,
@@ -267,11 +264,11 @@ def _flops_per_input(model_name, num_classes, image_size, channels, num_frames=N
   return profile.total_float_ops
 
 
-def session_config(config):
-  """The session config of a run: the thread counts of its `training.TrainConfig` (0:
+def session_config(train):
+  """The session config of a run: the thread counts of its `training.TrainConfig` `train` (0:
   TensorFlow's choice)."""
-  return tf1.ConfigProto(intra_op_parallelism_threads=config.run.num_intra_threads,
-                         inter_op_parallelism_threads=config.run.num_inter_threads)
+  return tf1.ConfigProto(intra_op_parallelism_threads=train.run.num_intra_threads,
+                         inter_op_parallelism_threads=train.run.num_inter_threads)
 
 
 def synthetic_inputs(model_name, batch_size, image_size, num_classes, channels=None,
@@ -299,9 +296,9 @@ class _HeldBatch:
     return self._batch
 
 
-def train_step(config, images=None, labels=None, num_classes=None):
+def train_step(train, images=None, labels=None, num_classes=None):
   """Training's own training step (`training.build_train_graph`) for the
-  `training.TrainConfig` `config`.
+  `training.TrainConfig` `train`.
 
   With `images`/`labels` (tensors, e.g. from `synthetic_inputs`: images [batch, size,
   size, C] or clips [batch, frames, size, size, C]) every step trains on them; without, on
@@ -311,14 +308,14 @@ def train_step(config, images=None, labels=None, num_classes=None):
     (the op that runs one step, the graph dict of `build_train_graph`).
   """
   if images is None:
-    graph = training.build_train_graph(config)
+    graph = training.build_train_graph(train)
   else:
     is_clip = images.shape.rank == 5
     dataset = synthetic.SyntheticDataset('train', image_size=int(images.shape[-2]),
-                                         num_classes=num_classes + config.data.labels_offset,
+                                         num_classes=num_classes + train.data.labels_offset,
                                          channels=int(images.shape[-1]),
                                          num_frames=int(images.shape[1]) if is_clip else None)
-    graph = training.build_train_graph(config, dataset=dataset,
+    graph = training.build_train_graph(train, dataset=dataset,
                                        batch_iterator=_HeldBatch(images, labels))
   return graph['train_op'], graph
 
@@ -337,8 +334,8 @@ def benchmark_step(model_name, images, labels, num_classes, training_mode, use_f
             f'--train_image_size={int(images.shape[-2])}', *train_flag_argv]
     if fp16_loss_scale:
       argv.append(f'--fp16_loss_scale={fp16_loss_scale}')
-    fv, names = _parse(train_flags.define_train_flags, argv)
-    return train_step(train_flags.read_train_config(fv, names), images, labels, num_classes)[0]
+    train = train_flags.read_train_config(*_parse(train_flags.define_train_flags, argv))
+    return train_step(train, images, labels, num_classes)[0]
   network_fn = nets_factory.get_network_fn(model_name, num_classes=num_classes,
                                            is_training=False)
   if use_fp16:
@@ -375,49 +372,51 @@ def run_throughput(spec, unused_run_dir=None):
   precision. A video model's inputs are synthetic clips of --num_frames frames (by default
   its own): its rate is clips/sec, reported as such (`clips_per_sec`, `gflops_per_clip`).
   """
-  fv, names = _parse(train_flags.define_train_flags, throughput_argv(spec))
-  config = train_flags.read_train_config(fv, names)
+  train = train_flags.read_train_config(*_parse(train_flags.define_train_flags,
+                                                 throughput_argv(spec)))
+  data, preprocessing = train.data, train.preprocessing
   info = nets_factory.model_info(spec.model)
-  num_frames = (fv.num_frames or info.num_frames) if info.is_video_model else None
-  if num_frames is None and fv.num_frames is not None:
+  num_frames = (train.model.num_frames or info.num_frames) if info.is_video_model else None
+  if num_frames is None and train.model.num_frames is not None:
     raise ValueError(f'--num_frames applies to video models only; {spec.model} is an image '
                      'model')
   if num_frames is not None and spec.data == 'real':
     raise ValueError(f'{spec.model} is a video model and no video dataset converter exists: '
                      'time it on synthetic clips (--throughput_data=synthetic)')
   training_mode = spec.mode == 'train'
-  inputs_per_step = spec.batch_size * (fv.num_clones if training_mode else 1)
+  inputs_per_step = spec.batch_size * (train.cluster.num_clones if training_mode else 1)
   build_start = time.perf_counter()
   with tf.Graph().as_default():
     if spec.data == 'real':
-      dataset = dataset_factory.get_dataset(fv.dataset_name, fv.dataset_split_name,
-                                            fv.dataset_dir)
-      num_classes = dataset.num_classes - fv.labels_offset
-      channels = 1 if fv.use_grayscale else info.input_channels
+      dataset = dataset_factory.get_dataset(data.dataset_name, data.dataset_split_name,
+                                            data.dataset_dir)
+      num_classes = dataset.num_classes - data.labels_offset
+      channels = 1 if preprocessing.use_grayscale else info.input_channels
       if training_mode:
-        step_op, _ = train_step(config)
+        step_op, _ = train_step(train)
       else:
         batches = inputs.make_batches(
-            dataset, fv.preprocessing_name or spec.model, spec.image_size, spec.batch_size,
-            is_training=False, labels_offset=fv.labels_offset,
-            use_grayscale=fv.use_grayscale, num_readers=fv.num_readers,
-            num_preprocessing_threads=fv.num_preprocessing_threads, num_epochs=None)
+            dataset, preprocessing.preprocessing_name or spec.model, spec.image_size,
+            spec.batch_size, is_training=False, labels_offset=data.labels_offset,
+            use_grayscale=preprocessing.use_grayscale, num_readers=train.run.num_readers,
+            num_preprocessing_threads=preprocessing.num_preprocessing_threads,
+            num_epochs=None)
         images, labels = tf1.data.make_one_shot_iterator(batches).get_next()
         step_op = benchmark_step(spec.model, images, labels, num_classes, False,
-                                 use_fp16=fv.use_fp16)
+                                 use_fp16=train.run.use_fp16)
     else:
-      num_classes = info.num_classes - fv.labels_offset
+      num_classes = info.num_classes - data.labels_offset
       channels = info.input_channels
       images, labels = synthetic_inputs(spec.model, spec.batch_size, spec.image_size,
                                         num_classes, channels, num_frames)
       if training_mode:
-        step_op, _ = train_step(config, images, labels, num_classes)
+        step_op, _ = train_step(train, images, labels, num_classes)
       else:
         step_op = benchmark_step(spec.model, images, labels, num_classes, False,
-                                 use_fp16=fv.use_fp16)
+                                 use_fp16=train.run.use_fp16)
     param_count = int(sum(np.prod(v.shape) for v in tf1.trainable_variables()))
     build_seconds = time.perf_counter() - build_start
-    with tf1.Session(config=session_config(config)) as session:
+    with tf1.Session(config=session_config(train)) as session:
       session.run([tf1.global_variables_initializer(), tf1.local_variables_initializer()])
       first_step_start = time.perf_counter()
       session.run(step_op)
@@ -448,8 +447,8 @@ def run_throughput(spec, unused_run_dir=None):
       'achieved_gflops': achieved,
       'peak_fraction': achieved / spec.peak_gflops if spec.peak_gflops else None,
       'image_size': spec.image_size,
-      'num_intra_threads': fv.num_intra_threads,
-      'num_inter_threads': fv.num_inter_threads,
+      'num_intra_threads': train.run.num_intra_threads,
+      'num_inter_threads': train.run.num_inter_threads,
   }
 
 
@@ -460,9 +459,9 @@ def run_peak(spec, unused_run_dir=None):
     a = tf1.get_local_variable('a', initializer=tf1.random_uniform([size, size]))
     b = tf1.get_local_variable('b', initializer=tf1.random_uniform([size, size]))
     product = tf.reduce_sum(tf.matmul(a, b))
-    config = tf1.ConfigProto(intra_op_parallelism_threads=spec.num_intra_threads,
+    session_options = tf1.ConfigProto(intra_op_parallelism_threads=spec.num_intra_threads,
                              inter_op_parallelism_threads=spec.num_inter_threads)
-    with tf1.Session(config=config) as session:
+    with tf1.Session(config=session_options) as session:
       session.run(tf1.local_variables_initializer())
       session.run(product)
       times = []

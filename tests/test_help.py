@@ -51,7 +51,7 @@ EXPECTED = {
         'download_and_convert_data.py': ['dataset_name', 'dataset_dir', 'source_dir'],
     },
     'benchmark_models.py': {
-        'slimbench.benchmark': ['study', 'models', 'seeds', 'output_dir'],
+        'slimbench.benchmark_flags': ['study', 'models', 'seeds', 'output_dir'],
         'slimbench.train_flags': ['train_dir', 'max_number_of_steps'],
         GROUPS + 'optimizer_flags': ['optimizer'],
         GROUPS + 'dataset_flags': ['dataset_dir'],
@@ -106,7 +106,7 @@ def test_help_lists_the_scripts_own_flags_by_group(script):
 
 
 def _defined_by_each_script():
-  from slimbench import benchmark  # pylint: disable=g-import-not-at-top
+  from slimbench import benchmark_flags  # pylint: disable=g-import-not-at-top
   from slimbench import classify_flags  # pylint: disable=g-import-not-at-top
   from slimbench import eval_flags  # pylint: disable=g-import-not-at-top
   from slimbench import export_flags  # pylint: disable=g-import-not-at-top
@@ -116,7 +116,7 @@ def _defined_by_each_script():
                        ('eval', eval_flags.define_eval_flags),
                        ('export', export_flags.define_export_flags),
                        ('classify', classify_flags.define_classify_flags),
-                       ('benchmark', benchmark.define_benchmark_flags)]:
+                       ('benchmark', benchmark_flags.define_benchmark_flags)]:
     fv = flags.FlagValues()
     define(fv)
     scripts[name] = fv

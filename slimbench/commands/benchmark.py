@@ -22,10 +22,11 @@ from absl import flags
 from absl import logging
 
 from slimbench import benchmark
+from slimbench import benchmark_flags
 from slimbench import usage
 
-TRAIN_FLAG_NAMES = benchmark.define_benchmark_flags(flags.FLAGS)
-flags.adopt_module_key_flags(benchmark)
+TRAIN_FLAG_NAMES = benchmark_flags.define_benchmark_flags(flags.FLAGS)
+flags.adopt_module_key_flags(benchmark_flags)
 for name in TRAIN_FLAG_NAMES:
   flags.declare_key_flag(name)
 
@@ -34,7 +35,8 @@ def main(argv):
   if len(argv) > 1:
     sys.exit(f'{usage.program()}: unexpected arguments {argv[1:]}')
   try:
-    rows = benchmark.run_study(flags.FLAGS, TRAIN_FLAG_NAMES)
+    rows = benchmark.run_study(
+        benchmark_flags.read_study_config(flags.FLAGS, TRAIN_FLAG_NAMES))
   except ValueError as error:
     logging.error('%s', error)
     sys.exit(f'{usage.program()}: {error}')

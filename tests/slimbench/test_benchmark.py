@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from slimbench import benchmark
+from slimbench import benchmark_flags
 from slimbench import benchmark_worker
 from slimbench import run_spec
 from slimbench import statistics
@@ -28,10 +29,11 @@ TINY = ['--study=train', '--models=lenet', '--optimizers=momentum', '--seeds=0',
 
 
 def _flags(*argv):
+  """The study of benchmark_models.py's command line `argv`."""
   fv = flags.FlagValues()
-  names = benchmark.define_benchmark_flags(fv)
+  names = benchmark_flags.define_benchmark_flags(fv)
   fv(['benchmark', *argv])
-  return fv, names
+  return benchmark_flags.read_study_config(fv, names)
 
 
 def _study(output_dir, dataset_dir, *extra):
@@ -44,8 +46,8 @@ def _rows(path):
 
 
 def _run_ids(output_dir, dataset_dir, *extra):
-  fv, names = _study(output_dir, dataset_dir, *extra)
-  runs = benchmark.plan_train_runs(fv, names, fv.dataset_dir)
+  study = _study(output_dir, dataset_dir, *extra)
+  runs = benchmark.plan_train_runs(study, study.data.dataset_dir)
   return [run_spec.run_id(spec) for spec, _ in runs], runs
 
 
@@ -86,12 +88,12 @@ def test_every_kind_of_change_is_another_run(tmp_path, mnist5k_dir):
 def test_changed_steps_run_again_rows_merge_and_lost_results_are_rebuilt(tmp_path,
                                                                          mnist5k_dir):
   output_dir = tmp_path / 'study'
-  first = benchmark.run_study(*_study(output_dir, mnist5k_dir))['train']
+  first = benchmark.run_study(_study(output_dir, mnist5k_dir))['train']
   assert [(r['steps'], r['status']) for r in first] == [(4, 'ok')]
   first_dir = output_dir / 'train' / first[0]['run']
   stamp = os.path.getmtime(first_dir / benchmark.RESULT_FILE)
 
-  second = benchmark.run_study(*_study(output_dir, mnist5k_dir,
+  second = benchmark.run_study(_study(output_dir, mnist5k_dir,
                                        '--max_number_of_steps=6'))['train']
   assert second[0]['run'] != first[0]['run'] and second[0]['steps'] == 6
   rows = _rows(output_dir / benchmark.TRAIN_CSV)
@@ -102,11 +104,11 @@ def test_changed_steps_run_again_rows_merge_and_lost_results_are_rebuilt(tmp_pat
 
   # The same configuration again is reused; with its result.json lost, the result is
   # rebuilt from the run's journal without training again, with its measured rate.
-  again = benchmark.run_study(*_study(output_dir, mnist5k_dir))['train']
+  again = benchmark.run_study(_study(output_dir, mnist5k_dir))['train']
   assert again[0]['run'] == first[0]['run']
   assert os.path.getmtime(first_dir / benchmark.RESULT_FILE) == stamp
   (first_dir / benchmark.RESULT_FILE).unlink()
-  rebuilt = benchmark.run_study(*_study(output_dir, mnist5k_dir))['train'][0]
+  rebuilt = benchmark.run_study(_study(output_dir, mnist5k_dir))['train'][0]
   assert rebuilt['status'] == 'ok' and rebuilt['steps'] == 4
   assert rebuilt['images_per_sec'] > 0 and rebuilt['train_seconds'] == first[0]['train_seconds']
   assert rebuilt['param_count'] == first[0]['param_count'] > 0
@@ -116,9 +118,9 @@ def test_changed_steps_run_again_rows_merge_and_lost_results_are_rebuilt(tmp_pat
 def test_seeds_failures_summary_provenance_plots_and_hparams(tmp_path, mnist5k_dir, capsys):
   # alexnet_v2 cannot take 28x28 images: its runs fail and the others go on.
   output_dir = tmp_path / 'study'
-  fv, names = _study(output_dir, mnist5k_dir, '--models=lenet,alexnet_v2', '--seeds=0,1',
+  study = _study(output_dir, mnist5k_dir, '--models=lenet,alexnet_v2', '--seeds=0,1',
                      '--plots')
-  rows = benchmark.run_study(fv, names)
+  rows = benchmark.run_study(study)
   assert [(r['model'], r['seed'], r['status']) for r in rows['train']] == [
       ('lenet', 0, 'ok'), ('lenet', 1, 'ok'), ('alexnet_v2', 0, 'failed'),
       ('alexnet_v2', 1, 'failed')]
@@ -225,8 +227,8 @@ def test_sigkilled_runner_takes_its_worker_and_the_rerun_resumes_truthfully(tmp_
     runner.wait()
   assert not (journal.parent / benchmark.RESULT_FILE).exists()
 
-  fv, names = _flags(*argv)
-  row = benchmark.run_study(fv, names)['train'][0]
+  study = _flags(*argv)
+  row = benchmark.run_study(study)['train'][0]
   assert row['status'] == 'ok'
   assert row['steps'] == 400 and row['resumed_at'] == [200]
   assert row['images_per_sec'] > 0
@@ -241,9 +243,9 @@ def test_run_timeout_stops_a_silent_worker(tmp_path, mnist5k_dir, monkeypatch):
   hang.mkdir()
   (hang / 'sitecustomize.py').write_text('import time\ntime.sleep(300)\n')
   monkeypatch.setenv('PYTHONPATH', str(hang))
-  fv, names = _study(tmp_path / 'study', mnist5k_dir, '--run_timeout_secs=2')
+  study = _study(tmp_path / 'study', mnist5k_dir, '--run_timeout_secs=2')
   start = time.time()
-  rows = benchmark.run_study(fv, names)
+  rows = benchmark.run_study(study)
   assert time.time() - start < 60
   assert rows['train'][0]['status'] == 'failed'
   assert 'timed out after 2 s' in rows['train'][0]['error']
@@ -284,11 +286,11 @@ def test_throughput_training_step_is_trainings_own(optimizer, slot):
 
 
 def test_throughput_study_on_synthetic_and_real_data(tmp_path, mnist5k_dir):
-  fv, names = _flags('--study=throughput', '--models=lenet', '--batch_sizes=4',
+  study = _flags('--study=throughput', '--models=lenet', '--batch_sizes=4',
                      '--timed_steps=2', '--warmup_steps=0', f'--output_dir={tmp_path / "tp"}',
                      '--throughput_data=synthetic,real', f'--dataset_dir={mnist5k_dir}',
                      '--num_intra_threads=1', '--optimizer=adam', '--noplots')
-  rows = benchmark.run_study(fv, names)['throughput']
+  rows = benchmark.run_study(study)['throughput']
   assert [(r['mode'], r['data'], r['optimizer'], r['status']) for r in rows] == [
       ('train', 'synthetic', 'adam', 'ok'), ('train', 'real', 'adam', 'ok'),
       ('inference', 'synthetic', '', 'ok'), ('inference', 'real', '', 'ok')]
@@ -306,10 +308,10 @@ def test_throughput_study_on_synthetic_and_real_data(tmp_path, mnist5k_dir):
 
 
 def test_throughput_study_in_float16(tmp_path):
-  fv, names = _flags('--study=throughput', '--models=lenet', '--batch_sizes=4',
+  study = _flags('--study=throughput', '--models=lenet', '--batch_sizes=4',
                      '--timed_steps=2', '--warmup_steps=0', f'--output_dir={tmp_path / "tp"}',
                      '--use_fp16', '--fp16_loss_scale=64', '--noplots')
-  rows = benchmark.run_study(fv, names)['throughput']
+  rows = benchmark.run_study(study)['throughput']
   assert [(r['mode'], r['precision'], r['status']) for r in rows] == [
       ('train', 'fp16', 'ok'), ('inference', 'fp16', 'ok')]
   assert all('fp16' in row['run'] for row in rows)
@@ -330,9 +332,9 @@ def test_throughput_study_in_float16(tmp_path):
     (['--fp16_loss_scale=128'], 'add --use_fp16'),
 ])
 def test_bad_flags_fail_clearly(tmp_path, argv, message):
-  fv, names = _flags(f'--output_dir={tmp_path}', '--dataset_dir=/nonexistent', *argv)
+  study = _flags(f'--output_dir={tmp_path}', '--dataset_dir=/nonexistent', *argv)
   with pytest.raises(ValueError, match=message):
-    benchmark.run_study(fv, names)
+    benchmark.run_study(study)
 
 
 def test_student_t_and_welch_match_published_values():

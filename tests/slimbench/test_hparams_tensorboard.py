@@ -14,6 +14,7 @@ import urllib.request
 from absl import flags
 
 from slimbench import benchmark
+from slimbench import benchmark_flags
 
 TENSORBOARD = os.path.join(os.path.dirname(sys.executable), 'tensorboard')
 STARTUP_SECONDS = 120
@@ -56,14 +57,14 @@ def _wait_for_runs(base, process, log, count):
 def test_tensorboard_serves_the_studys_curves_and_hparams_table(tmp_path, mnist5k_dir):
   output_dir = tmp_path / 'study'
   fv = flags.FlagValues()
-  names = benchmark.define_benchmark_flags(fv)
+  names = benchmark_flags.define_benchmark_flags(fv)
   # Two optimizers (with their own learning rates): the two hyperparameters that vary.
   # A target of 0 is reached at the first evaluation, so every run has a time to target.
   fv(['benchmark', '--study=train', '--models=lenet', '--optimizers=momentum,adam',
       '--seeds=0', '--max_number_of_steps=4', '--eval_points=1', '--batch_sizes=8',
       '--train_image_size=28', '--noplots', '--target_accuracy=0',
       f'--output_dir={output_dir}', f'--dataset_dir={mnist5k_dir}'])
-  rows = benchmark.run_study(fv, names)
+  rows = benchmark.run_study(benchmark_flags.read_study_config(fv, names))
   assert [r['status'] for r in rows['train']] == ['ok', 'ok']
   train_runs = sorted(f'train/{r["run"]}' for r in rows['train'])
 

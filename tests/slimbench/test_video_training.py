@@ -20,8 +20,8 @@ import tensorflow as tf
 
 from datasets import dataset_factory
 from slimbench import benchmark
+from slimbench import benchmark_flags
 from slimbench import benchmark_worker
-from slimbench import eval_flags
 from slimbench import inputs
 from slimbench import run_spec
 from slimbench import train_flags
@@ -145,22 +145,22 @@ def test_runner_refuses_real_data_for_a_video_model_in_its_run():
 
 def _benchmark_flags(*argv):
   fv = flags.FlagValues()
-  names = benchmark.define_benchmark_flags(fv)
+  names = benchmark_flags.define_benchmark_flags(fv)
   fv(['benchmark', *argv])
-  return fv, names
+  return benchmark_flags.read_study_config(fv, names)
 
 
 def test_eval_crops_reach_the_evaluation_and_the_run_identity(tmp_path):
-  fv, names = _benchmark_flags('--study=train', '--models=lenet', '--optimizers=momentum',
-                               '--seeds=0', '--eval_crops=10', f'--output_dir={tmp_path}')
-  (spec, run_dir), = benchmark.plan_train_runs(fv, names, str(tmp_path))
+  study = _benchmark_flags('--study=train', '--models=lenet', '--optimizers=momentum',
+                           '--seeds=0', '--eval_crops=10', f'--output_dir={tmp_path}')
+  (spec, run_dir), = benchmark.plan_train_runs(study, str(tmp_path))
   assert spec.eval_crops == 10 and run_dir.endswith(f'-10crops-{run_spec.run_id(spec)}')
-  train_fv, _ = benchmark_worker._parse(train_flags.define_train_flags,
-                                        benchmark_worker.train_argv(spec, run_dir))
-  argv = benchmark_worker.eval_argv(train_fv, spec, 'model.ckpt-1', run_dir)
-  assert '--eval_crops=10' in argv
-  eval_fv, _ = benchmark_worker._parse(eval_flags.define_eval_flags, argv)
-  assert eval_fv.eval_crops == 10
+  train = train_flags.read_train_config(*benchmark_worker._parse(
+      train_flags.define_train_flags, benchmark_worker.train_argv(spec, run_dir)))
+  evaluated = benchmark_worker.eval_config(train, spec, 'model.ckpt-1', run_dir)
+  assert evaluated.eval_crops == 10
+  assert evaluated.data.dataset_split_name == spec.eval_split == 'test'
+  assert evaluated.checkpoint.checkpoint_path == 'model.ckpt-1'
   one_crop = dataclasses.replace(spec, eval_crops=1)
   assert run_spec.run_id(one_crop) != run_spec.run_id(spec)
   assert one_crop.config_identity() != spec.config_identity()
@@ -176,15 +176,15 @@ def test_eval_crops_reach_the_evaluation_and_the_run_identity(tmp_path):
     (['--study=throughput', '--eval_crops=10'], '--eval_crops belongs to the training study'),
 ])
 def test_runner_refuses_bad_eval_crops_in_one_line(tmp_path, argv, message):
-  fv, names = _benchmark_flags(f'--output_dir={tmp_path}', '--dataset_dir=/nonexistent', *argv)
+  study = _benchmark_flags(f'--output_dir={tmp_path}', '--dataset_dir=/nonexistent', *argv)
   with pytest.raises(ValueError, match=message):
-    benchmark.run_study(fv, names)
+    benchmark.run_study(study)
 
 
 def test_results_md_names_ten_crop_evaluation_and_keeps_it_apart(tmp_path):
-  fv, names = _benchmark_flags('--study=train', '--models=lenet', '--optimizers=momentum',
-                               '--seeds=0', f'--output_dir={tmp_path}')
-  (spec, run_dir), = benchmark.plan_train_runs(fv, names, str(tmp_path))
+  study = _benchmark_flags('--study=train', '--models=lenet', '--optimizers=momentum',
+                           '--seeds=0', f'--output_dir={tmp_path}')
+  (spec, run_dir), = benchmark.plan_train_runs(study, str(tmp_path))
   result = {'status': 'ok', 'accuracy': 0.5, 'recall_5': 0.9, 'loss': 1.0,
             'param_count': 10, 'images_per_sec': 100.0, 'train_seconds': 2.0,
             'setup_seconds': 1.0, 'eval_seconds': 1.0,
