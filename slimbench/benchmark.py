@@ -114,7 +114,7 @@ THROUGHPUT_COLUMNS = ('model', 'mode', 'optimizer', 'data', 'precision', 'batch_
                       'img_size', 'input_unit', 'num_frames', 'images_per_sec',
                       'clips_per_sec', 'ci95', 'jitter', 'step_time_ms', 'timed_steps',
                       'param_count', 'gflops_per_image', 'gflops_per_clip', 'achieved_gflops',
-                      'peak_fraction', 'peak_memory_mb', 'build_seconds',
+                      'peak_fraction', 'peak_memory_mb', 'conv_gradients', 'build_seconds',
                       'first_step_seconds', 'status', 'error', 'run_id', 'run',
                       'flags') + PROVENANCE_COLUMNS
 

@@ -19,6 +19,7 @@ import time
 
 PROCESS_START = time.time()  # before TensorFlow loads: setup time includes loading it
 
+import collections  # pylint: disable=g-import-not-at-top,g-bad-import-order
 import dataclasses  # pylint: disable=g-import-not-at-top,g-bad-import-order
 import json  # pylint: disable=g-import-not-at-top,g-bad-import-order
 import os  # pylint: disable=g-import-not-at-top,g-bad-import-order
@@ -384,6 +385,7 @@ def run_throughput(spec, unused_run_dir=None):
     raise ValueError(f'{spec.model} is a video model and no video dataset converter exists: '
                      'time it on synthetic clips (--throughput_data=synthetic)')
   training_mode = spec.mode == 'train'
+  graph = None
   inputs_per_step = spec.batch_size * (train.cluster.num_clones if training_mode else 1)
   build_start = time.perf_counter()
   with tf.Graph().as_default():
@@ -393,7 +395,7 @@ def run_throughput(spec, unused_run_dir=None):
       num_classes = dataset.num_classes - data.labels_offset
       channels = 1 if preprocessing.use_grayscale else info.input_channels
       if training_mode:
-        step_op, _ = train_step(train)
+        step_op, graph = train_step(train)
       else:
         batches = inputs.make_batches(
             dataset, preprocessing.preprocessing_name or spec.model, spec.image_size,
@@ -410,7 +412,7 @@ def run_throughput(spec, unused_run_dir=None):
       images, labels = synthetic_inputs(spec.model, spec.batch_size, spec.image_size,
                                         num_classes, channels, num_frames)
       if training_mode:
-        step_op, _ = train_step(train, images, labels, num_classes)
+        step_op, graph = train_step(train, images, labels, num_classes)
       else:
         step_op = benchmark_step(spec.model, images, labels, num_classes, False,
                                  use_fp16=train.run.use_fp16)
@@ -449,7 +451,19 @@ def run_throughput(spec, unused_run_dir=None):
       'image_size': spec.image_size,
       'num_intra_threads': train.run.num_intra_threads,
       'num_inter_threads': train.run.num_inter_threads,
+      'conv_gradients': conv_gradients_summary(graph['conv_gradients']) if graph else '',
+      # Convolution -> the kernel its gradient used, where `auto` chose by measurement.
+      'conv_gradient_kernels': (graph['conv_gradients']
+                                if graph and isinstance(graph['conv_gradients'], dict) else {}),
   }
+
+
+def conv_gradients_summary(choices):
+  """`auto: 9 taps, 3 matmul, 4 tensorflow` from {convolution: kernel}, or the fixed mode."""
+  if not isinstance(choices, dict):
+    return choices
+  counts = collections.Counter(choices.values())
+  return 'auto: ' + ', '.join(f'{count} {kernel}' for kernel, count in sorted(counts.items()))
 
 
 def run_peak(spec, unused_run_dir=None):

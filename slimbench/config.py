@@ -129,3 +129,4 @@ class RunConfig:
   save_interval_secs: int = 600
   summarize_histograms: bool = False
   random_seed: Optional[int] = None
+  conv_gradients: str = 'auto'

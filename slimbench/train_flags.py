@@ -79,6 +79,13 @@ def define_train_flags(fv):
   flags.DEFINE_boolean('summarize_histograms', False,
                        'Also write histograms of activations, variables and gradients '
                        '(costly for large nets).', flag_values=fv)
+  flags.DEFINE_enum('conv_gradients', 'auto', ['auto', 'tensorflow', 'fast'],
+                    'How convolutions are differentiated: auto times TensorFlow\'s gradient '
+                    'kernels against their matmul forms for each distinct convolution on '
+                    'this machine, once (kept in ~/.cache/slimbench/kernel_choices.json, '
+                    'or $SLIMBENCH_CACHE_DIR), and uses the fastest; tensorflow: '
+                    'TensorFlow\'s own; fast: the fixed rule of earlier versions. The '
+                    'values are the same up to float rounding.', flag_values=fv)
   flags.DEFINE_integer('random_seed', None, 'Graph-level random seed, for repeatable runs.',
                        flag_values=fv)
 

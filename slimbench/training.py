@@ -31,6 +31,7 @@ from slimbench import cluster
 from slimbench import config as config_lib
 from slimbench import files
 from slimbench import inputs
+from slimbench import kernel_tuning
 from slimbench import optimization
 from slimbench import precision
 
@@ -438,10 +439,13 @@ def build_train_graph(config, dataset=None, batch_iterator=None):
   if num_classes < 1:
     raise ValueError(f'--labels_offset={data.labels_offset} leaves no classes of the '
                      f'{dataset.num_classes} in {data.dataset_name}')
+  chooser = (kernel_tuning.KernelChooser() if run.conv_gradients == 'auto'
+             else run.conv_gradients)
   network_fn = nets_factory.get_network_fn(model_name, num_classes=num_classes,
                                            weight_decay=optimizer_config.weight_decay,
                                            is_training=True,
-                                           batch_norm_decay=optimizer_config.batch_norm_decay)
+                                           batch_norm_decay=optimizer_config.batch_norm_decay,
+                                           conv_gradients=chooser)
   image_size = run.train_image_size or network_fn.default_image_size
   if run.use_fp16:
     network_fn = precision.float16_network(network_fn)
@@ -520,6 +524,9 @@ def build_train_graph(config, dataset=None, batch_iterator=None):
 
   total_loss, clones_gradients = model_deploy.optimize_clones(
       clones, optimizer, var_list=_variables_to_train(config.checkpoint.trainable_scopes))
+  measured = isinstance(chooser, kernel_tuning.KernelChooser)
+  if measured:
+    logging.info('%s', chooser.summary())
   summaries.add(scalar_summary('total_loss', total_loss))
   if optimizer_config.clip_gradient_norm > 0:
     clones_gradients, gradient_norm = clip_by_global_norm(clones_gradients,
@@ -554,6 +561,8 @@ def build_train_graph(config, dataset=None, batch_iterator=None):
       'images_per_step': step_images,
       'sync_optimizer': sync_optimizer,
       'param_count': int(sum(v.shape.num_elements() for v in tf1.trainable_variables())),
+      # Convolution (op name) -> the kernel its gradient uses; only `auto` measures.
+      'conv_gradients': dict(chooser.choices) if measured else run.conv_gradients,
   }
 
 
