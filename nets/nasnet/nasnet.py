@@ -221,8 +221,8 @@ BUILDER_DOC_ARGS = """
 @registry.register('nasnet_cifar', arg_scope=nasnet_cifar_arg_scope, default_image_size=32,
                    preprocessing='cifarnet', num_classes=10, logits_scope='final_layer',
                    paper=PAPER, **_metadata(cifar_config(), CIFAR))
-def build_nasnet_cifar(images, num_classes, is_training=True, config=None, current_step=None,
-                       final_endpoint=None):
+def nasnet_cifar(images, num_classes, is_training=True, config=None, current_step=None,
+                 final_endpoint=None):
   """NASNet-A 6 @ 768 for 32x32 CIFAR-10 images."""
   return _build(images, 'nasnet_cifar', config or cifar_config(), CIFAR, num_classes,
                 is_training, final_endpoint, current_step)
@@ -231,8 +231,8 @@ def build_nasnet_cifar(images, num_classes, is_training=True, config=None, curre
 @registry.register('nasnet_mobile', arg_scope=nasnet_mobile_arg_scope, default_image_size=224,
                    preprocessing='inception', num_classes=1001, logits_scope='final_layer',
                    paper=PAPER, **_metadata(mobile_imagenet_config(), IMAGENET))
-def build_nasnet_mobile(images, num_classes, is_training=True, final_endpoint=None,
-                        config=None, current_step=None):
+def nasnet_mobile(images, num_classes, is_training=True, final_endpoint=None,
+                  config=None, current_step=None):
   """NASNet-A 4 @ 1056 for 224x224 ImageNet images."""
   return _build(images, 'nasnet_mobile', config or mobile_imagenet_config(), IMAGENET,
                 num_classes, is_training, final_endpoint, current_step)
@@ -241,13 +241,18 @@ def build_nasnet_mobile(images, num_classes, is_training=True, final_endpoint=No
 @registry.register('nasnet_large', arg_scope=nasnet_large_arg_scope, default_image_size=331,
                    preprocessing='inception', num_classes=1001, logits_scope='final_layer',
                    paper=PAPER, **_metadata(large_imagenet_config(), IMAGENET))
-def build_nasnet_large(images, num_classes, is_training=True, final_endpoint=None,
-                       config=None, current_step=None):
+def nasnet_large(images, num_classes, is_training=True, final_endpoint=None,
+                 config=None, current_step=None):
   """NASNet-A 6 @ 4032 for 331x331 ImageNet images."""
   return _build(images, 'nasnet_large', config or large_imagenet_config(), IMAGENET,
                 num_classes, is_training, final_endpoint, current_step)
 
 
-build_nasnet_cifar.__doc__ += BUILDER_DOC_ARGS.format(config='cifar_config()')
-build_nasnet_mobile.__doc__ += BUILDER_DOC_ARGS.format(config='mobile_imagenet_config()')
-build_nasnet_large.__doc__ += BUILDER_DOC_ARGS.format(config='large_imagenet_config()')
+nasnet_cifar.__doc__ += BUILDER_DOC_ARGS.format(config='cifar_config()')
+nasnet_mobile.__doc__ += BUILDER_DOC_ARGS.format(config='mobile_imagenet_config()')
+nasnet_large.__doc__ += BUILDER_DOC_ARGS.format(config='large_imagenet_config()')
+
+# TF-Slim's names.
+build_nasnet_cifar = nasnet_cifar
+build_nasnet_mobile = nasnet_mobile
+build_nasnet_large = nasnet_large
