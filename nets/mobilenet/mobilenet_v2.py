@@ -92,6 +92,10 @@ def mobilenet(input_tensor, num_classes=1001, depth_multiplier=1.0, scope='Mobil
                        min_depth=min_depth, divisible_by=divisible_by, **kwargs)
 
 
+# As in TF-Slim, whose nets_factory registers `mobilenet` itself as mobilenet_v2.
+mobilenet.default_image_size = 224
+
+
 def mobilenet_base(input_tensor, depth_multiplier=1.0, **kwargs):
   """The layers of MobileNet v2 without pooling and classifier: (net, end_points)."""
   return mobilenet(input_tensor, depth_multiplier=depth_multiplier, base_only=True, **kwargs)
