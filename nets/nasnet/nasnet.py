@@ -9,9 +9,10 @@ stage and F filters in the penultimate layer: nasnet_cifar is 6 @ 768, nasnet_mo
 4 @ 1056, nasnet_large 6 @ 4032. An auxiliary classifier reads the last cell before the
 second reduction during training.
 
-The builders keep TF-Slim's names and positional arguments (`build_nasnet_large(images,
-num_classes, is_training, final_endpoint, config, current_step)`), and its variable names,
-so that the published checkpoints restore. A `config` (`large_imagenet_config()` etc.,
+The builders are registered under their model names (`nasnet_large(images, num_classes,
+is_training, final_endpoint, config, current_step)`) and keep TF-Slim's names as aliases
+(`build_nasnet_large`), its positional arguments and its variable names, so that the
+published checkpoints restore. A `config` (`large_imagenet_config()` etc.,
 changed with `set_hparam`) sets drop-path, the auxiliary head and use_bounded_activation.
 
 Usage:
