@@ -30,6 +30,7 @@ Usage:
 import tensorflow as tf
 import tf_slim as slim
 
+from . import input_checks
 from . import layers
 from . import registry
 
@@ -71,7 +72,7 @@ def alexnet_v2(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5
     net: the logits, or the features when num_classes is 0 or None.
     end_points: a dict of the layers' outputs.
   """
-  inputs = layers.check_images(inputs, scope, alexnet_v2.min_image_size)
+  inputs = input_checks.check_images(inputs, scope, alexnet_v2.min_image_size)
   with tf1.variable_scope(scope, 'alexnet_v2', [inputs]) as sc:
     end_points_collection = sc.original_name_scope + '_end_points'
     with slim.arg_scope([slim.conv2d, slim.fully_connected, slim.max_pool2d],
@@ -121,7 +122,7 @@ def _conv(net, depth, kernel, groups, scope, **kwargs):
 def _alexnet_2012(inputs, num_classes, is_training, dropout_keep_prob, spatial_squeeze,
                   scope, global_pool, groups, batch_norm):
   """The 2012 network; `batch_norm` puts batch normalization where LRN was."""
-  inputs = layers.check_images(inputs, scope, alexnet.min_image_size)
+  inputs = input_checks.check_images(inputs, scope, alexnet.min_image_size)
   ones = tf1.constant_initializer(1.0)
   if batch_norm:
     # Normalization replaces LRN in the first two layers only; with it, biases are redundant.

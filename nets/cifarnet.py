@@ -11,6 +11,7 @@ Usage:
 import tensorflow as tf
 import tf_slim as slim
 
+from . import input_checks
 from . import layers
 from . import registry
 
@@ -58,8 +59,8 @@ def cifarnet(images, num_classes=10, is_training=False, dropout_keep_prob=0.5,
     net: the logits, or the fc4 features when num_classes is 0 or None.
     end_points: a dict of the layers' outputs, ending with Logits and Predictions.
   """
-  layers.check_flag(is_training, 'is_training', scope, allow_tensor=True)
-  images = layers.check_images(images, scope, cifarnet.min_image_size)
+  input_checks.check_flag(is_training, 'is_training', scope, allow_tensor=True)
+  images = input_checks.check_images(images, scope, cifarnet.min_image_size)
   end_points = {}
   with tf1.variable_scope(scope, 'CifarNet', [images]):
     net = end_points['conv1'] = slim.conv2d(images, 64, [5, 5], scope='conv1')

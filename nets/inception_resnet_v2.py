@@ -19,6 +19,7 @@ import tensorflow as tf
 import tf_slim as slim
 
 from . import inception_utils
+from . import input_checks
 from . import layers
 from . import registry
 from .inception_utils import SAME, VALID, AvgPool, Conv, MaxPool, Module
@@ -202,8 +203,8 @@ def inception_resnet_v2_base(inputs, final_endpoint='Conv2d_7b_1x1', output_stri
   if output_stride == 8 and names.index(final_endpoint) > names.index('PreAuxLogits'):
     raise ValueError('InceptionResnetV2: output_stride=8 is supported up to the '
                      f'PreAuxLogits end point only, not {final_endpoint!r}')
-  inputs = layers.check_images(inputs, 'InceptionResnetV2',
-                               inception_utils.min_input_size(blocks, final_endpoint))
+  inputs = input_checks.check_images(inputs, 'InceptionResnetV2',
+                                     inception_utils.min_input_size(blocks, final_endpoint))
   with tf1.variable_scope(scope, 'InceptionResnetV2', [inputs]):
     return inception_utils.build_blocks(inputs, blocks, final_endpoint,
                                         inception_utils.Context())
@@ -235,10 +236,10 @@ def inception_resnet_v2(inputs, num_classes=1001, is_training=True, dropout_keep
     net: the logits, or the pooled features when num_classes is 0 or None.
     end_points: a dict of the blocks' outputs.
   """
-  layers.check_flags(scope or 'InceptionResnetV2', create_aux_logits=create_aux_logits)
+  input_checks.check_flags(scope or 'InceptionResnetV2', create_aux_logits=create_aux_logits)
   with_aux = bool(create_aux_logits and num_classes)
-  inputs = layers.check_images(inputs, scope or 'InceptionResnetV2',
-                               MIN_IMAGE_SIZE if with_aux else MIN_IMAGE_SIZE_WITHOUT_AUX)
+  inputs = input_checks.check_images(inputs, scope or 'InceptionResnetV2',
+                                     MIN_IMAGE_SIZE if with_aux else MIN_IMAGE_SIZE_WITHOUT_AUX)
   with tf1.variable_scope(scope, 'InceptionResnetV2', [inputs], reuse=reuse) as sc:
     with slim.arg_scope([layers.batch_norm, slim.dropout], is_training=is_training):
       net, end_points = inception_resnet_v2_base(inputs, scope=sc,

@@ -20,6 +20,7 @@ Usage:
 import tensorflow as tf
 import tf_slim as slim
 
+from . import input_checks
 from . import layers
 
 tf1 = tf.compat.v1
@@ -73,12 +74,13 @@ def inception_arg_scope(weight_decay=0.00004,
 
 
 def check_inputs(inputs, net_name, min_size, images=True):
-  """`layers.check_images`; a feature map (`images=False`) may have any known channel count."""
+  """`input_checks.check_images`; a feature map (`images=False`) may have any known channel
+  count."""
   inputs = tf.convert_to_tensor(inputs)
   channels = (1, 3)
   if not images and inputs.shape.rank == 4 and inputs.shape[-1] is not None:
     channels = (inputs.shape[-1],)
-  return layers.check_images(inputs, net_name, min_size, channels)
+  return input_checks.check_images(inputs, net_name, min_size, channels)
 
 
 def trunc_normal(stddev):

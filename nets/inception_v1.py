@@ -14,6 +14,7 @@ import tensorflow as tf
 import tf_slim as slim
 
 from . import inception_utils
+from . import input_checks
 from . import layers
 from . import registry
 from .inception_utils import Conv, MaxPool, Module
@@ -117,10 +118,10 @@ def inception_v1(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0
     net: the logits, or the pooled features when num_classes is 0 or None.
     end_points: a dict of the blocks' outputs.
   """
-  layers.check_flags(scope or 'InceptionV1', spatial_squeeze=spatial_squeeze,
-                     global_pool=global_pool)
+  input_checks.check_flags(scope or 'InceptionV1', spatial_squeeze=spatial_squeeze,
+                           global_pool=global_pool)
   min_size = inception_utils.min_input_size(BLOCKS, 'Mixed_5c', 1 if global_pool else 7)
-  inputs = layers.check_images(inputs, scope or 'InceptionV1', min_size)
+  inputs = input_checks.check_images(inputs, scope or 'InceptionV1', min_size)
   with tf1.variable_scope(scope, 'InceptionV1', [inputs], reuse=reuse) as sc:
     with slim.arg_scope([layers.batch_norm, slim.dropout], is_training=is_training):
       net, end_points = inception_v1_base(inputs, scope=sc)

@@ -17,6 +17,7 @@ import tensorflow as tf
 import tf_slim as slim
 
 from . import inception_utils
+from . import input_checks
 from . import layers
 from . import registry
 from .inception_utils import AvgPool, Conv, MaxPool, Module
@@ -169,9 +170,9 @@ def inception_v2(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0
     net: the logits, or the pooled features when num_classes is 0 or None.
     end_points: a dict of the blocks' outputs.
   """
-  layers.check_flags(scope or 'InceptionV2', spatial_squeeze=spatial_squeeze,
-                     global_pool=global_pool, use_separable_conv=use_separable_conv)
-  inputs = layers.check_images(inputs, scope or 'InceptionV2', MIN_IMAGE_SIZE)
+  input_checks.check_flags(scope or 'InceptionV2', spatial_squeeze=spatial_squeeze,
+                           global_pool=global_pool, use_separable_conv=use_separable_conv)
+  inputs = input_checks.check_images(inputs, scope or 'InceptionV2', MIN_IMAGE_SIZE)
   with tf1.variable_scope(scope, 'InceptionV2', [inputs], reuse=reuse) as sc:
     with slim.arg_scope([layers.batch_norm, slim.dropout], is_training=is_training):
       net, end_points = inception_v2_base(

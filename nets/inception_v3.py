@@ -20,6 +20,7 @@ import tensorflow as tf
 import tf_slim as slim
 
 from . import inception_utils
+from . import input_checks
 from . import layers
 from . import registry
 from .inception_utils import VALID, AvgPool, Concat, Conv, MaxPool, Module
@@ -121,8 +122,8 @@ def inception_v3_base(inputs, final_endpoint='Mixed_7c', min_depth=16, depth_mul
   """
   depth = inception_utils.depth_fn(depth_multiplier, min_depth)
   inception_utils.check_final_endpoint(BLOCKS, final_endpoint, 'InceptionV3')
-  inputs = layers.check_images(inputs, 'InceptionV3',
-                               inception_utils.min_input_size(BLOCKS, final_endpoint))
+  inputs = input_checks.check_images(inputs, 'InceptionV3',
+                                     inception_utils.min_input_size(BLOCKS, final_endpoint))
   with tf1.variable_scope(scope, 'InceptionV3', [inputs]):
     return inception_utils.build_blocks(inputs, BLOCKS, final_endpoint,
                                         inception_utils.Context(depth))
@@ -174,11 +175,11 @@ def inception_v3(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0
     net: the logits, or the pooled features when num_classes is 0 or None.
     end_points: a dict of the blocks' outputs.
   """
-  layers.check_flags(scope or 'InceptionV3', spatial_squeeze=spatial_squeeze,
-                     create_aux_logits=create_aux_logits, global_pool=global_pool)
+  input_checks.check_flags(scope or 'InceptionV3', spatial_squeeze=spatial_squeeze,
+                           create_aux_logits=create_aux_logits, global_pool=global_pool)
   with_aux = bool(create_aux_logits and num_classes)
-  inputs = layers.check_images(inputs, scope or 'InceptionV3',
-                               MIN_IMAGE_SIZE if with_aux else MIN_IMAGE_SIZE_WITHOUT_AUX)
+  inputs = input_checks.check_images(inputs, scope or 'InceptionV3',
+                                     MIN_IMAGE_SIZE if with_aux else MIN_IMAGE_SIZE_WITHOUT_AUX)
   depth = inception_utils.depth_fn(depth_multiplier, min_depth)
   with tf1.variable_scope(scope, 'InceptionV3', [inputs], reuse=reuse) as sc:
     with slim.arg_scope([layers.batch_norm, slim.dropout], is_training=is_training):

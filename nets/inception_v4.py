@@ -16,6 +16,7 @@ import tensorflow as tf
 import tf_slim as slim
 
 from . import inception_utils
+from . import input_checks
 from . import layers
 from . import registry
 from .inception_utils import VALID, AvgPool, Concat, Conv, MaxPool, Module
@@ -115,8 +116,8 @@ def inception_v4_base(inputs, final_endpoint='Mixed_7d', scope=None):
     ValueError: unknown `final_endpoint`, or bad images.
   """
   inception_utils.check_final_endpoint(BLOCKS, final_endpoint, 'InceptionV4')
-  inputs = layers.check_images(inputs, 'InceptionV4',
-                               inception_utils.min_input_size(BLOCKS, final_endpoint))
+  inputs = input_checks.check_images(inputs, 'InceptionV4',
+                                     inception_utils.min_input_size(BLOCKS, final_endpoint))
   with tf1.variable_scope(scope, 'InceptionV4', [inputs]):
     return inception_utils.build_blocks(inputs, BLOCKS, final_endpoint,
                                         inception_utils.Context())
@@ -145,10 +146,10 @@ def inception_v4(inputs, num_classes=1001, is_training=True, dropout_keep_prob=0
     net: the logits, or the pooled features when num_classes is 0 or None.
     end_points: a dict of the blocks' outputs.
   """
-  layers.check_flags(scope or 'InceptionV4', create_aux_logits=create_aux_logits)
+  input_checks.check_flags(scope or 'InceptionV4', create_aux_logits=create_aux_logits)
   with_aux = bool(create_aux_logits and num_classes)
-  inputs = layers.check_images(inputs, scope or 'InceptionV4',
-                               MIN_IMAGE_SIZE if with_aux else MIN_IMAGE_SIZE_WITHOUT_AUX)
+  inputs = input_checks.check_images(inputs, scope or 'InceptionV4',
+                                     MIN_IMAGE_SIZE if with_aux else MIN_IMAGE_SIZE_WITHOUT_AUX)
   with tf1.variable_scope(scope, 'InceptionV4', [inputs], reuse=reuse) as sc:
     with slim.arg_scope([layers.batch_norm, slim.dropout], is_training=is_training):
       net, end_points = inception_v4_base(inputs, scope=sc)

@@ -1,4 +1,6 @@
-"""Layers that tf_slim 1.1.0 no longer provides on TensorFlow 2.21, and input checks.
+"""Layers that tf_slim 1.1.0 no longer provides on TensorFlow 2.21, and the shared classifier.
+
+Input checks are in `input_checks`, the Conv2D gradient override in `gradients`.
 
 `batch_norm` stands in for `slim.batch_norm`, which imports a Keras module that TensorFlow
 2.21 removed. It keeps slim's arguments and variable names (`BatchNorm/gamma`, `beta`,
@@ -12,121 +14,17 @@ Usage:
     net = slim.conv2d(images, 64, [3, 3])
 """
 
-import contextlib
-import functools
-
-import numpy as np
 import tensorflow as tf
 import tf_slim as slim
 from tf_slim.ops import arg_scope as arg_scope_lib
 
+from . import gradients
+from . import input_checks
+# Re-exported: code written against `layers` finds these where it always did.
+from .gradients import fast_conv_gradients  # pylint: disable=unused-import
+from .input_checks import check_flag, check_flags, check_images  # pylint: disable=unused-import
+
 tf1 = tf.compat.v1
-
-_FAST_CONV2D_GRADIENT = 'SlimbenchFastConv2DGradient'
-
-
-def _conv2d_gradient(op, grad):
-  """Conv2D's gradient, with matmuls where TensorFlow's CPU kernels are slow.
-
-  - A kernel covering the whole input map (fc6-fc8 of AlexNet, OverFeat and VGG, logits
-    on pooled features) makes the convolution a matrix product of [images, k * k * in] by
-    [k * k * in, out]; TensorFlow 2.21's CPU kernels for its gradients take 8-14x the
-    matmul's time with oneDNN, 40x without (bench/conv_kernels.py).
-  - A sliding kernel at stride 1 gets its filter gradient as one matmul per kernel tap:
-    dW[i, j] = x[:, i:i + h, j:j + w, :]^T dy, over all images and positions. oneDNN's
-    Conv2DBackpropFilter runs at 64-113 GFLOP/s on VGG's 3x3 layers, the taps at 95-131,
-    and in a training step the gain is larger (vgg_16 +18%, inception_v3 +8%,
-    inception_v1 +7%, alexnet_v2 +3%, resnet_v1_50 +2%). Only in float32 and without a
-    GPU, whose convolution kernels have no such gap.
-
-  The input gradient of sliding kernels stays TensorFlow's: rewritten as a convolution
-  it measured no faster.
-  """
-  inputs, weights = op.inputs
-  kernel_height, kernel_width, in_channels, out_channels = weights.shape.as_list()
-  nhwc_undilated = (op.get_attr('data_format') == b'NHWC' and
-                    list(op.get_attr('dilations')) == [1, 1, 1, 1] and
-                    None not in (in_channels, out_channels))
-  padding = op.get_attr('padding').decode()
-  if nhwc_undilated and _kernel_covers_map(inputs.shape, [kernel_height, kernel_width],
-                                           padding):
-    # NHWC rows flatten in the order of the [k, k, in, out] weights.
-    depth = kernel_height * kernel_width * in_channels
-    rows_in = tf.reshape(inputs, [-1, depth])
-    rows_grad = tf.reshape(grad, [-1, out_channels])
-    matrix = tf.reshape(weights, [depth, out_channels])
-    grad_inputs = tf.reshape(tf.matmul(rows_grad, matrix, transpose_b=True), tf.shape(inputs))
-    grad_weights = tf.reshape(tf.matmul(rows_in, rows_grad, transpose_a=True),
-                              tf.shape(weights))
-    return grad_inputs, grad_weights
-  attributes = {name: op.get_attr(name) for name in (
-      'strides', 'padding', 'dilations', 'data_format', 'explicit_paddings',
-      'use_cudnn_on_gpu')}
-  grad_inputs = tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(inputs), filter=weights,
-                                               out_backprop=grad, **attributes)
-  taps = kernel_height * kernel_width
-  if (nhwc_undilated and list(op.get_attr('strides')) == [1, 1, 1, 1] and
-      padding in ('SAME', 'VALID') and 1 < taps <= _MAX_FILTER_TAPS and
-      None not in (grad.shape[1], grad.shape[2]) and not _has_gpu() and
-      # A float16 matmul sums its long rows (every image and position) in float16: LeNet
-      # trained under --use_fp16 stalled near chance this way.
-      inputs.dtype == tf.float32):
-    grad_weights = _filter_gradient_by_taps(inputs, grad, kernel_height, kernel_width,
-                                            padding)
-  else:
-    grad_weights = tf.raw_ops.Conv2DBackpropFilter(
-        input=inputs, filter_sizes=tf.shape(weights), out_backprop=grad, **attributes)
-  return grad_inputs, grad_weights
-
-
-# Each tap reads a shifted copy of the input; 5x5 (and 1x7) kernels are the largest whose
-# gain was measured.
-_MAX_FILTER_TAPS = 25
-
-
-def _filter_gradient_by_taps(inputs, grad, kernel_height, kernel_width, padding):
-  """The filter gradient of a stride-1 convolution, one [in, out] matmul per kernel tap."""
-  if padding == 'SAME':
-    top, left = (kernel_height - 1) // 2, (kernel_width - 1) // 2
-    inputs = tf.pad(inputs, [[0, 0], [top, kernel_height - 1 - top],
-                             [left, kernel_width - 1 - left], [0, 0]])
-  out_height, out_width, out_channels = grad.shape[1], grad.shape[2], grad.shape[3]
-  in_channels = inputs.shape[3]
-  rows_grad = tf.reshape(grad, [-1, out_channels])
-  taps = [tf.matmul(tf.reshape(inputs[:, i:i + out_height, j:j + out_width, :],
-                               [-1, in_channels]), rows_grad, transpose_a=True)
-          for i in range(kernel_height) for j in range(kernel_width)]
-  return tf.reshape(tf.stack(taps), [kernel_height, kernel_width, in_channels, out_channels])
-
-
-@functools.lru_cache(maxsize=None)
-def _has_gpu():
-  return bool(tf.config.list_physical_devices('GPU'))
-
-
-tf.RegisterGradient(_FAST_CONV2D_GRADIENT)(_conv2d_gradient)
-
-
-def _kernel_covers_map(input_shape, kernel, padding):
-  """Whether a stride-free NHWC convolution of `kernel` sees the whole input map at once.
-
-  Its output is then 1x1 at any stride: VALID fits the kernel exactly once, and SAME leaves
-  a 1x1 kernel on a 1x1 map as it is (a larger kernel it pads and slides).
-  """
-  height, width = input_shape[1], input_shape[2]
-  return (None not in (height, width) and [height, width] == list(kernel) and
-          (padding.upper() == 'VALID' or (padding.upper() == 'SAME' and height == width == 1)))
-
-
-@contextlib.contextmanager
-def fast_conv_gradients():
-  """Conv2D ops created inside get the faster gradient of `_conv2d_gradient`.
-
-  The forward graph is unchanged (same ops, names and variables); only `tf.gradients`
-  builds different ops, with the same values.
-  """
-  with tf1.get_default_graph().gradient_override_map({'Conv2D': _FAST_CONV2D_GRADIENT}):
-    yield
 
 
 def _answers_to(slim_op):
@@ -226,7 +124,7 @@ def batch_norm(inputs,
     raise ValueError('batch_norm: is_training is None; pass True, False or a boolean '
                      'tensor, or set it with slim.arg_scope([slim.batch_norm], '
                      'is_training=...)')
-  check_flag(is_training, 'is_training', 'batch_norm', allow_tensor=True)
+  input_checks.check_flag(is_training, 'is_training', 'batch_norm', allow_tensor=True)
   if data_format not in ('NHWC', 'NCHW'):
     raise ValueError(f'batch_norm: data_format must be NHWC or NCHW, not {data_format!r}')
   inputs = tf.convert_to_tensor(inputs)
@@ -325,59 +223,6 @@ def _moving_average_updates(moving_mean, moving_variance, mean, variance, decay,
   return [update_mean, update_variance]
 
 
-def check_images(images, net_name, min_size=None, channels=(1, 3)):
-  """Validates a batch of images before a net is built on it.
-
-  Args:
-    images: the input tensor.
-    net_name: name used in the error message.
-    min_size: smallest height and width the net accepts, or None.
-    channels: channel counts the net accepts.
-
-  Returns:
-    `images` as a tensor.
-
-  Raises:
-    ValueError: one clear line saying what was expected.
-  """
-  images = tf.convert_to_tensor(images)
-  shape = images.shape
-  if shape.rank != 4:
-    raise ValueError(f'{net_name}: images must be a 4-D batch [batch, height, width, '
-                     f'channels], got shape {shape}')
-  if shape[3] is None or shape[3] not in channels:
-    expected = ' or '.join(str(c) for c in channels)
-    raise ValueError(f'{net_name}: images must have {expected} channels, got shape {shape}')
-  if min_size:
-    for side, size in (('height', shape[1]), ('width', shape[2])):
-      if size is not None and size < min_size:
-        raise ValueError(f'{net_name}: image {side} {size} is too small; this net needs '
-                         f'at least {min_size}x{min_size}')
-  return images
-
-
-def check_flag(value, name, net_name, allow_tensor=False):
-  """Raises unless `value` is a bool (Python or numpy), or with `allow_tensor` a tensor.
-
-  A TF-Slim call that passes arguments by position puts a scope name or a number into a
-  flag when the order differs; truthiness would accept it silently.
-
-  Raises:
-    TypeError: one line naming the net, the argument and what it got.
-  """
-  if isinstance(value, (bool, np.bool_)) or (allow_tensor and tf.is_tensor(value)):
-    return
-  net_name = getattr(net_name, 'name', net_name)  # A VariableScope passed as `scope`.
-  expected = 'True, False or a boolean tensor' if allow_tensor else 'True or False'
-  raise TypeError(f'{net_name}: {name} must be {expected}, got {value!r} '
-                  f'({type(value).__name__})')
-
-
-def check_flags(net_name, **flags):
-  """`check_flag` for each of a builder's boolean arguments, given by name."""
-  for name, value in flags.items():
-    check_flag(value, name, net_name)
-
 
 def squeeze_spatial(net, net_name, name):
   """Squeezes a [batch, 1, 1, C] map to [batch, C], with a clear error otherwise."""
@@ -435,9 +280,10 @@ def fully_connected_conv2d(inputs, num_outputs, kernel_size, **kwargs):
 
   Takes `slim.conv2d`'s arguments and its `arg_scope`, and makes the same variables
   (`weights` [k, k, in, out], `biases`) and outputs. Where the kernel covers the whole input
-  map, as at the default image size, the product is computed as a matmul: TensorFlow 2.21's
-  CPU convolution runs such a layer at ~12 GFLOP/s, its matmul at ~75 (vgg_16's fc6, batch
-  32: 550 ms against 85 ms). On a larger map (dense evaluation) it is `slim.conv2d` itself.
+  map, as at the default image size, the product is computed as a matmul, which TensorFlow
+  2.21 runs much faster on the CPU than its convolution (figures in docs/performance.md,
+  "Convolution gradients on the CPU"). On a larger map (dense evaluation) it is
+  `slim.conv2d` itself.
   """
   kernel = list(kernel_size) if isinstance(kernel_size, (list, tuple)) else [kernel_size] * 2
   scope_args = arg_scope_lib.current_arg_scope().get(
@@ -446,7 +292,7 @@ def fully_connected_conv2d(inputs, num_outputs, kernel_size, **kwargs):
   inputs = tf.convert_to_tensor(inputs)
   if (inputs.shape.rank != 4 or args.get('data_format') not in (None, 'NHWC') or
       args.get('rate', 1) not in (1, [1, 1], (1, 1)) or
-      not _kernel_covers_map(inputs.shape, kernel, args.get('padding', 'SAME'))):
+      not gradients.kernel_covers_map(inputs.shape, kernel, args.get('padding', 'SAME'))):
     return slim.conv2d(inputs, num_outputs, kernel_size, **kwargs)
   for unused in ('stride', 'padding', 'data_format', 'rate'):
     args.pop(unused, None)
@@ -510,8 +356,8 @@ def convolutional_classifier(net, sc, end_points_collection, *, num_classes, is_
     (net, end_points), end_points ordered by layer.
   """
   net_name = sc.name
-  check_flags(net_name, spatial_squeeze=spatial_squeeze, global_pool=global_pool)
-  check_flag(is_training, 'is_training', net_name, allow_tensor=True)
+  input_checks.check_flags(net_name, spatial_squeeze=spatial_squeeze, global_pool=global_pool)
+  input_checks.check_flag(is_training, 'is_training', net_name, allow_tensor=True)
   if fc_conv_padding == 'VALID' and net.shape[1] is not None and net.shape[1] < fc6_kernel:
     raise ValueError(f'{net_name}: the input is too small: the fc6 layer needs a '
                      f'{fc6_kernel}x{fc6_kernel} feature map, got {net.shape[1]}x{net.shape[2]}')
@@ -533,3 +379,4 @@ def convolutional_classifier(net, sc, end_points_collection, *, num_classes, is_
         net = squeeze_spatial(net, net_name, name='fc8/squeezed')
       end_points[net_name + '/fc8'] = net
   return net, end_points
+

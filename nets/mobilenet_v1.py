@@ -20,11 +20,11 @@ Usage:
 """
 
 import collections
-import functools
 
 import tensorflow as tf
 import tf_slim as slim
 
+from . import input_checks
 from . import layers
 from . import registry
 from . import resnet_utils
@@ -218,9 +218,14 @@ def mobilenet_v1_arg_scope(is_training=True,
           return sc
 
 
-@registry.register('mobilenet_v1', arg_scope=mobilenet_v1_arg_scope, default_image_size=224,
-                   min_image_size=1, preprocessing='inception', num_classes=1001,
-                   logits_scope='MobilenetV1/Logits', paper=PAPER)
+# What every MobileNet v1 shares in the registry: the widths keep the scope 'MobilenetV1'.
+# Every layer pads and the pool shrinks to the map, so any size builds.
+_REGISTRY_FIELDS = dict(arg_scope=mobilenet_v1_arg_scope, default_image_size=224,
+                        min_image_size=1, preprocessing='inception', num_classes=1001,
+                        logits_scope='MobilenetV1/Logits', paper=PAPER)
+
+
+@registry.register('mobilenet_v1', **_REGISTRY_FIELDS)
 def mobilenet_v1(inputs,
                  num_classes=1000,
                  dropout_keep_prob=0.999,
@@ -262,10 +267,10 @@ def mobilenet_v1(inputs,
     ValueError: bad images or arguments, or a map larger than 1x1 to squeeze.
   """
   net_name = scope if isinstance(scope, str) else 'MobilenetV1'
-  layers.check_flags(net_name, spatial_squeeze=spatial_squeeze, global_pool=global_pool,
-                     use_explicit_padding=use_explicit_padding)
+  input_checks.check_flags(net_name, spatial_squeeze=spatial_squeeze, global_pool=global_pool,
+                           use_explicit_padding=use_explicit_padding)
   # Every layer pads and the pool shrinks to the map, so any size builds.
-  inputs = layers.check_images(inputs, net_name, 1)
+  inputs = input_checks.check_images(inputs, net_name, 1)
   with tf1.variable_scope(scope, 'MobilenetV1', [inputs], reuse=reuse) as sc:
     with slim.arg_scope([layers.batch_norm, slim.dropout], is_training=is_training):
       # The classifier sits on the last layer of conv_defs, however many there are.
@@ -297,18 +302,34 @@ def mobilenet_v1(inputs,
   return logits, end_points
 
 
+@registry.register('mobilenet_v1_075', **_REGISTRY_FIELDS)
+def mobilenet_v1_075(inputs, num_classes=1000, dropout_keep_prob=0.999, is_training=True,
+                     min_depth=8, depth_multiplier=0.75, conv_defs=None, prediction_fn=slim.softmax,
+                     spatial_squeeze=True, reuse=None, scope='MobilenetV1', global_pool=False,
+                     use_explicit_padding=False):
+  """MobileNet v1 at width 0.75; the arguments are `mobilenet_v1`'s."""
+  return mobilenet_v1(inputs, num_classes, dropout_keep_prob, is_training, min_depth,
+                      depth_multiplier, conv_defs, prediction_fn, spatial_squeeze, reuse,
+                      scope, global_pool, use_explicit_padding)
 
-def _register_width(name, depth_multiplier):
-  """Registers `name`: mobilenet_v1 at width `depth_multiplier`, same scope and variables."""
-  builder = functools.update_wrapper(
-      functools.partial(mobilenet_v1, depth_multiplier=depth_multiplier), mobilenet_v1)
-  builder.__name__ = builder.__qualname__ = name
-  return registry.register(
-      name, arg_scope=mobilenet_v1_arg_scope, default_image_size=224, min_image_size=1,
-      preprocessing='inception', num_classes=1001, logits_scope='MobilenetV1/Logits',
-      paper=PAPER)(builder)
+
+@registry.register('mobilenet_v1_050', **_REGISTRY_FIELDS)
+def mobilenet_v1_050(inputs, num_classes=1000, dropout_keep_prob=0.999, is_training=True,
+                     min_depth=8, depth_multiplier=0.5, conv_defs=None, prediction_fn=slim.softmax,
+                     spatial_squeeze=True, reuse=None, scope='MobilenetV1', global_pool=False,
+                     use_explicit_padding=False):
+  """MobileNet v1 at width 0.5; the arguments are `mobilenet_v1`'s."""
+  return mobilenet_v1(inputs, num_classes, dropout_keep_prob, is_training, min_depth,
+                      depth_multiplier, conv_defs, prediction_fn, spatial_squeeze, reuse,
+                      scope, global_pool, use_explicit_padding)
 
 
-mobilenet_v1_075 = _register_width('mobilenet_v1_075', 0.75)
-mobilenet_v1_050 = _register_width('mobilenet_v1_050', 0.50)
-mobilenet_v1_025 = _register_width('mobilenet_v1_025', 0.25)
+@registry.register('mobilenet_v1_025', **_REGISTRY_FIELDS)
+def mobilenet_v1_025(inputs, num_classes=1000, dropout_keep_prob=0.999, is_training=True,
+                     min_depth=8, depth_multiplier=0.25, conv_defs=None, prediction_fn=slim.softmax,
+                     spatial_squeeze=True, reuse=None, scope='MobilenetV1', global_pool=False,
+                     use_explicit_padding=False):
+  """MobileNet v1 at width 0.25; the arguments are `mobilenet_v1`'s."""
+  return mobilenet_v1(inputs, num_classes, dropout_keep_prob, is_training, min_depth,
+                      depth_multiplier, conv_defs, prediction_fn, spatial_squeeze, reuse,
+                      scope, global_pool, use_explicit_padding)

@@ -14,7 +14,7 @@ import inspect
 
 import tf_slim as slim
 
-from . import layers
+from . import gradients
 from . import registry
 # Importing a family module registers its builders.
 from . import alexnet  # pylint: disable=unused-import
@@ -113,7 +113,8 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
 
   Returns:
     network_fn: `fn(images, **kwargs) -> (logits, end_points)` under the family's arg
-      scope, its convolutions differentiated by the faster ops of `layers.fast_conv_gradients`;
+      scope, its convolutions differentiated by the faster ops of
+      `gradients.fast_conv_gradients`;
       it carries `default_image_size` and `num_frames` (None for an image model; a video
       model takes clips [batch, num_frames, height, width, channels]). Keyword arguments
       go to the builder.
@@ -127,7 +128,7 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
 
   @functools.wraps(info.builder)
   def network_fn(images, **kwargs):
-    with slim.arg_scope(arg_scope), layers.fast_conv_gradients():
+    with slim.arg_scope(arg_scope), gradients.fast_conv_gradients():
       return info.builder(images, num_classes=num_classes, is_training=is_training, **kwargs)
 
   network_fn.default_image_size = info.default_image_size

@@ -12,6 +12,7 @@ Usage:
 import tensorflow as tf
 import tf_slim as slim
 
+from . import input_checks
 from . import layers
 from . import registry
 
@@ -55,7 +56,7 @@ def overfeat(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5,
     net: the logits, or the features when num_classes is 0 or None.
     end_points: a dict of the layers' outputs.
   """
-  inputs = layers.check_images(inputs, scope, overfeat.min_image_size)
+  inputs = input_checks.check_images(inputs, scope, overfeat.min_image_size)
   with tf1.variable_scope(scope, 'overfeat', [inputs], reuse=reuse) as sc:
     end_points_collection = sc.original_name_scope + '_end_points'
     with slim.arg_scope([slim.conv2d, slim.fully_connected, slim.max_pool2d],

@@ -1,14 +1,22 @@
 """Registration of network builders and the metadata record of each model.
 
-A family module registers each public builder next to its definition:
+Every registered model is a plain function named as the model and decorated with
+`register` where it is defined; its body calls the family's shared builder with the
+variant's row of the family's table, as TF-Slim's `resnet_v1_50` calls `resnet_v1` with its
+blocks. VGG-16 in nets/vgg.py:
 
-    @registry.register('vgg_16', arg_scope=vgg_arg_scope, preprocessing='vgg',
-                       num_classes=1000, paper=VGG_PAPER)
-    def vgg_16(inputs, num_classes=1000, ...):
-      ...
+    @registry.register('vgg_16', arg_scope=vgg_arg_scope, default_image_size=224,
+                       preprocessing='vgg', num_classes=1000, logits_scope='vgg_16/fc8',
+                       paper=PAPER)
+    def vgg_16(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5,
+               spatial_squeeze=True, reuse=None, scope='vgg_16', fc_conv_padding='VALID',
+               global_pool=False):
+      return vgg(inputs, BLOCKS['vgg_16'], num_classes, is_training, dropout_keep_prob,
+                 spatial_squeeze, reuse, scope, 'vgg_16', fc_conv_padding, global_pool)
 
-`nets_factory` imports the family modules and exposes the registry through TF-Slim's
-`networks_map` / `arg_scopes_map` / `get_network_fn`.
+(nets/vgg.py passes the fields its three variants share as one dict, `**_REGISTRY_FIELDS`,
+and gives each a docstring.) `nets_factory` imports the family modules and exposes the registry
+through TF-Slim's `networks_map` / `arg_scopes_map` / `get_network_fn`.
 """
 
 import dataclasses

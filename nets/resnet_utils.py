@@ -20,11 +20,11 @@ Usage:
 
 import collections
 import contextlib
-import inspect
 
 import tensorflow as tf
 import tf_slim as slim
 
+from . import input_checks
 from . import layers
 
 tf1 = tf.compat.v1
@@ -281,44 +281,41 @@ def classifier(net, sc, end_points_collection, num_classes, global_pool, spatial
   return net, end_points
 
 
-_BUILDER_ARG_DOCS = {
-    'inputs': 'a [batch, height, width, channels] tensor; 224x224 as trained. Every layer\n'
-              '      pads, so any size builds; the last map is ceil(size / output_stride).',
-    'num_classes': 'classes of the logits layer; 0 or None returns the features.',
-    'is_training': 'batch statistics (and moving-average updates) in batch normalization;\n'
-                   '      None leaves it to an enclosing '
-                   '`slim.arg_scope([slim.batch_norm], is_training=...)`.',
-    'global_pool': 'average the last feature map over space.',
-    'output_stride': 'stride of the last feature map for dense prediction: 4, 8, 16, or\n'
-                     '      None for 32.',
-    'spatial_squeeze': 'squeeze the logits to [batch, num_classes].',
-    'store_non_strided_activations': "keep each block's end point at full resolution.",
-    'min_base_depth': 'smallest bottleneck width once depth_multiplier is applied.',
-    'depth_multiplier': 'scales the bottleneck widths (1 as published).',
-    'reuse': 'reuse the variables of `scope`.',
-    'scope': 'variable scope.',
-}
-
-
-def builder_doc(builder, version):
-  """The docstring of a registered ResNet builder such as resnet_v1_50.
-
-  The arguments are listed in the builder's own order, which is TF-Slim's for that
-  builder (the four v1 builders do not all share one).
-  """
-  num_layers = int(builder.__name__.rsplit('_', 1)[1])
-  args = '\n'.join(f'    {name}: {_BUILDER_ARG_DOCS[name]}'
-                   for name in inspect.signature(builder).parameters)
-  return f"""ResNet {version} with {num_layers} layers ({UNITS_PER_BLOCK[num_layers]} bottleneck
-  units per block).
+def imagenet_resnet(resnet_fn, block_fn, num_layers, inputs, *, num_classes, is_training,
+                    global_pool, output_stride, spatial_squeeze, store_non_strided_activations,
+                    min_base_depth, depth_multiplier, reuse, scope):
+  """The `num_layers`-layer ImageNet ResNet: what every registered ResNet (resnet_v1_50,
+  resnet_v2_101, ...) builds, with its own arguments.
 
   Args:
-{args}
+    resnet_fn: `resnet_v1.resnet_v1` or `resnet_v2.resnet_v2`.
+    block_fn: `resnet_v1.resnet_v1_block` or `resnet_v2.resnet_v2_block`.
+    num_layers: a key of UNITS_PER_BLOCK.
+    inputs: a [batch, height, width, channels] tensor; 224x224 as trained. Every layer
+      pads, so any size builds; the last map is ceil(size / output_stride).
+    num_classes: classes of the logits layer; 0 or None returns the features.
+    is_training: batch statistics (and moving-average updates) in batch normalization;
+      None leaves it to an enclosing `slim.arg_scope([slim.batch_norm], is_training=...)`.
+    global_pool: average the last feature map over space.
+    output_stride: stride of the last feature map for dense prediction: 4, 8, 16, or
+      None for 32.
+    spatial_squeeze: squeeze the logits to [batch, num_classes].
+    store_non_strided_activations: keep each block's end point at full resolution.
+    min_base_depth: smallest bottleneck width once depth_multiplier is applied.
+    depth_multiplier: scales the bottleneck widths (1 as published).
+    reuse: reuse the variables of `scope`.
+    scope: variable scope.
 
   Returns:
     net: the logits, or the features when num_classes is 0 or None.
     end_points: the layers' outputs, in order, under TF-Slim's keys.
   """
+  blocks = imagenet_blocks(block_fn, num_layers, min_base_depth, depth_multiplier)
+  return resnet_fn(inputs, blocks, num_classes, is_training, global_pool=global_pool,
+                   output_stride=output_stride, include_root_block=True,
+                   spatial_squeeze=spatial_squeeze,
+                   store_non_strided_activations=store_non_strided_activations,
+                   reuse=reuse, scope=scope)
 
 
 def build_resnet(inputs, blocks, bottleneck, *, num_classes, is_training, global_pool,
@@ -330,16 +327,16 @@ def build_resnet(inputs, blocks, bottleneck, *, num_classes, is_training, global
   unit's pre-activation provides them, and normalizes the sum the last unit ends in.
   """
   net_name = getattr(scope, 'name', scope) or default_scope
-  inputs = layers.check_images(inputs, net_name, 1)
+  inputs = input_checks.check_images(inputs, net_name, 1)
   for name, value in (('global_pool', global_pool), ('include_root_block', include_root_block),
                       ('spatial_squeeze', spatial_squeeze),
                       ('store_non_strided_activations', store_non_strided_activations)):
-    layers.check_flag(value, name, net_name)
+    input_checks.check_flag(value, name, net_name)
   if is_training is None:
     # TF-Slim's meaning: an enclosing slim.arg_scope([slim.batch_norm], ...) decides.
     training_scope = contextlib.nullcontext()
   else:
-    layers.check_flag(is_training, 'is_training', net_name, allow_tensor=True)
+    input_checks.check_flag(is_training, 'is_training', net_name, allow_tensor=True)
     training_scope = slim.arg_scope([layers.batch_norm], is_training=is_training)
   block_output_stride = check_output_stride(output_stride, blocks, include_root_block,
                                             net_name)

@@ -121,72 +121,68 @@ def resnet_v1(inputs, blocks, num_classes=None, is_training=True, global_pool=Tr
 resnet_v1.default_image_size = 224
 
 
-def _imagenet_resnet_v1(num_layers, inputs, num_classes, is_training, global_pool,
-                        output_stride, spatial_squeeze, store_non_strided_activations,
-                        min_base_depth, depth_multiplier, reuse, scope):
-  blocks = resnet_utils.imagenet_blocks(resnet_v1_block, num_layers, min_base_depth,
-                                        depth_multiplier)
-  return resnet_v1(inputs, blocks, num_classes, is_training, global_pool=global_pool,
-                   output_stride=output_stride, include_root_block=True,
-                   spatial_squeeze=spatial_squeeze,
-                   store_non_strided_activations=store_non_strided_activations,
-                   reuse=reuse, scope=scope)
-
-
-def _register(num_layers):
-  """Registers resnet_v1_<num_layers>, with its docstring."""
-  name = f'resnet_v1_{num_layers}'
-  register = registry.register(
-      name, arg_scope=resnet_arg_scope, default_image_size=224,
-      # Every layer pads, so even a 1x1 image builds (to 1x1 maps).
-      min_image_size=1, preprocessing='vgg', num_classes=1000,
-      logits_scope=f'{name}/logits', paper=PAPER)
-
-  def decorator(builder):
-    builder.__doc__ = resnet_utils.builder_doc(builder, 'v1')
-    return register(builder)
-  return decorator
-
+# What every ResNet v1 shares in the registry; each variant adds its logits scope. Every
+# layer pads, so even a 1x1 image builds (to 1x1 maps).
+_REGISTRY_FIELDS = dict(arg_scope=resnet_arg_scope, default_image_size=224, min_image_size=1,
+                        preprocessing='vgg', num_classes=1000, paper=PAPER)
 
 # The four builders keep TF-Slim's positional orders, which differ: 152 and 200 take
 # store_non_strided_activations before spatial_squeeze.
-
-
-@_register(50)
+@registry.register('resnet_v1_50', logits_scope='resnet_v1_50/logits', **_REGISTRY_FIELDS)
 def resnet_v1_50(inputs, num_classes=None, is_training=True, global_pool=True,
                  output_stride=None, spatial_squeeze=True,
                  store_non_strided_activations=False, min_base_depth=8, depth_multiplier=1,
                  reuse=None, scope='resnet_v1_50'):
-  return _imagenet_resnet_v1(50, inputs, num_classes, is_training, global_pool,
-                             output_stride, spatial_squeeze, store_non_strided_activations,
-                             min_base_depth, depth_multiplier, reuse, scope)
+  """ResNet v1, 50 layers; the arguments are `resnet_utils.imagenet_resnet`'s."""
+  return resnet_utils.imagenet_resnet(
+      resnet_v1, resnet_v1_block, 50, inputs, num_classes=num_classes,
+      is_training=is_training, global_pool=global_pool, output_stride=output_stride,
+      spatial_squeeze=spatial_squeeze,
+      store_non_strided_activations=store_non_strided_activations,
+      min_base_depth=min_base_depth, depth_multiplier=depth_multiplier, reuse=reuse,
+      scope=scope)
 
 
-@_register(101)
+@registry.register('resnet_v1_101', logits_scope='resnet_v1_101/logits', **_REGISTRY_FIELDS)
 def resnet_v1_101(inputs, num_classes=None, is_training=True, global_pool=True,
                   output_stride=None, spatial_squeeze=True,
                   store_non_strided_activations=False, min_base_depth=8, depth_multiplier=1,
                   reuse=None, scope='resnet_v1_101'):
-  return _imagenet_resnet_v1(101, inputs, num_classes, is_training, global_pool,
-                             output_stride, spatial_squeeze, store_non_strided_activations,
-                             min_base_depth, depth_multiplier, reuse, scope)
+  """ResNet v1, 101 layers; the arguments are `resnet_utils.imagenet_resnet`'s."""
+  return resnet_utils.imagenet_resnet(
+      resnet_v1, resnet_v1_block, 101, inputs, num_classes=num_classes,
+      is_training=is_training, global_pool=global_pool, output_stride=output_stride,
+      spatial_squeeze=spatial_squeeze,
+      store_non_strided_activations=store_non_strided_activations,
+      min_base_depth=min_base_depth, depth_multiplier=depth_multiplier, reuse=reuse,
+      scope=scope)
 
 
-@_register(152)
+@registry.register('resnet_v1_152', logits_scope='resnet_v1_152/logits', **_REGISTRY_FIELDS)
 def resnet_v1_152(inputs, num_classes=None, is_training=True, global_pool=True,
                   output_stride=None, store_non_strided_activations=False,
                   spatial_squeeze=True, min_base_depth=8, depth_multiplier=1, reuse=None,
                   scope='resnet_v1_152'):
-  return _imagenet_resnet_v1(152, inputs, num_classes, is_training, global_pool,
-                             output_stride, spatial_squeeze, store_non_strided_activations,
-                             min_base_depth, depth_multiplier, reuse, scope)
+  """ResNet v1, 152 layers; the arguments are `resnet_utils.imagenet_resnet`'s."""
+  return resnet_utils.imagenet_resnet(
+      resnet_v1, resnet_v1_block, 152, inputs, num_classes=num_classes,
+      is_training=is_training, global_pool=global_pool, output_stride=output_stride,
+      spatial_squeeze=spatial_squeeze,
+      store_non_strided_activations=store_non_strided_activations,
+      min_base_depth=min_base_depth, depth_multiplier=depth_multiplier, reuse=reuse,
+      scope=scope)
 
 
-@_register(200)
+@registry.register('resnet_v1_200', logits_scope='resnet_v1_200/logits', **_REGISTRY_FIELDS)
 def resnet_v1_200(inputs, num_classes=None, is_training=True, global_pool=True,
                   output_stride=None, store_non_strided_activations=False,
                   spatial_squeeze=True, min_base_depth=8, depth_multiplier=1, reuse=None,
                   scope='resnet_v1_200'):
-  return _imagenet_resnet_v1(200, inputs, num_classes, is_training, global_pool,
-                             output_stride, spatial_squeeze, store_non_strided_activations,
-                             min_base_depth, depth_multiplier, reuse, scope)
+  """ResNet v1, 200 layers; the arguments are `resnet_utils.imagenet_resnet`'s."""
+  return resnet_utils.imagenet_resnet(
+      resnet_v1, resnet_v1_block, 200, inputs, num_classes=num_classes,
+      is_training=is_training, global_pool=global_pool, output_stride=output_stride,
+      spatial_squeeze=spatial_squeeze,
+      store_non_strided_activations=store_non_strided_activations,
+      min_base_depth=min_base_depth, depth_multiplier=depth_multiplier, reuse=reuse,
+      scope=scope)

@@ -121,31 +121,66 @@ def resnet_v2(inputs, blocks, num_classes=None, is_training=True, global_pool=Tr
 resnet_v2.default_image_size = 224
 
 
-def _register(num_layers):
-  """Defines and registers resnet_v2_<num_layers>."""
-  name = f'resnet_v2_{num_layers}'
+# What every ResNet v2 shares in the registry; each variant adds its logits scope. Every
+# layer pads, so even a 1x1 image builds (to 1x1 maps).
+_REGISTRY_FIELDS = dict(arg_scope=resnet_arg_scope, default_image_size=224, min_image_size=1,
+                        preprocessing='inception', num_classes=1001, paper=PAPER)
 
-  # TF-Slim's positional order; the arguments its v2 builders lack come after it.
-  def builder(inputs, num_classes=None, is_training=True, global_pool=True,
-              output_stride=None, spatial_squeeze=True, reuse=None, scope=name,
-              store_non_strided_activations=False, min_base_depth=8, depth_multiplier=1):
-    blocks = resnet_utils.imagenet_blocks(resnet_v2_block, num_layers, min_base_depth,
-                                          depth_multiplier)
-    return resnet_v2(inputs, blocks, num_classes, is_training, global_pool=global_pool,
-                     output_stride=output_stride, include_root_block=True,
-                     spatial_squeeze=spatial_squeeze, reuse=reuse, scope=scope,
-                     store_non_strided_activations=store_non_strided_activations)
-
-  builder.__name__ = builder.__qualname__ = name
-  builder.__doc__ = resnet_utils.builder_doc(builder, 'v2')
-  # Every layer pads, so even a 1x1 image builds (to 1x1 maps).
-  return registry.register(
-      name, arg_scope=resnet_arg_scope, default_image_size=224, min_image_size=1,
-      preprocessing='inception', num_classes=1001, logits_scope=f'{name}/logits',
-      paper=PAPER)(builder)
+# TF-Slim's positional order; the arguments its v2 builders lack come after it.
+@registry.register('resnet_v2_50', logits_scope='resnet_v2_50/logits', **_REGISTRY_FIELDS)
+def resnet_v2_50(inputs, num_classes=None, is_training=True, global_pool=True,
+                 output_stride=None, spatial_squeeze=True, reuse=None, scope='resnet_v2_50',
+                 store_non_strided_activations=False, min_base_depth=8, depth_multiplier=1):
+  """ResNet v2, 50 layers; the arguments are `resnet_utils.imagenet_resnet`'s."""
+  return resnet_utils.imagenet_resnet(
+      resnet_v2, resnet_v2_block, 50, inputs, num_classes=num_classes,
+      is_training=is_training, global_pool=global_pool, output_stride=output_stride,
+      spatial_squeeze=spatial_squeeze,
+      store_non_strided_activations=store_non_strided_activations,
+      min_base_depth=min_base_depth, depth_multiplier=depth_multiplier, reuse=reuse,
+      scope=scope)
 
 
-resnet_v2_50 = _register(50)
-resnet_v2_101 = _register(101)
-resnet_v2_152 = _register(152)
-resnet_v2_200 = _register(200)
+@registry.register('resnet_v2_101', logits_scope='resnet_v2_101/logits', **_REGISTRY_FIELDS)
+def resnet_v2_101(inputs, num_classes=None, is_training=True, global_pool=True,
+                  output_stride=None, spatial_squeeze=True, reuse=None,
+                  scope='resnet_v2_101', store_non_strided_activations=False,
+                  min_base_depth=8, depth_multiplier=1):
+  """ResNet v2, 101 layers; the arguments are `resnet_utils.imagenet_resnet`'s."""
+  return resnet_utils.imagenet_resnet(
+      resnet_v2, resnet_v2_block, 101, inputs, num_classes=num_classes,
+      is_training=is_training, global_pool=global_pool, output_stride=output_stride,
+      spatial_squeeze=spatial_squeeze,
+      store_non_strided_activations=store_non_strided_activations,
+      min_base_depth=min_base_depth, depth_multiplier=depth_multiplier, reuse=reuse,
+      scope=scope)
+
+
+@registry.register('resnet_v2_152', logits_scope='resnet_v2_152/logits', **_REGISTRY_FIELDS)
+def resnet_v2_152(inputs, num_classes=None, is_training=True, global_pool=True,
+                  output_stride=None, spatial_squeeze=True, reuse=None,
+                  scope='resnet_v2_152', store_non_strided_activations=False,
+                  min_base_depth=8, depth_multiplier=1):
+  """ResNet v2, 152 layers; the arguments are `resnet_utils.imagenet_resnet`'s."""
+  return resnet_utils.imagenet_resnet(
+      resnet_v2, resnet_v2_block, 152, inputs, num_classes=num_classes,
+      is_training=is_training, global_pool=global_pool, output_stride=output_stride,
+      spatial_squeeze=spatial_squeeze,
+      store_non_strided_activations=store_non_strided_activations,
+      min_base_depth=min_base_depth, depth_multiplier=depth_multiplier, reuse=reuse,
+      scope=scope)
+
+
+@registry.register('resnet_v2_200', logits_scope='resnet_v2_200/logits', **_REGISTRY_FIELDS)
+def resnet_v2_200(inputs, num_classes=None, is_training=True, global_pool=True,
+                  output_stride=None, spatial_squeeze=True, reuse=None,
+                  scope='resnet_v2_200', store_non_strided_activations=False,
+                  min_base_depth=8, depth_multiplier=1):
+  """ResNet v2, 200 layers; the arguments are `resnet_utils.imagenet_resnet`'s."""
+  return resnet_utils.imagenet_resnet(
+      resnet_v2, resnet_v2_block, 200, inputs, num_classes=num_classes,
+      is_training=is_training, global_pool=global_pool, output_stride=output_stride,
+      spatial_squeeze=spatial_squeeze,
+      store_non_strided_activations=store_non_strided_activations,
+      min_base_depth=min_base_depth, depth_multiplier=depth_multiplier, reuse=reuse,
+      scope=scope)

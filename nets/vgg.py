@@ -12,6 +12,7 @@ Usage:
 import tensorflow as tf
 import tf_slim as slim
 
+from . import input_checks
 from . import layers
 from . import registry
 
@@ -38,11 +39,31 @@ def vgg_arg_scope(weight_decay=0.0005):
       return arg_sc
 
 
-def _vgg(inputs, blocks, num_classes, is_training, dropout_keep_prob, spatial_squeeze,
-         reuse, scope, default_scope, fc_conv_padding, global_pool):
+def vgg(inputs, blocks, num_classes, is_training, dropout_keep_prob, spatial_squeeze, reuse,
+        scope, default_scope, fc_conv_padding, global_pool):
+  """The VGG configuration `blocks`: the builder every registered VGG calls.
+
+  Args:
+    inputs: a tensor of size [batch_size, height, width, channels]; 224x224 gives a 1x1
+      map before the logits.
+    blocks: the configuration's row of BLOCKS: (convolutions, depth) per block.
+    num_classes: number of predicted classes; 0 or None returns the fc7 features.
+    is_training: whether dropout is active.
+    dropout_keep_prob: probability of keeping an activation in dropout.
+    spatial_squeeze: squeeze the logits to [batch_size, num_classes].
+    reuse: reuse the variables of `scope`.
+    scope: variable scope, or None for `default_scope`.
+    default_scope: the configuration's name.
+    fc_conv_padding: padding of fc6: 'VALID' as trained, 'SAME' for dense outputs.
+    global_pool: average the fc7 features over space (for inputs larger than 224).
+
+  Returns:
+    net: the logits, or the features when num_classes is 0 or None.
+    end_points: a dict of the layers' outputs.
+  """
   # With SAME fc6 padding any input of five poolings' worth (32) yields a map.
   min_size = 224 if fc_conv_padding == 'VALID' else 32
-  inputs = layers.check_images(inputs, scope or default_scope, min_size)
+  inputs = input_checks.check_images(inputs, scope or default_scope, min_size)
   with tf1.variable_scope(scope, default_scope, [inputs], reuse=reuse) as sc:
     end_points_collection = sc.original_name_scope + '_end_points'
     with slim.arg_scope([slim.conv2d, slim.fully_connected, slim.max_pool2d],
@@ -58,40 +79,37 @@ def _vgg(inputs, blocks, num_classes, is_training, dropout_keep_prob, spatial_sq
           fc_conv_padding=fc_conv_padding)
 
 
-def _register(name):
-  """Defines and registers the builder of one row of BLOCKS."""
-  def builder(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5,
-              spatial_squeeze=True, reuse=None, scope=name, fc_conv_padding='VALID',
-              global_pool=False):
-    return _vgg(inputs, BLOCKS[name], num_classes, is_training, dropout_keep_prob,
-                spatial_squeeze, reuse, scope, name, fc_conv_padding, global_pool)
-  builder.__name__ = builder.__qualname__ = name
-  builder.__doc__ = f"""VGG configuration {name} ({BLOCKS[name]} convolutions per block).
-
-  Args:
-    inputs: a tensor of size [batch_size, height, width, channels]; 224x224 gives a 1x1
-      map before the logits.
-    num_classes: number of predicted classes; 0 or None returns the fc7 features.
-    is_training: whether dropout is active.
-    dropout_keep_prob: probability of keeping an activation in dropout.
-    spatial_squeeze: squeeze the logits to [batch_size, num_classes].
-    reuse: reuse the variables of `scope`.
-    scope: optional variable scope.
-    fc_conv_padding: padding of fc6: 'VALID' as trained, 'SAME' for dense outputs.
-    global_pool: average the fc7 features over space (for inputs larger than 224).
-
-  Returns:
-    net: the logits, or the features when num_classes is 0 or None.
-    end_points: a dict of the layers' outputs.
-  """
-  return registry.register(name, arg_scope=vgg_arg_scope, default_image_size=224,
-                           preprocessing='vgg',
-                           num_classes=1000, logits_scope=f'{name}/fc8', paper=PAPER)(builder)
+# What every VGG shares in the registry; each variant adds its logits scope.
+_REGISTRY_FIELDS = dict(arg_scope=vgg_arg_scope, default_image_size=224, preprocessing='vgg',
+                        num_classes=1000, paper=PAPER)
 
 
-vgg_a = _register('vgg_a')
-vgg_16 = _register('vgg_16')
-vgg_19 = _register('vgg_19')
+@registry.register('vgg_a', logits_scope='vgg_a/fc8', **_REGISTRY_FIELDS)
+def vgg_a(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5,
+          spatial_squeeze=True, reuse=None, scope='vgg_a', fc_conv_padding='VALID',
+          global_pool=False):
+  """VGG configuration A, 11 layers; the arguments are `vgg`'s."""
+  return vgg(inputs, BLOCKS['vgg_a'], num_classes, is_training, dropout_keep_prob,
+             spatial_squeeze, reuse, scope, 'vgg_a', fc_conv_padding, global_pool)
+
+
+@registry.register('vgg_16', logits_scope='vgg_16/fc8', **_REGISTRY_FIELDS)
+def vgg_16(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5,
+           spatial_squeeze=True, reuse=None, scope='vgg_16', fc_conv_padding='VALID',
+           global_pool=False):
+  """VGG configuration D, 16 layers; the arguments are `vgg`'s."""
+  return vgg(inputs, BLOCKS['vgg_16'], num_classes, is_training, dropout_keep_prob,
+             spatial_squeeze, reuse, scope, 'vgg_16', fc_conv_padding, global_pool)
+
+
+@registry.register('vgg_19', logits_scope='vgg_19/fc8', **_REGISTRY_FIELDS)
+def vgg_19(inputs, num_classes=1000, is_training=True, dropout_keep_prob=0.5,
+           spatial_squeeze=True, reuse=None, scope='vgg_19', fc_conv_padding='VALID',
+           global_pool=False):
+  """VGG configuration E, 19 layers; the arguments are `vgg`'s."""
+  return vgg(inputs, BLOCKS['vgg_19'], num_classes, is_training, dropout_keep_prob,
+             spatial_squeeze, reuse, scope, 'vgg_19', fc_conv_padding, global_pool)
+
 
 # TF-Slim's aliases, after the paper's configuration letters.
 vgg_d = vgg_16

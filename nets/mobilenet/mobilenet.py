@@ -29,6 +29,7 @@ from typing import Any, Callable, Dict
 import tensorflow as tf
 import tf_slim as slim
 
+from .. import input_checks
 from .. import layers
 from . import conv_blocks
 
@@ -130,10 +131,10 @@ def _build_layers(inputs, conv_defs, depth_multiplier, final_endpoint, output_st
                   use_explicit_padding, min_depth, divisible_by,
                   finegrain_classification_mode, is_training, net_name):
   """Builds the layers of `conv_defs` in the current variable scope."""
-  layers.check_flags(net_name, use_explicit_padding=use_explicit_padding,
-                     finegrain_classification_mode=finegrain_classification_mode)
+  input_checks.check_flags(net_name, use_explicit_padding=use_explicit_padding,
+                           finegrain_classification_mode=finegrain_classification_mode)
   if is_training is not None:
-    layers.check_flag(is_training, 'is_training', net_name, allow_tensor=True)
+    input_checks.check_flag(is_training, 'is_training', net_name, allow_tensor=True)
   if depth_multiplier <= 0:
     raise ValueError(f'{net_name}: depth_multiplier must be positive, got {depth_multiplier}')
   _check_output_stride(output_stride)
@@ -249,7 +250,7 @@ def mobilenet_base(inputs, conv_defs, multiplier=1.0, final_endpoint=None,
     ValueError: bad images, multiplier, final_endpoint or output_stride.
   """
   net_name = getattr(scope, 'name', scope) or 'Mobilenet'
-  inputs = layers.check_images(inputs, net_name, MIN_IMAGE_SIZE)
+  inputs = input_checks.check_images(inputs, net_name, MIN_IMAGE_SIZE)
   with tf1.variable_scope(scope, 'Mobilenet', [inputs], reuse=reuse):
     return _build_layers(inputs, conv_defs, multiplier, final_endpoint, output_stride,
                          use_explicit_padding, min_depth, divisible_by,
@@ -291,8 +292,8 @@ def mobilenet(inputs, num_classes=1001, prediction_fn=slim.softmax, reuse=None,
   net_name = getattr(scope, 'name', scope)
   if conv_defs is None:
     raise ValueError(f'{net_name}: conv_defs is required (e.g. mobilenet_v2.V2_DEF)')
-  layers.check_flags(net_name, base_only=base_only)
-  inputs = layers.check_images(inputs, net_name, MIN_IMAGE_SIZE)
+  input_checks.check_flags(net_name, base_only=base_only)
+  inputs = input_checks.check_images(inputs, net_name, MIN_IMAGE_SIZE)
   with tf1.variable_scope(scope, 'Mobilenet', [inputs], reuse=reuse):
     net, end_points = _build_layers(
         inputs, conv_defs, multiplier, final_endpoint, output_stride,

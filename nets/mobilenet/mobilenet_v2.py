@@ -92,31 +92,56 @@ def mobilenet(input_tensor, num_classes=1001, depth_multiplier=1.0, scope='Mobil
                        min_depth=min_depth, divisible_by=divisible_by, **kwargs)
 
 
+# As in TF-Slim, whose nets_factory registers `mobilenet` itself as mobilenet_v2.
+mobilenet.default_image_size = 224
+
+
 def mobilenet_base(input_tensor, depth_multiplier=1.0, **kwargs):
   """The layers of MobileNet v2 without pooling and classifier: (net, end_points)."""
   return mobilenet(input_tensor, depth_multiplier=depth_multiplier, base_only=True, **kwargs)
 
 
-def _variant(name, **defaults):
-  """`mobilenet` with other defaults (which the caller may still override)."""
-  def builder(input_tensor, num_classes=1001, **kwargs):
-    return mobilenet(input_tensor, num_classes=num_classes, **{**defaults, **kwargs})
-  builder.__name__ = builder.__qualname__ = name
-  builder.__doc__ = f"""MobileNet v2 with {defaults}; see `mobilenet` for the arguments."""
-  return builder
+# What every MobileNet v2 shares in the registry: the widths keep the scope 'MobilenetV2'.
+_REGISTRY_FIELDS = dict(arg_scope=training_scope, default_image_size=224,
+                        min_image_size=lib.MIN_IMAGE_SIZE, preprocessing='inception',
+                        num_classes=1001, logits_scope='MobilenetV2/Logits', paper=PAPER)
 
 
-def _registered(name):
-  return registry.register(name, arg_scope=training_scope, default_image_size=224,
-                           min_image_size=lib.MIN_IMAGE_SIZE, preprocessing='inception',
-                           num_classes=1001, logits_scope='MobilenetV2/Logits', paper=PAPER)
+@registry.register('mobilenet_v2', **_REGISTRY_FIELDS)
+def mobilenet_v2(input_tensor, num_classes=1001, depth_multiplier=1.0, scope='MobilenetV2',
+                 conv_defs=None, finegrain_classification_mode=False, min_depth=8,
+                 divisible_by=8, activation_fn=None, **kwargs):
+  """MobileNet v2 as published (width 1.0); the arguments are `mobilenet`'s."""
+  return mobilenet(input_tensor, num_classes, depth_multiplier, scope, conv_defs,
+                   finegrain_classification_mode, min_depth, divisible_by, activation_fn,
+                   **kwargs)
 
 
-mobilenet = _registered('mobilenet_v2')(mobilenet)
-mobilenet_v2_140 = _registered('mobilenet_v2_140')(
-    _variant('mobilenet_v2_140', depth_multiplier=1.4))
-mobilenet_v2_035 = _registered('mobilenet_v2_035')(
-    _variant('mobilenet_v2_035', depth_multiplier=0.35, finegrain_classification_mode=True))
+@registry.register('mobilenet_v2_140', **_REGISTRY_FIELDS)
+def mobilenet_v2_140(input_tensor, num_classes=1001, depth_multiplier=1.4, scope='MobilenetV2',
+                     conv_defs=None, finegrain_classification_mode=False, min_depth=8,
+                     divisible_by=8, activation_fn=None, **kwargs):
+  """MobileNet v2 at width 1.4; the arguments are `mobilenet`'s."""
+  return mobilenet(input_tensor, num_classes, depth_multiplier, scope, conv_defs,
+                   finegrain_classification_mode, min_depth, divisible_by, activation_fn,
+                   **kwargs)
+
+
 # In TF-Slim's module but not in its registry, so not in ours.
-mobilenet_v2_050 = _variant('mobilenet_v2_050', depth_multiplier=0.5,
-                            finegrain_classification_mode=True)
+def mobilenet_v2_050(input_tensor, num_classes=1001, depth_multiplier=0.5, scope='MobilenetV2',
+                     conv_defs=None, finegrain_classification_mode=True, min_depth=8,
+                     divisible_by=8, activation_fn=None, **kwargs):
+  """MobileNet v2 at width 0.5 (the last layer at full width); see `mobilenet`."""
+  return mobilenet(input_tensor, num_classes, depth_multiplier, scope, conv_defs,
+                   finegrain_classification_mode, min_depth, divisible_by, activation_fn,
+                   **kwargs)
+
+
+@registry.register('mobilenet_v2_035', **_REGISTRY_FIELDS)
+def mobilenet_v2_035(input_tensor, num_classes=1001, depth_multiplier=0.35, scope='MobilenetV2',
+                     conv_defs=None, finegrain_classification_mode=True, min_depth=8,
+                     divisible_by=8, activation_fn=None, **kwargs):
+  """MobileNet v2 at width 0.35 (the last layer at full width); see `mobilenet`."""
+  return mobilenet(input_tensor, num_classes, depth_multiplier, scope, conv_defs,
+                   finegrain_classification_mode, min_depth, divisible_by, activation_fn,
+                   **kwargs)

@@ -204,39 +204,81 @@ def mobilenet_base(input_tensor, depth_multiplier=1.0, **kwargs):
   return mobilenet(input_tensor, depth_multiplier=depth_multiplier, base_only=True, **kwargs)
 
 
-def _register(name, doc, paper, depth_multiplier=1.0, scope='MobilenetV3', **defaults):
-  """Registers `mobilenet` with other defaults (which the caller may still override)."""
-  # TF-Slim's variants take mobilenet's first four arguments by position.
-  def builder(input_tensor, num_classes=1001, depth_multiplier=depth_multiplier, scope=scope,
-              **kwargs):
-    return mobilenet(input_tensor, num_classes, depth_multiplier, scope,
-                     **{**defaults, **kwargs})
-  builder.__name__ = builder.__qualname__ = name
-  builder.__doc__ = f"""{doc}
+# What every MobileNet v3 and EdgeTPU shares in the registry; each adds its logits scope
+# and paper.
+_REGISTRY_FIELDS = dict(arg_scope=training_scope, default_image_size=224,
+                        min_image_size=lib.MIN_IMAGE_SIZE, preprocessing='inception',
+                        num_classes=1001)
 
-  Takes the arguments of `mobilenet`; returns (logits, end_points).
+# TF-Slim's variants take mobilenet's first four arguments by position.
+@registry.register('mobilenet_v3_large', logits_scope='MobilenetV3/Logits', paper=PAPER_V3,
+                   **_REGISTRY_FIELDS)
+def mobilenet_v3_large(input_tensor, num_classes=1001, depth_multiplier=1.0, scope='MobilenetV3',
+                       conv_defs=V3_LARGE, finegrain_classification_mode=False, **kwargs):
+  """MobileNet v3 large (Table 1). The arguments are `mobilenet`'s."""
+  return mobilenet(input_tensor, num_classes, depth_multiplier, scope, conv_defs,
+                   finegrain_classification_mode, **kwargs)
+
+
+@registry.register('mobilenet_v3_small', logits_scope='MobilenetV3/Logits', paper=PAPER_V3,
+                   **_REGISTRY_FIELDS)
+def mobilenet_v3_small(input_tensor, num_classes=1001, depth_multiplier=1.0, scope='MobilenetV3',
+                       conv_defs=V3_SMALL, finegrain_classification_mode=False, **kwargs):
+  """MobileNet v3 small (Table 2). The arguments are `mobilenet`'s."""
+  return mobilenet(input_tensor, num_classes, depth_multiplier, scope, conv_defs,
+                   finegrain_classification_mode, **kwargs)
+
+
+@registry.register('mobilenet_v3_large_minimalistic', logits_scope='MobilenetV3/Logits',
+                   paper=PAPER_V3, **_REGISTRY_FIELDS)
+def mobilenet_v3_large_minimalistic(input_tensor, num_classes=1001, depth_multiplier=1.0,
+                                    scope='MobilenetV3', conv_defs=V3_LARGE_MINIMALISTIC,
+                                    finegrain_classification_mode=False, **kwargs):
+  """MobileNet v3 large without squeeze-and-excite, hard-swish and 5x5 kernels.
+
+  The arguments are `mobilenet`'s.
   """
-  return registry.register(name, arg_scope=training_scope, default_image_size=224,
-                           min_image_size=lib.MIN_IMAGE_SIZE, preprocessing='inception',
-                           num_classes=1001, logits_scope=f'{scope}/Logits',
-                           paper=paper)(builder)
+  return mobilenet(input_tensor, num_classes, depth_multiplier, scope, conv_defs,
+                   finegrain_classification_mode, **kwargs)
 
 
-large = _register('mobilenet_v3_large', 'MobileNet v3 large (Table 1).', PAPER_V3,
-                  conv_defs=V3_LARGE)
-small = _register('mobilenet_v3_small', 'MobileNet v3 small (Table 2).', PAPER_V3,
-                  conv_defs=V3_SMALL)
-large_minimalistic = _register(
-    'mobilenet_v3_large_minimalistic',
-    'MobileNet v3 large without squeeze-and-excite, hard-swish and 5x5 kernels.', PAPER_V3,
-    conv_defs=V3_LARGE_MINIMALISTIC)
-small_minimalistic = _register(
-    'mobilenet_v3_small_minimalistic',
-    'MobileNet v3 small without squeeze-and-excite, hard-swish and 5x5 kernels.', PAPER_V3,
-    conv_defs=V3_SMALL_MINIMALISTIC)
-edge_tpu = _register('mobilenet_edgetpu', 'MobileNet-EdgeTPU.', PAPER_EDGETPU,
-                     conv_defs=V3_EDGETPU, scope='MobilenetEdgeTPU')
-edge_tpu_075 = _register('mobilenet_edgetpu_075',
-                         'MobileNet-EdgeTPU at 0.75 width, last layer at full width.',
-                         PAPER_EDGETPU, conv_defs=V3_EDGETPU, scope='MobilenetEdgeTPU',
-                         depth_multiplier=0.75, finegrain_classification_mode=True)
+@registry.register('mobilenet_v3_small_minimalistic', logits_scope='MobilenetV3/Logits',
+                   paper=PAPER_V3, **_REGISTRY_FIELDS)
+def mobilenet_v3_small_minimalistic(input_tensor, num_classes=1001, depth_multiplier=1.0,
+                                    scope='MobilenetV3', conv_defs=V3_SMALL_MINIMALISTIC,
+                                    finegrain_classification_mode=False, **kwargs):
+  """MobileNet v3 small without squeeze-and-excite, hard-swish and 5x5 kernels.
+
+  The arguments are `mobilenet`'s.
+  """
+  return mobilenet(input_tensor, num_classes, depth_multiplier, scope, conv_defs,
+                   finegrain_classification_mode, **kwargs)
+
+
+@registry.register('mobilenet_edgetpu', logits_scope='MobilenetEdgeTPU/Logits', paper=PAPER_EDGETPU,
+                   **_REGISTRY_FIELDS)
+def mobilenet_edgetpu(input_tensor, num_classes=1001, depth_multiplier=1.0,
+                      scope='MobilenetEdgeTPU',
+                      conv_defs=V3_EDGETPU, finegrain_classification_mode=False, **kwargs):
+  """MobileNet-EdgeTPU. The arguments are `mobilenet`'s."""
+  return mobilenet(input_tensor, num_classes, depth_multiplier, scope, conv_defs,
+                   finegrain_classification_mode, **kwargs)
+
+
+@registry.register('mobilenet_edgetpu_075', logits_scope='MobilenetEdgeTPU/Logits',
+                   paper=PAPER_EDGETPU, **_REGISTRY_FIELDS)
+def mobilenet_edgetpu_075(input_tensor, num_classes=1001, depth_multiplier=0.75,
+                          scope='MobilenetEdgeTPU',
+                          conv_defs=V3_EDGETPU, finegrain_classification_mode=True, **kwargs):
+  """MobileNet-EdgeTPU at 0.75 width, last layer at full width; see `mobilenet`."""
+  return mobilenet(input_tensor, num_classes, depth_multiplier, scope, conv_defs,
+                   finegrain_classification_mode, **kwargs)
+
+
+# TF-Slim's names.
+large = mobilenet_v3_large
+small = mobilenet_v3_small
+large_minimalistic = mobilenet_v3_large_minimalistic
+small_minimalistic = mobilenet_v3_small_minimalistic
+edge_tpu = mobilenet_edgetpu
+edge_tpu_075 = mobilenet_edgetpu_075

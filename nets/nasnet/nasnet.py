@@ -9,9 +9,10 @@ stage and F filters in the penultimate layer: nasnet_cifar is 6 @ 768, nasnet_mo
 4 @ 1056, nasnet_large 6 @ 4032. An auxiliary classifier reads the last cell before the
 second reduction during training.
 
-The builders keep TF-Slim's names and positional arguments (`build_nasnet_large(images,
-num_classes, is_training, final_endpoint, config, current_step)`), and its variable names,
-so that the published checkpoints restore. A `config` (`large_imagenet_config()` etc.,
+The builders are registered under their model names (`nasnet_large(images, num_classes,
+is_training, final_endpoint, config, current_step)`) and keep TF-Slim's names as aliases
+(`build_nasnet_large`), its positional arguments and its variable names, so that the
+published checkpoints restore. A `config` (`large_imagenet_config()` etc.,
 changed with `set_hparam`) sets drop-path, the auxiliary head and use_bounded_activation.
 
 Usage:
@@ -221,8 +222,8 @@ BUILDER_DOC_ARGS = """
 @registry.register('nasnet_cifar', arg_scope=nasnet_cifar_arg_scope, default_image_size=32,
                    preprocessing='cifarnet', num_classes=10, logits_scope='final_layer',
                    paper=PAPER, **_metadata(cifar_config(), CIFAR))
-def build_nasnet_cifar(images, num_classes, is_training=True, config=None, current_step=None,
-                       final_endpoint=None):
+def nasnet_cifar(images, num_classes, is_training=True, config=None, current_step=None,
+                 final_endpoint=None):
   """NASNet-A 6 @ 768 for 32x32 CIFAR-10 images."""
   return _build(images, 'nasnet_cifar', config or cifar_config(), CIFAR, num_classes,
                 is_training, final_endpoint, current_step)
@@ -231,8 +232,8 @@ def build_nasnet_cifar(images, num_classes, is_training=True, config=None, curre
 @registry.register('nasnet_mobile', arg_scope=nasnet_mobile_arg_scope, default_image_size=224,
                    preprocessing='inception', num_classes=1001, logits_scope='final_layer',
                    paper=PAPER, **_metadata(mobile_imagenet_config(), IMAGENET))
-def build_nasnet_mobile(images, num_classes, is_training=True, final_endpoint=None,
-                        config=None, current_step=None):
+def nasnet_mobile(images, num_classes, is_training=True, final_endpoint=None,
+                  config=None, current_step=None):
   """NASNet-A 4 @ 1056 for 224x224 ImageNet images."""
   return _build(images, 'nasnet_mobile', config or mobile_imagenet_config(), IMAGENET,
                 num_classes, is_training, final_endpoint, current_step)
@@ -241,13 +242,18 @@ def build_nasnet_mobile(images, num_classes, is_training=True, final_endpoint=No
 @registry.register('nasnet_large', arg_scope=nasnet_large_arg_scope, default_image_size=331,
                    preprocessing='inception', num_classes=1001, logits_scope='final_layer',
                    paper=PAPER, **_metadata(large_imagenet_config(), IMAGENET))
-def build_nasnet_large(images, num_classes, is_training=True, final_endpoint=None,
-                       config=None, current_step=None):
+def nasnet_large(images, num_classes, is_training=True, final_endpoint=None,
+                 config=None, current_step=None):
   """NASNet-A 6 @ 4032 for 331x331 ImageNet images."""
   return _build(images, 'nasnet_large', config or large_imagenet_config(), IMAGENET,
                 num_classes, is_training, final_endpoint, current_step)
 
 
-build_nasnet_cifar.__doc__ += BUILDER_DOC_ARGS.format(config='cifar_config()')
-build_nasnet_mobile.__doc__ += BUILDER_DOC_ARGS.format(config='mobile_imagenet_config()')
-build_nasnet_large.__doc__ += BUILDER_DOC_ARGS.format(config='large_imagenet_config()')
+nasnet_cifar.__doc__ += BUILDER_DOC_ARGS.format(config='cifar_config()')
+nasnet_mobile.__doc__ += BUILDER_DOC_ARGS.format(config='mobile_imagenet_config()')
+nasnet_large.__doc__ += BUILDER_DOC_ARGS.format(config='large_imagenet_config()')
+
+# TF-Slim's names.
+build_nasnet_cifar = nasnet_cifar
+build_nasnet_mobile = nasnet_mobile
+build_nasnet_large = nasnet_large

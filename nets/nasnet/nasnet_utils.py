@@ -28,6 +28,7 @@ import tensorflow as tf
 import tf_slim as slim
 from tf_slim.ops import arg_scope as arg_scope_lib
 
+from .. import input_checks
 from .. import layers
 
 tf1 = tf.compat.v1
@@ -432,7 +433,7 @@ def build_network(images, *, net_name, stem, steps, aux_after, config, num_class
     TypeError: is_training is not True or False.
   """
   # Drop-path and the auxiliary head are built or not: a tensor or None cannot decide.
-  layers.check_flag(is_training, 'is_training', net_name)
+  input_checks.check_flag(is_training, 'is_training', net_name)
   is_training = bool(is_training)
   if config.data_format != 'NHWC':
     raise ValueError(f'{net_name}: data_format must be NHWC, got {config.data_format!r}')
@@ -441,7 +442,7 @@ def build_network(images, *, net_name, stem, steps, aux_after, config, num_class
     raise ValueError(f'{net_name}: unknown final_endpoint {final_endpoint!r}; expected one '
                      f'of {", ".join(names)}')
   with_aux = bool(config.use_aux_head and num_classes and aux_after is not None)
-  images = layers.check_images(
+  images = input_checks.check_images(
       images, net_name,
       min_image_size(stem, steps, aux_after if with_aux else None, final_endpoint),
       channels=(3,))

@@ -112,8 +112,8 @@ def _metadata(config):
 @registry.register('pnasnet_mobile', arg_scope=pnasnet_mobile_arg_scope,
                    default_image_size=224, preprocessing='inception', num_classes=1001,
                    logits_scope='final_layer', paper=PAPER, **_metadata(mobile_imagenet_config()))
-def build_pnasnet_mobile(images, num_classes, is_training=True, final_endpoint=None,
-                         config=None, current_step=None):
+def pnasnet_mobile(images, num_classes, is_training=True, final_endpoint=None,
+                   config=None, current_step=None):
   """PNASNet-5 mobile for 224x224 ImageNet images."""
   return _build(images, 'pnasnet_mobile', config or mobile_imagenet_config(), num_classes,
                 is_training, final_endpoint, current_step)
@@ -122,14 +122,18 @@ def build_pnasnet_mobile(images, num_classes, is_training=True, final_endpoint=N
 @registry.register('pnasnet_large', arg_scope=pnasnet_large_arg_scope, default_image_size=331,
                    preprocessing='inception', num_classes=1001, logits_scope='final_layer',
                    paper=PAPER, **_metadata(large_imagenet_config()))
-def build_pnasnet_large(images, num_classes, is_training=True, final_endpoint=None,
-                        config=None, current_step=None):
+def pnasnet_large(images, num_classes, is_training=True, final_endpoint=None,
+                  config=None, current_step=None):
   """PNASNet-5 large for 331x331 ImageNet images."""
   return _build(images, 'pnasnet_large', config or large_imagenet_config(), num_classes,
                 is_training, final_endpoint, current_step)
 
 
-build_pnasnet_mobile.__doc__ += nasnet.BUILDER_DOC_ARGS.format(
+pnasnet_mobile.__doc__ += nasnet.BUILDER_DOC_ARGS.format(
     config='mobile_imagenet_config()')
-build_pnasnet_large.__doc__ += nasnet.BUILDER_DOC_ARGS.format(
+pnasnet_large.__doc__ += nasnet.BUILDER_DOC_ARGS.format(
     config='large_imagenet_config()')
+
+# TF-Slim's names.
+build_pnasnet_mobile = pnasnet_mobile
+build_pnasnet_large = pnasnet_large

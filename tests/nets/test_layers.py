@@ -303,3 +303,15 @@ def test_fully_connected_conv2d_normalizer_replaces_biases(graph):
   names = sorted(v.op.name for v in tf1.global_variables())
   assert names == ['fc6/BatchNorm/beta', 'fc6/BatchNorm/moving_mean',
                    'fc6/BatchNorm/moving_variance', 'fc6/weights']
+
+
+def test_the_fast_gradient_is_registered_once_under_both_package_names():
+  """Importing the nets registers it; `slimbench.nets` is the same module, not a second one."""
+  from tensorflow.python.framework import ops  # pylint: disable=g-import-not-at-top
+  from nets import gradients  # pylint: disable=g-import-not-at-top
+  from slimbench.nets import gradients as installed_gradients  # pylint: disable=g-import-not-at-top
+  assert installed_gradients is gradients
+  assert layers.fast_conv_gradients is gradients.fast_conv_gradients
+  registered = ops._gradient_registry.lookup(  # pylint: disable=protected-access
+      gradients._FAST_CONV2D_GRADIENT)  # pylint: disable=protected-access
+  assert registered is gradients._conv2d_gradient  # pylint: disable=protected-access

@@ -137,6 +137,11 @@ TF_SLIM_POSITIONAL = {
         'input_tensor', 'num_classes', 'depth_multiplier', 'scope', 'conv_defs',
         'finegrain_classification_mode', 'min_depth', 'divisible_by', 'activation_fn'),
     ('nets.mobilenet.mobilenet_v2', 'mobilenet_base'): ('input_tensor', 'depth_multiplier'),
+    # TF-Slim registers `mobilenet` itself as mobilenet_v2; ours registers a mobilenet_v2
+    # that takes mobilenet's arguments.
+    ('nets.mobilenet.mobilenet_v2', 'mobilenet_v2'): (
+        'input_tensor', 'num_classes', 'depth_multiplier', 'scope', 'conv_defs',
+        'finegrain_classification_mode', 'min_depth', 'divisible_by', 'activation_fn'),
     # functools.partial(mobilenet, depth_multiplier=...).
     ('nets.mobilenet.mobilenet_v2', 'mobilenet_v2_140'): ('input_tensor', 'num_classes'),
     ('nets.mobilenet.mobilenet_v2', 'mobilenet_v2_050'): ('input_tensor', 'num_classes'),
