@@ -13,6 +13,20 @@ SPEC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
                         '..', 'shared', 'spec', 'nets')
 
 
+@pytest.fixture(scope='session', autouse=True)
+def kernel_cache_dir(tmp_path_factory):
+  """Kernel choices measured by the tests go to a folder of the session, not the user's
+  cache (the scripts the tests start inherit the variable)."""
+  folder = str(tmp_path_factory.mktemp('kernel_cache'))
+  previous = os.environ.get('SLIMBENCH_CACHE_DIR')
+  os.environ['SLIMBENCH_CACHE_DIR'] = folder
+  yield folder
+  if previous is None:
+    del os.environ['SLIMBENCH_CACHE_DIR']
+  else:
+    os.environ['SLIMBENCH_CACHE_DIR'] = previous
+
+
 @pytest.fixture
 def graph():
   """A fresh default graph for TF-Slim style graph-mode code."""
