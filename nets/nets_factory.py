@@ -99,7 +99,7 @@ def _family_arg_scope(info, weight_decay, batch_norm_decay):
 
 
 def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
-                   batch_norm_decay=None):
+                   batch_norm_decay=None, conv_gradients='fast'):
   """Returns a network function such as `logits, end_points = network_fn(images)`.
 
   Args:
@@ -110,11 +110,13 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
     is_training: build the training graph (dropout, batch statistics).
     batch_norm_decay: decay of the batch-norm moving statistics instead of the family's
       default; short runs need a lower one (0.9) for their moving statistics to settle.
+    conv_gradients: how the convolutions' gradients are computed, as
+      `gradients.conv_gradients` takes it: 'tensorflow', 'fast' (the fixed rule) or a
+      chooser that measures (`slimbench.kernel_tuning.KernelChooser`).
 
   Returns:
     network_fn: `fn(images, **kwargs) -> (logits, end_points)` under the family's arg
-      scope, its convolutions differentiated by the faster ops of
-      `gradients.fast_conv_gradients`;
+      scope, its convolutions differentiated as `conv_gradients` says;
       it carries `default_image_size` and `num_frames` (None for an image model; a video
       model takes clips [batch, num_frames, height, width, channels]). Keyword arguments
       go to the builder.
@@ -128,7 +130,7 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
 
   @functools.wraps(info.builder)
   def network_fn(images, **kwargs):
-    with slim.arg_scope(arg_scope), gradients.fast_conv_gradients():
+    with slim.arg_scope(arg_scope), gradients.conv_gradients(conv_gradients):
       return info.builder(images, num_classes=num_classes, is_training=is_training, **kwargs)
 
   network_fn.default_image_size = info.default_image_size

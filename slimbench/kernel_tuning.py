@@ -56,12 +56,12 @@ def machine():
 class KernelChooser:
   """Picks, for each op it is asked about, the fastest of the kernels offered.
 
-  Called as `chooser(op_name, signature, names, build, make_inputs, flops)`:
+  Called as `chooser(op_name, signature, names, build, input_specs, flops)`:
     signature: JSON-able description of the op (shapes, attributes, dtype); with the
       machine, the key of the cache.
     names: the kernels that apply to this op, TensorFlow's own first (kept below
       MIN_TIMED_FLOPS).
-    build, make_inputs: how to time them, as `time_kernels` takes them.
+    build, input_specs: how to time them, as `time_kernels` takes them.
     flops: the op's floating-point operations.
   The choices made are kept in `choices` (op name -> kernel) for the run's records.
   """
@@ -109,7 +109,7 @@ class KernelChooser:
                       'again. Set %s to a writable folder.', self.cache_file,
                       files.reason(error), CACHE_DIR_ENV)
 
-  def __call__(self, op_name, signature, names, build, make_inputs, flops):
+  def __call__(self, op_name, signature, names, build, input_specs, flops):
     if len(names) == 1 or flops < MIN_TIMED_FLOPS:
       choice = names[0]
     else:
@@ -121,7 +121,7 @@ class KernelChooser:
         self.from_cache += 1
       else:
         start = time.perf_counter()
-        seconds = time_kernels(names, build, make_inputs, self.seconds_per_op)
+        seconds = time_kernels(names, build, input_specs, self.seconds_per_op)
         self.tuning_seconds += time.perf_counter() - start
         self.timed += 1
         choice = min(names, key=seconds.get)
@@ -145,15 +145,15 @@ class KernelChooser:
             f'{self.cache_file}')
 
 
-def time_kernels(names, build, make_inputs, budget_seconds):
+def time_kernels(names, build, input_specs, budget_seconds):
   """{name: median seconds} of running each kernel's ops, interleaved, in a fresh graph.
 
-  `make_inputs()` creates the op's inputs (random values held in variables, so that
-  feeding costs nothing) in the current graph and returns them; `build(name, inputs)`
-  creates kernel `name`'s ops.
+  `input_specs` lists the op's inputs as (name, shape, dtype); they hold random values of
+  unit scale in variables, so that feeding costs nothing. `build(name, inputs)` creates
+  kernel `name`'s ops from them and returns its output tensors.
   """
   with tf.Graph().as_default():
-    inputs = make_inputs()
+    inputs = [_random_variable(shape, dtype, name) for name, shape, dtype in input_specs]
     # One element of each output is fetched: a grouped op whose outputs nobody reads
     # would be pruned, and fetching whole gradients would time their copy too.
     runs = {name: [tf.reshape(output, [-1])[:1] for output in build(name, inputs)]
@@ -174,7 +174,6 @@ def time_kernels(names, build, make_inputs, budget_seconds):
   return {name: statistics.median(values) for name, values in seconds.items()}
 
 
-def random_variable(shape, dtype, name):
-  """A variable of `shape` holding values of unit scale, as an op's timing input."""
+def _random_variable(shape, dtype, name):
   values = np.random.default_rng(0).standard_normal(shape).astype(dtype.as_numpy_dtype)
   return tf1.Variable(values, name=name, trainable=False)

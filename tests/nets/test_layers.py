@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 import tf_slim as slim
 
+from nets import gradients
 from nets import layers
 
 tf1 = tf.compat.v1
@@ -308,10 +309,73 @@ def test_fully_connected_conv2d_normalizer_replaces_biases(graph):
 def test_the_fast_gradient_is_registered_once_under_both_package_names():
   """Importing the nets registers it; `slimbench.nets` is the same module, not a second one."""
   from tensorflow.python.framework import ops  # pylint: disable=g-import-not-at-top
-  from nets import gradients  # pylint: disable=g-import-not-at-top
   from slimbench.nets import gradients as installed_gradients  # pylint: disable=g-import-not-at-top
   assert installed_gradients is gradients
   assert layers.fast_conv_gradients is gradients.fast_conv_gradients
   registered = ops._gradient_registry.lookup(  # pylint: disable=protected-access
       gradients._FAST_CONV2D_GRADIENT)  # pylint: disable=protected-access
   assert registered is gradients._conv2d_gradient  # pylint: disable=protected-access
+
+
+class _Always:
+  """A chooser that picks `kernel` where it applies, and records what it was offered."""
+
+  def __init__(self, kernel):
+    self.kernel, self.offered = kernel, []
+
+  def __call__(self, op_name, signature, kernels, build, input_specs, flops):
+    self.offered.append(kernels)
+    return self.kernel if self.kernel in kernels else kernels[0]
+
+
+@pytest.mark.parametrize('input_shape,kernel_shape,strides,padding,kernels', [
+    ([2, 4, 3, 6], [4, 3, 6, 5], 1, 'VALID', ['tensorflow', 'matmul']),
+    ([2, 5, 5, 3], [3, 3, 3, 4], 1, 'SAME', ['tensorflow', 'taps']),
+    ([2, 9, 9, 3], [3, 3, 3, 4], 2, 'VALID', ['tensorflow']),
+])
+def test_every_kernel_a_chooser_can_pick_equals_tensorflows(graph, input_shape, kernel_shape,
+                                                             strides, padding, kernels):
+  rng = np.random.RandomState(3)
+  inputs = tf.constant(rng.normal(size=input_shape).astype(np.float32))
+  weights = tf.constant(rng.normal(size=kernel_shape).astype(np.float32))
+  reference = tf.gradients(tf.reduce_sum(tf.sin(tf.nn.conv2d(inputs, weights, strides,
+                                                             padding))), [inputs, weights])
+  picked = {}
+  for kernel in kernels:
+    chooser = _Always(kernel)
+    with gradients.conv_gradients(chooser):
+      outputs = tf.nn.conv2d(inputs, weights, strides, padding)
+    picked[kernel] = tf.gradients(tf.reduce_sum(tf.sin(outputs)), [inputs, weights])
+    assert chooser.offered == [kernels]
+  with gradients.conv_gradients('tensorflow'):
+    plain = tf.nn.conv2d(inputs, weights, strides, padding)
+  assert tf.gradients(plain, weights)[0].op.type == 'Conv2DBackpropFilter'
+  with tf1.Session() as sess:
+    want, got = sess.run([reference, picked])
+  for kernel in kernels:
+    for expected, have in zip(want, got[kernel]):
+      np.testing.assert_allclose(have, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_measured_choice_is_timed_once_cached_and_reused(graph, tmp_path):
+  """A convolution big enough to time (batch 8, 32x32x32, 3x3x32x32: 0.3 GFLOP both ways)."""
+  from slimbench import kernel_tuning  # pylint: disable=g-import-not-at-top
+  cache_file = str(tmp_path / 'kernel_choices.json')
+  inputs = tf.zeros([8, 32, 32, 32])
+  weights = tf.ones([3, 3, 32, 32])
+
+  def build_with(chooser):
+    with gradients.conv_gradients(chooser):
+      outputs = tf.nn.conv2d(inputs, weights, 1, 'SAME', name='conv')
+    return tf.gradients(outputs, weights)[0]
+
+  first = kernel_tuning.KernelChooser(cache_file)
+  grad = build_with(first)
+  assert first.timed == 1 and set(first.choices.values()) <= {'tensorflow', 'taps'}
+  expected_type = {'tensorflow': 'Conv2DBackpropFilter', 'taps': 'Pack'}[
+      next(iter(first.choices.values()))]
+  assert _computing_op_type(grad) == expected_type
+  second = kernel_tuning.KernelChooser(cache_file)
+  build_with(second)
+  assert (second.timed, second.from_cache) == (0, 1)
+  assert list(second.choices.values()) == list(first.choices.values())

@@ -16,8 +16,7 @@ SIGNATURE = {'op': 'MatMul', 'shape': [256, 256]}
 NAMES = ['tensorflow', 'repeated']
 
 
-def _make_inputs():
-  return [kernel_tuning.random_variable([256, 256], tf.float32, 'x')]
+INPUT_SPECS = [('x', [256, 256], tf.float32)]
 
 
 def _build(name, inputs):
@@ -28,7 +27,7 @@ def _build(name, inputs):
 
 
 def _choose(chooser, signature=SIGNATURE, flops=1e9):
-  return chooser('layer/Conv2D', signature, NAMES, _build, _make_inputs, flops)
+  return chooser('layer/Conv2D', signature, NAMES, _build, INPUT_SPECS, flops)
 
 
 def test_times_once_keeps_the_fastest_and_the_next_run_reads_it(tmp_path):
