@@ -248,3 +248,25 @@ def test_sigterm_saves_a_checkpoint_and_exits_with_128_plus_the_signal(tmp_path,
   with open(train_dir / training.RESULTS_FILE) as f:
     results = json.load(f)
   assert results['stopped'] == 'SIGTERM' and results['global_step'] == step
+
+
+@pytest.mark.parametrize('mode', ['auto', 'tensorflow'])
+def test_conv_gradients_flag_reaches_the_training_graph(tmp_path, mnist5k_dir, mode):
+  """auto measures LeNet's conv2 (1.3 GFLOP both ways at batch 32; conv1's 80 MFLOP are too
+  few to time) and keeps the choice in the cache; tensorflow keeps TensorFlow's ops."""
+  config = _lenet(str(tmp_path / 'lenet'), mnist5k_dir, conv_gradients=mode)
+  with tf.Graph().as_default() as graph:
+    built = training.build_train_graph(config)
+  op_types = {op.type for op in graph.get_operations()}
+  if mode == 'tensorflow':
+    assert built['conv_gradients'] == 'tensorflow'
+    assert 'Conv2DBackpropFilter' in op_types
+    return
+  choices = built['conv_gradients']
+  assert sorted(choices) == ['LeNet/conv1/Conv2D', 'LeNet/conv2/Conv2D'], choices
+  assert choices['LeNet/conv1/Conv2D'] == 'tensorflow'
+  assert choices['LeNet/conv2/Conv2D'] in ('tensorflow', 'taps')
+  with open(os.path.join(os.environ['SLIMBENCH_CACHE_DIR'], 'kernel_choices.json')) as f:
+    cached = [json.loads(key)['op'] for key in json.load(f)]
+  assert {'op': 'Conv2D gradient', 'input': [32, 14, 14, 32], 'filter': [5, 5, 32, 64]}.items(
+      ) <= next(op for op in cached if op['filter'] == [5, 5, 32, 64]).items()
