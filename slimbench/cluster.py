@@ -204,20 +204,14 @@ def _read_tf_config(environ):
 
 # The ClusterConfig fields that a cluster description determines.
 RESOLVED_FIELDS = ('task', 'num_ps_tasks', 'worker_replicas')
-_DEFAULTS = {field.name: field.default for field in dataclasses.fields(config.ClusterConfig)}
 
 
 def _check_agrees(cluster_config, name, value, source):
-  """A value other than its default given by hand must be the one the cluster gives.
-
-  A config does not know which flags were typed, so a flag given at its default (say
-  --num_ps_tasks=0) counts as left out and yields to the cluster.
-  """
+  """A value given by hand must be the one the cluster gives."""
   given = getattr(cluster_config, name)
-  if given != _DEFAULTS[name] and given != value:
+  if name in cluster_config.given and given != value:
     raise ValueError(f'--{name}={given} disagrees with {source}, which gives '
                      f'{value}; leave --{name} out')
-
 
 
 def resolve(cluster_config, environ=None):

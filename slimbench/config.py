@@ -110,6 +110,9 @@ class ClusterConfig:
   ps_hosts: Optional[str] = None
   worker_hosts: Optional[str] = None
   cluster_wait_secs: int = 300
+  # The fields given on the command line, not left at their defaults: a cluster
+  # description must agree with those.
+  given: frozenset = frozenset()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,8 +12,11 @@ Usage:
   training.train(train_flags.read_train_config(fv, names))
 """
 
+import dataclasses
+
 from absl import flags
 
+from slimbench import cluster
 from slimbench import config
 from slimbench import flag_groups
 from slimbench import training
@@ -125,6 +128,8 @@ def read_train_config(fv, flag_names):
       optimizer=flag_groups.read(config.OptimizerConfig, fv),
       schedule=flag_groups.read(config.ScheduleConfig, fv),
       checkpoint=flag_groups.read(config.CheckpointConfig, fv),
-      cluster=flag_groups.read(config.ClusterConfig, fv),
+      cluster=dataclasses.replace(
+          flag_groups.read(config.ClusterConfig, fv),
+          given=frozenset(name for name in cluster.RESOLVED_FIELDS if fv[name].present)),
       run=flag_groups.read(config.RunConfig, fv),
       flag_lines=flag_groups.flag_lines(fv, flag_names))
