@@ -11,9 +11,6 @@ from absl import flags
 from slimbench import benchmark
 from slimbench import flag_groups
 from slimbench import train_flags
-from slimbench.config import DataConfig
-from slimbench.config import PreprocessingConfig
-from slimbench.config import RunConfig
 
 
 def define_benchmark_flags(fv):
@@ -79,12 +76,12 @@ def define_benchmark_flags(fv):
 def read_study_config(fv, train_flag_names):
   """The study the parsed flags describe. Relative --output_dir and --dataset_dir name
   folders under the working folder of the command."""
-  data = flag_groups.read(DataConfig, fv)
+  study = flag_groups.read(benchmark.StudyConfig, fv)
+  data = study.data
   if data.dataset_dir:
     data = dataclasses.replace(data, dataset_dir=os.path.abspath(data.dataset_dir))
+  lines = flag_groups.flag_lines(fv, train_flag_names)
   return dataclasses.replace(
-      flag_groups.read(benchmark.StudyConfig, fv), output_dir=os.path.abspath(fv.output_dir),
-      data=data, run=flag_groups.read(RunConfig, fv),
-      preprocessing=flag_groups.read(PreprocessingConfig, fv),
-      train_flag_lines=tuple(sorted(flag_groups.flag_lines(fv, train_flag_names).items())),
+      study, output_dir=os.path.abspath(study.output_dir), data=data,
+      train_flag_lines=tuple(sorted(lines.items())),
       given=frozenset(name for name in fv if fv[name].present))

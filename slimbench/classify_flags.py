@@ -9,7 +9,6 @@ import dataclasses
 from absl import flags
 
 from slimbench import classify
-from slimbench import config
 from slimbench import flag_groups
 from slimbench.flag_groups import checkpoint_flags
 from slimbench.flag_groups import dataset_flags
@@ -41,11 +40,5 @@ def define_classify_flags(fv):
 def read_classify_config(fv):
   """The `classify.ClassifyConfig` of the parsed flags `fv` (defined by
   `define_classify_flags`)."""
-  # Classification's own settings by their flags' names, then the shared groups.
-  return dataclasses.replace(
-      flag_groups.read(classify.ClassifyConfig, fv),
-      data=flag_groups.read(config.DataConfig, fv),
-      model=flag_groups.read(config.ModelConfig, fv),
-      preprocessing=flag_groups.read(config.PreprocessingConfig, fv),
-      checkpoint=flag_groups.read(config.CheckpointConfig, fv),
-      use_grayscale_given=bool(fv['use_grayscale'].present))
+  return dataclasses.replace(flag_groups.read(classify.ClassifyConfig, fv),
+                             use_grayscale_given=bool(fv['use_grayscale'].present))

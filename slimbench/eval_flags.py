@@ -8,7 +8,6 @@ import dataclasses
 
 from absl import flags
 
-from slimbench import config
 from slimbench import evaluation
 from slimbench import flag_groups
 from slimbench.flag_groups import checkpoint_flags
@@ -63,11 +62,5 @@ def define_eval_flags(fv):
 
 def read_eval_config(fv):
   """The `evaluation.EvalConfig` of the parsed flags `fv` (defined by `define_eval_flags`)."""
-  # Evaluation's own settings by their flags' names, then the shared groups.
-  return dataclasses.replace(
-      flag_groups.read(evaluation.EvalConfig, fv),
-      data=flag_groups.read(config.DataConfig, fv),
-      model=flag_groups.read(config.ModelConfig, fv),
-      preprocessing=flag_groups.read(config.PreprocessingConfig, fv),
-      checkpoint=flag_groups.read(config.CheckpointConfig, fv),
-      use_grayscale_given=bool(fv['use_grayscale'].present))
+  return dataclasses.replace(flag_groups.read(evaluation.EvalConfig, fv),
+                             use_grayscale_given=bool(fv['use_grayscale'].present))

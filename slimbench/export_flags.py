@@ -8,7 +8,6 @@ import dataclasses
 
 from absl import flags
 
-from slimbench import config
 from slimbench import export
 from slimbench import flag_groups
 from slimbench.flag_groups import checkpoint_flags
@@ -57,11 +56,5 @@ def define_export_flags(fv):
 
 def read_export_config(fv):
   """The `export.ExportConfig` of the parsed flags `fv` (defined by `define_export_flags`)."""
-  # Export's own settings by their flags' names, then the shared groups.
-  return dataclasses.replace(
-      flag_groups.read(export.ExportConfig, fv),
-      data=flag_groups.read(config.DataConfig, fv),
-      model=flag_groups.read(config.ModelConfig, fv),
-      preprocessing=flag_groups.read(config.PreprocessingConfig, fv),
-      checkpoint=flag_groups.read(config.CheckpointConfig, fv),
-      use_grayscale_given=bool(fv['use_grayscale'].present))
+  return dataclasses.replace(flag_groups.read(export.ExportConfig, fv),
+                             use_grayscale_given=bool(fv['use_grayscale'].present))

@@ -20,16 +20,24 @@ def _frozen(value):
 def read(config_class, flag_values, **renamed):
   """A `config_class` from parsed flags: each field from the flag of its name.
 
-  Fields whose flag `flag_values` lacks keep their defaults (export takes no
-  --num_preprocessing_threads). `renamed` maps a field to another flag's name
-  (`image_size='eval_image_size'`).
+  A field whose default is itself a config (the `data` group of `EvalConfig`) is read the
+  same way, from its default. Fields whose flag `flag_values` lacks keep their defaults
+  (export takes no --num_preprocessing_threads). `renamed` maps a field to another flag's
+  name (`image_size='eval_image_size'`).
   """
+  return config_class(**_values(config_class, flag_values, renamed))
+
+
+def _values(config_class, flag_values, renamed):
   values = {}
   for field in dataclasses.fields(config_class):
     name = renamed.get(field.name, field.name)
-    if name in flag_values:
+    if dataclasses.is_dataclass(field.default):
+      values[field.name] = dataclasses.replace(
+          field.default, **_values(type(field.default), flag_values, renamed))
+    elif name in flag_values:
       values[field.name] = _frozen(flag_values[name].value)
-  return config_class(**values)
+  return values
 
 
 def flag_lines(flag_values, names):
