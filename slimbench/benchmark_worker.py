@@ -19,7 +19,6 @@ import time
 
 PROCESS_START = time.time()  # before TensorFlow loads: setup time includes loading it
 
-import collections  # pylint: disable=g-import-not-at-top,g-bad-import-order
 import dataclasses  # pylint: disable=g-import-not-at-top,g-bad-import-order
 import json  # pylint: disable=g-import-not-at-top,g-bad-import-order
 import os  # pylint: disable=g-import-not-at-top,g-bad-import-order
@@ -42,6 +41,7 @@ from slimbench import config  # pylint: disable=g-import-not-at-top
 from slimbench import evaluation  # pylint: disable=g-import-not-at-top
 from slimbench import files  # pylint: disable=g-import-not-at-top
 from slimbench import inputs  # pylint: disable=g-import-not-at-top
+from slimbench import kernel_tuning  # pylint: disable=g-import-not-at-top
 from slimbench import precision  # pylint: disable=g-import-not-at-top
 from slimbench import provenance  # pylint: disable=g-import-not-at-top
 from slimbench import run_spec  # pylint: disable=g-import-not-at-top
@@ -462,8 +462,7 @@ def conv_gradients_summary(choices):
   """`auto: 9 taps, 3 matmul, 4 tensorflow` from {convolution: kernel}, or the fixed mode."""
   if not isinstance(choices, dict):
     return choices
-  counts = collections.Counter(choices.values())
-  return 'auto: ' + ', '.join(f'{count} {kernel}' for kernel, count in sorted(counts.items()))
+  return 'auto: ' + kernel_tuning.count_kernels(choices)
 
 
 def run_peak(spec, unused_run_dir=None):

@@ -14,6 +14,7 @@ The file is `$SLIMBENCH_CACHE_DIR/kernel_choices.json`, else under `$XDG_CACHE_H
 `~/.cache` in `slimbench/`. Deleting it makes the next run time again.
 """
 
+import collections
 import json
 import os
 import statistics
@@ -120,29 +121,43 @@ class KernelChooser:
         choice = entry['choice']
         self.from_cache += 1
       else:
-        start = time.perf_counter()
-        seconds = time_kernels(names, build, input_specs, self.seconds_per_op)
-        self.tuning_seconds += time.perf_counter() - start
-        self.timed += 1
-        choice = min(names, key=seconds.get)
-        entry = {'choice': choice, 'seconds': seconds,
-                 'measured': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}
-        self._cache[key] = entry
-        self._save(key, entry)
-        logging.info('%s: %s', op_name, ', '.join(
-            f'{name} {seconds[name] * 1000:.2f} ms' for name in names) + f' -> {choice}')
+        choice = self._measure(op_name, key, names, build, input_specs)
     self.choices[op_name] = choice
+    return choice
+
+  def _measure(self, op_name, key, names, build, input_specs):
+    """Times `names`, keeps the fastest in the cache and returns it. Kernels that cannot
+    be timed here (an op the device refuses, memory) leave TensorFlow's own in place."""
+    start = time.perf_counter()
+    try:
+      seconds = time_kernels(names, build, input_specs, self.seconds_per_op)
+    except (tf.errors.OpError, ValueError) as error:
+      logging.warning('%s: its gradient kernels could not be timed (%s); using %s',
+                      op_name, files.reason(error), names[0])
+      return names[0]
+    finally:
+      self.tuning_seconds += time.perf_counter() - start
+    self.timed += 1
+    choice = min(names, key=seconds.get)
+    entry = {'choice': choice, 'seconds': seconds,
+             'measured': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}
+    self._cache[key] = entry
+    self._save(key, entry)
+    logging.info('%s: %s', op_name, ', '.join(
+        f'{name} {seconds[name] * 1000:.2f} ms' for name in names) + f' -> {choice}')
     return choice
 
   def summary(self):
     """One line for the log: what was chosen, how, and at what cost."""
-    counts = {}
-    for choice in self.choices.values():
-      counts[choice] = counts.get(choice, 0) + 1
-    kinds = ', '.join(f'{count} {name}' for name, count in sorted(counts.items()))
-    return (f'conv gradients by measurement: {len(self.choices)} convolutions ({kinds}); '
-            f'{self.timed} timed in {self.tuning_seconds:.1f} s, {self.from_cache} from '
-            f'{self.cache_file}')
+    return (f'conv gradients by measurement: {len(self.choices)} convolutions '
+            f'({count_kernels(self.choices)}); {self.timed} timed in '
+            f'{self.tuning_seconds:.1f} s, {self.from_cache} from {self.cache_file}')
+
+
+def count_kernels(choices):
+  """`9 taps, 3 tensorflow` from {op name: kernel}."""
+  counts = collections.Counter(choices.values())
+  return ', '.join(f'{count} {kernel}' for kernel, count in sorted(counts.items()))
 
 
 def time_kernels(names, build, input_specs, budget_seconds):

@@ -88,3 +88,16 @@ def test_cache_location_follows_the_environment(monkeypatch, tmp_path):
   monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
   assert kernel_tuning.cache_path() == str(tmp_path / 'xdg' / 'slimbench' /
                                            'kernel_choices.json')
+
+
+def test_kernels_that_cannot_be_timed_leave_tensorflows_in_place(tmp_path, caplog):
+  def failing_build(name, inputs):
+    if name == 'repeated':
+      raise ValueError('this kernel does not build here')
+    return _build(name, inputs)
+
+  chooser = kernel_tuning.KernelChooser(str(tmp_path / 'kernel_choices.json'))
+  assert chooser('layer/Conv2D', SIGNATURE, NAMES, failing_build, INPUT_SPECS, 1e9) == (
+      'tensorflow')
+  assert 'layer/Conv2D: its gradient kernels could not be timed' in caplog.text
+  assert chooser.timed == 0 and not os.path.exists(chooser.cache_file)
