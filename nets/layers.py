@@ -20,9 +20,8 @@ from tf_slim.ops import arg_scope as arg_scope_lib
 
 from . import gradients
 from . import input_checks
-# Re-exported: code written against `layers` finds these where it always did.
+# Re-exported: code written against `layers` (bench/conv_kernels.py) finds it where it was.
 from .gradients import fast_conv_gradients  # pylint: disable=unused-import
-from .input_checks import check_flag, check_flags, check_images  # pylint: disable=unused-import
 
 tf1 = tf.compat.v1
 
