@@ -69,9 +69,10 @@ def _readme_groups():
 
 def _moved(script, tmp_path):
   """The script with its paths moved under tmp_path; the flags stay as written."""
-  script = script.replace('.venv/bin/', os.path.dirname(sys.executable) + '/')
   script = re.sub(r'(?<![\w./])/tmp/', f'{tmp_path}/', script)
-  return re.sub(r'(?<=[=\s\'"])data/', f'{tmp_path}/data/', script)
+  script = re.sub(r'(?<=[=\s\'"])data/', f'{tmp_path}/data/', script)
+  # Last, so that an environment that itself lives under /tmp keeps its path.
+  return script.replace('.venv/bin/', os.path.dirname(sys.executable) + '/')
 
 
 def _run(script, tmp_path):
