@@ -17,7 +17,6 @@ from slimbench import benchmark_flags
 from slimbench import benchmark_worker
 from slimbench import run_spec
 from slimbench import statistics
-from slimbench import train_flags
 
 tf1 = tf.compat.v1
 SCRIPT = os.path.join(benchmark.WORK_ROOT, 'benchmark_models.py')
@@ -267,22 +266,30 @@ def test_script_from_another_folder_with_relative_paths_exits_1_on_a_failed_run(
 
 
 @pytest.mark.parametrize('optimizer, slot', [('adam', '/Adam'), ('rmsprop', '/RMSProp')])
-def test_throughput_training_step_is_trainings_own(optimizer, slot):
-  fv = flags.FlagValues()
-  flag_names = train_flags.define_train_flags(fv)
-  fv(['train', '--model_name=lenet', f'--optimizer={optimizer}', '--weight_decay=0.01',
-      '--label_smoothing=0.1', '--batch_size=2', '--train_image_size=28'])
-  config = train_flags.read_train_config(fv, flag_names)
-  with tf.Graph().as_default():
-    images, labels = benchmark_worker.synthetic_inputs('lenet', 2, 28, 10)
-    step, graph = benchmark_worker.train_step(config, images, labels, 10)
-    names = [v.op.name for v in tf1.global_variables()]
-    assert any(name.endswith(slot) for name in names)
-    assert tf1.losses.get_regularization_losses()  # --weight_decay reached the model
-    with tf1.Session() as session:
-      session.run([tf1.global_variables_initializer(), tf1.local_variables_initializer()])
-      session.run(step)
-      assert session.run(graph['global_step']) == 1
+def test_throughput_training_step_is_trainings_own(optimizer, slot, monkeypatch):
+  # The spec the runner plans from its command line, through JSON as the worker reads it,
+  # timed by the worker's own run_throughput: the step it builds has the flags' optimizer,
+  # weight decay and label smoothing.
+  study = _flags('--study=throughput', '--models=lenet', '--modes=train', '--batch_sizes=2',
+                 '--image_size=28', '--timed_steps=2', '--warmup_steps=0',
+                 f'--optimizer={optimizer}', '--weight_decay=0.01', '--label_smoothing=0.1',
+                 '--output_dir=/nonexistent')
+  (spec, _), = benchmark.plan_throughput_runs(study)
+  spec = run_spec.from_json(run_spec.to_json(spec))
+  built = {}
+  real_train_step = benchmark_worker.train_step
+
+  def spy(train, *args):
+    step, graph = real_train_step(train, *args)
+    built.update(label_smoothing=train.schedule.label_smoothing,
+                 slots=[v.op.name for v in tf1.global_variables() if v.op.name.endswith(slot)],
+                 regularization=tf1.losses.get_regularization_losses())
+    return step, graph
+
+  monkeypatch.setattr(benchmark_worker, 'train_step', spy)
+  result = benchmark_worker.run_throughput(spec)
+  assert built['slots'] and built['regularization'] and built['label_smoothing'] == 0.1
+  assert result['images_per_sec'] > 0 and result['timed_steps'] == 2
 
 
 def test_throughput_study_on_synthetic_and_real_data(tmp_path, mnist5k_dir):
