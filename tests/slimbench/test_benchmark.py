@@ -344,6 +344,47 @@ def test_bad_flags_fail_clearly(tmp_path, argv, message):
     benchmark.run_study(study)
 
 
+def test_main_job_compares_the_families_with_two_seeds(tmp_path, mnist5k_dir):
+  # benchmark_models.py with no flags (the dataset and output folders aside).
+  study = _flags(f'--output_dir={tmp_path}', f'--dataset_dir={mnist5k_dir}')
+  assert study.study == 'both'
+  train = [spec for spec, _ in benchmark.plan_train_runs(study, mnist5k_dir)]
+  assert sorted({(s.model, s.optimizer) for s in train}) == sorted(
+      (m, o) for m in ('lenet', 'cifarnet', 'mobilenet_v1_025') for o in ('momentum', 'adam'))
+  assert sorted(s.seed for s in train if s.model == 'lenet' and s.optimizer == 'adam') == [0, 1]
+  assert {(s.steps, s.batch_size, s.image_size) for s in train} == {(200, 32, 32)}
+  throughput = [spec for spec, _ in benchmark.plan_throughput_runs(study)]
+  assert [(s.model, s.mode) for s in throughput] == [
+      (m, mode) for m in ('alexnet_v2', 'vgg_16', 'inception_v1', 'mobilenet_v1',
+                          'resnet_v1_50') for mode in ('train', 'inference')]
+  assert {(s.batch_size, s.image_size, s.data) for s in throughput} == {(4, 224, 'synthetic')}
+
+
+def test_results_md_gives_mean_ci_and_welch_against_the_best(tmp_path, mnist5k_dir):
+  study = _study(tmp_path, mnist5k_dir, '--optimizers=momentum,adam',
+                 '--learning_rates=0.01,0.02', '--seeds=0,1,2')
+  top1 = {('momentum', '0.01'): [0.90, 0.91, 0.92], ('momentum', '0.02'): [0.89, 0.91, 0.93],
+          ('adam', '0.01'): [0.85, 0.86, 0.87], ('adam', '0.02'): [0.80, 0.81, 0.82]}
+  rows = []
+  for spec, run_dir in benchmark.plan_train_runs(study, mnist5k_dir):
+    accuracy = top1[spec.optimizer, spec.learning_rate][spec.seed]
+    seconds = 1.0 + 0.1 * spec.seed
+    result = {'status': 'ok', 'accuracy': accuracy, 'recall_5': 1.0, 'loss': 0.1,
+              'param_count': 10, 'images_per_sec': 100.0 + spec.seed, 'train_seconds': seconds,
+              'setup_seconds': 1.0, 'eval_seconds': 1.0,
+              'history': [{'train_seconds': seconds, 'accuracy': accuracy}]}
+    rows.append(benchmark.train_row(spec, result, run_dir, study.target_accuracy))
+  summary = benchmark.summarize(rows)
+  assert [e['n_seeds'] for e in summary] == [3] * 4
+  lines = {tuple(line.split(' | ')[1:3]): line
+           for line in benchmark.markdown_report(rows, summary, []).splitlines()
+           if line.startswith('| lenet |')}
+  assert '| 0.91 ± 0.025 |' in lines['momentum', '0.01']
+  assert '| 1.1 ± 0.25 (3/3 reached) | best |' in lines['momentum', '0.01']
+  assert lines['momentum', '0.02'].endswith('| p=1, not significant |')
+  assert lines['adam', '0.01'].endswith('| p=0.0036, significant |')  # as Welch's test below
+
+
 def test_student_t_and_welch_match_published_values():
   # Student t 97.5% quantiles (any statistics table).
   for df, quantile in ((1, 12.706), (2, 4.303), (4, 2.776), (10, 2.228), (30, 2.042)):
