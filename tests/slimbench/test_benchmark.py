@@ -135,6 +135,10 @@ def test_seeds_failures_summary_provenance_plots_and_hparams(tmp_path, mnist5k_d
     # Training time is training steps only; setup and evaluation are their own columns.
     assert 0 < float(row['train_seconds']) < float(row['setup_seconds'])
     assert float(row['eval_seconds']) > 0
+    # The evaluation at step 2 is not in the training time of steps 3 and 4.
+    result = json.loads((output_dir / 'train' / row['run'] / benchmark.RESULT_FILE).read_text())
+    first, second = result['history']
+    assert second['train_seconds'] - first['train_seconds'] < result['eval_seconds'] / 4
   summary = _rows(output_dir / benchmark.SUMMARY_CSV)
   lenet_summary = next(r for r in summary if r['model'] == 'lenet')
   assert lenet_summary['n_seeds'] == '2' and lenet_summary['seeds'] == '0 1'
