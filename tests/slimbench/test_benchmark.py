@@ -273,11 +273,11 @@ def test_script_from_another_folder_with_relative_paths_exits_1_on_a_failed_run(
 def test_throughput_training_step_is_trainings_own(optimizer, slot, monkeypatch):
   # The spec the runner plans from its command line, through JSON as the worker reads it,
   # timed by the worker's own run_throughput: the step it builds has the flags' optimizer,
-  # weight decay and label smoothing.
+  # weight decay, label smoothing and clones.
   study = _flags('--study=throughput', '--models=lenet', '--modes=train', '--batch_sizes=2',
-                 '--image_size=28', '--timed_steps=2', '--warmup_steps=0',
+                 '--image_size=28', '--timed_steps=3', '--warmup_steps=0',
                  f'--optimizer={optimizer}', '--weight_decay=0.01', '--label_smoothing=0.1',
-                 '--output_dir=/nonexistent')
+                 '--num_clones=2', '--clone_on_cpu', '--output_dir=/nonexistent')
   (spec, _), = benchmark.plan_throughput_runs(study)
   spec = run_spec.from_json(run_spec.to_json(spec))
   built = {}
@@ -286,6 +286,7 @@ def test_throughput_training_step_is_trainings_own(optimizer, slot, monkeypatch)
   def spy(train, *args):
     step, graph = real_train_step(train, *args)
     built.update(label_smoothing=train.schedule.label_smoothing,
+                 images_per_step=graph['images_per_step'],
                  slots=[v.op.name for v in tf1.global_variables() if v.op.name.endswith(slot)],
                  regularization=tf1.losses.get_regularization_losses())
     return step, graph
@@ -293,7 +294,10 @@ def test_throughput_training_step_is_trainings_own(optimizer, slot, monkeypatch)
   monkeypatch.setattr(benchmark_worker, 'train_step', spy)
   result = benchmark_worker.run_throughput(spec)
   assert built['slots'] and built['regularization'] and built['label_smoothing'] == 0.1
-  assert result['images_per_sec'] > 0 and result['timed_steps'] == 2
+  # Two clones of batch 2: 4 images a step, and the rate (a median, as the step time's,
+  # of an odd count) counts them.
+  assert built['images_per_step'] == 4 and result['timed_steps'] == 3
+  assert result['images_per_sec'] == pytest.approx(4000 / result['step_time_ms'])
 
 
 def test_throughput_study_on_synthetic_and_real_data(tmp_path, mnist5k_dir):
