@@ -267,6 +267,9 @@ def test_script_from_another_folder_with_relative_paths_exits_1_on_a_failed_run(
   assert '1 run(s) failed' in completed.stderr and 'alexnet_v2-momentum' in completed.stderr
   rows = _rows(tmp_path / 'out' / benchmark.TRAIN_CSV)
   assert [(r['model'], r['status']) for r in rows] == [('lenet', 'ok'), ('alexnet_v2', 'failed')]
+  # The run folder names its data from anywhere (python -m slimbench.benchmark_worker SPEC).
+  assert run_spec.read(tmp_path / 'out' / 'train' / rows[0]['run']).dataset_dir == str(
+      tmp_path / 'digits')
 
 
 @pytest.mark.parametrize('optimizer, slot', [('adam', '/Adam'), ('rmsprop', '/RMSProp')])
