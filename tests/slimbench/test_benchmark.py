@@ -17,7 +17,6 @@ from slimbench import benchmark_flags
 from slimbench import benchmark_worker
 from slimbench import run_spec
 from slimbench import statistics
-from slimbench import train_flags
 
 tf1 = tf.compat.v1
 SCRIPT = os.path.join(benchmark.WORK_ROOT, 'benchmark_models.py')
@@ -136,6 +135,10 @@ def test_seeds_failures_summary_provenance_plots_and_hparams(tmp_path, mnist5k_d
     # Training time is training steps only; setup and evaluation are their own columns.
     assert 0 < float(row['train_seconds']) < float(row['setup_seconds'])
     assert float(row['eval_seconds']) > 0
+    # The evaluation at step 2 is not in the training time of steps 3 and 4.
+    result = json.loads((output_dir / 'train' / row['run'] / benchmark.RESULT_FILE).read_text())
+    first, second = result['history']
+    assert second['train_seconds'] - first['train_seconds'] < result['eval_seconds'] / 4
   summary = _rows(output_dir / benchmark.SUMMARY_CSV)
   lenet_summary = next(r for r in summary if r['model'] == 'lenet')
   assert lenet_summary['n_seeds'] == '2' and lenet_summary['seeds'] == '0 1'
@@ -264,25 +267,40 @@ def test_script_from_another_folder_with_relative_paths_exits_1_on_a_failed_run(
   assert '1 run(s) failed' in completed.stderr and 'alexnet_v2-momentum' in completed.stderr
   rows = _rows(tmp_path / 'out' / benchmark.TRAIN_CSV)
   assert [(r['model'], r['status']) for r in rows] == [('lenet', 'ok'), ('alexnet_v2', 'failed')]
+  # The run folder names its data from anywhere (python -m slimbench.benchmark_worker SPEC).
+  assert run_spec.read(tmp_path / 'out' / 'train' / rows[0]['run']).dataset_dir == str(
+      tmp_path / 'digits')
 
 
 @pytest.mark.parametrize('optimizer, slot', [('adam', '/Adam'), ('rmsprop', '/RMSProp')])
-def test_throughput_training_step_is_trainings_own(optimizer, slot):
-  fv = flags.FlagValues()
-  flag_names = train_flags.define_train_flags(fv)
-  fv(['train', '--model_name=lenet', f'--optimizer={optimizer}', '--weight_decay=0.01',
-      '--label_smoothing=0.1', '--batch_size=2', '--train_image_size=28'])
-  config = train_flags.read_train_config(fv, flag_names)
-  with tf.Graph().as_default():
-    images, labels = benchmark_worker.synthetic_inputs('lenet', 2, 28, 10)
-    step, graph = benchmark_worker.train_step(config, images, labels, 10)
-    names = [v.op.name for v in tf1.global_variables()]
-    assert any(name.endswith(slot) for name in names)
-    assert tf1.losses.get_regularization_losses()  # --weight_decay reached the model
-    with tf1.Session() as session:
-      session.run([tf1.global_variables_initializer(), tf1.local_variables_initializer()])
-      session.run(step)
-      assert session.run(graph['global_step']) == 1
+def test_throughput_training_step_is_trainings_own(optimizer, slot, monkeypatch):
+  # The spec the runner plans from its command line, through JSON as the worker reads it,
+  # timed by the worker's own run_throughput: the step it builds has the flags' optimizer,
+  # weight decay, label smoothing and clones.
+  study = _flags('--study=throughput', '--models=lenet', '--modes=train', '--batch_sizes=2',
+                 '--image_size=28', '--timed_steps=3', '--warmup_steps=0',
+                 f'--optimizer={optimizer}', '--weight_decay=0.01', '--label_smoothing=0.1',
+                 '--num_clones=2', '--clone_on_cpu', '--output_dir=/nonexistent')
+  (spec, _), = benchmark.plan_throughput_runs(study)
+  spec = run_spec.from_json(run_spec.to_json(spec))
+  built = {}
+  real_train_step = benchmark_worker.train_step
+
+  def spy(train, *args):
+    step, graph = real_train_step(train, *args)
+    built.update(label_smoothing=train.schedule.label_smoothing,
+                 images_per_step=graph['images_per_step'],
+                 slots=[v.op.name for v in tf1.global_variables() if v.op.name.endswith(slot)],
+                 regularization=tf1.losses.get_regularization_losses())
+    return step, graph
+
+  monkeypatch.setattr(benchmark_worker, 'train_step', spy)
+  result = benchmark_worker.run_throughput(spec)
+  assert built['slots'] and built['regularization'] and built['label_smoothing'] == 0.1
+  # Two clones of batch 2: 4 images a step, and the rate (a median, as the step time's,
+  # of an odd count) counts them.
+  assert built['images_per_step'] == 4 and result['timed_steps'] == 3
+  assert result['images_per_sec'] == pytest.approx(4000 / result['step_time_ms'])
 
 
 def test_throughput_study_on_synthetic_and_real_data(tmp_path, mnist5k_dir):
@@ -335,6 +353,47 @@ def test_bad_flags_fail_clearly(tmp_path, argv, message):
   study = _flags(f'--output_dir={tmp_path}', '--dataset_dir=/nonexistent', *argv)
   with pytest.raises(ValueError, match=message):
     benchmark.run_study(study)
+
+
+def test_main_job_compares_the_families_with_two_seeds(tmp_path, mnist5k_dir):
+  # benchmark_models.py with no flags (the dataset and output folders aside).
+  study = _flags(f'--output_dir={tmp_path}', f'--dataset_dir={mnist5k_dir}')
+  assert study.study == 'both'
+  train = [spec for spec, _ in benchmark.plan_train_runs(study, mnist5k_dir)]
+  assert sorted({(s.model, s.optimizer) for s in train}) == sorted(
+      (m, o) for m in ('lenet', 'cifarnet', 'mobilenet_v1_025') for o in ('momentum', 'adam'))
+  assert sorted(s.seed for s in train if s.model == 'lenet' and s.optimizer == 'adam') == [0, 1]
+  assert {(s.steps, s.batch_size, s.image_size) for s in train} == {(200, 32, 32)}
+  throughput = [spec for spec, _ in benchmark.plan_throughput_runs(study)]
+  assert [(s.model, s.mode) for s in throughput] == [
+      (m, mode) for m in ('alexnet_v2', 'vgg_16', 'inception_v1', 'mobilenet_v1',
+                          'resnet_v1_50') for mode in ('train', 'inference')]
+  assert {(s.batch_size, s.image_size, s.data) for s in throughput} == {(4, 224, 'synthetic')}
+
+
+def test_results_md_gives_mean_ci_and_welch_against_the_best(tmp_path, mnist5k_dir):
+  study = _study(tmp_path, mnist5k_dir, '--optimizers=momentum,adam',
+                 '--learning_rates=0.01,0.02', '--seeds=0,1,2')
+  top1 = {('momentum', '0.01'): [0.90, 0.91, 0.92], ('momentum', '0.02'): [0.89, 0.91, 0.93],
+          ('adam', '0.01'): [0.85, 0.86, 0.87], ('adam', '0.02'): [0.80, 0.81, 0.82]}
+  rows = []
+  for spec, run_dir in benchmark.plan_train_runs(study, mnist5k_dir):
+    accuracy = top1[spec.optimizer, spec.learning_rate][spec.seed]
+    seconds = 1.0 + 0.1 * spec.seed
+    result = {'status': 'ok', 'accuracy': accuracy, 'recall_5': 1.0, 'loss': 0.1,
+              'param_count': 10, 'images_per_sec': 100.0 + spec.seed, 'train_seconds': seconds,
+              'setup_seconds': 1.0, 'eval_seconds': 1.0,
+              'history': [{'train_seconds': seconds, 'accuracy': accuracy}]}
+    rows.append(benchmark.train_row(spec, result, run_dir, study.target_accuracy))
+  summary = benchmark.summarize(rows)
+  assert [e['n_seeds'] for e in summary] == [3] * 4
+  lines = {tuple(line.split(' | ')[1:3]): line
+           for line in benchmark.markdown_report(rows, summary, []).splitlines()
+           if line.startswith('| lenet |')}
+  assert '| 0.91 ± 0.025 |' in lines['momentum', '0.01']
+  assert '| 1.1 ± 0.25 (3/3 reached) | best |' in lines['momentum', '0.01']
+  assert lines['momentum', '0.02'].endswith('| p=1, not significant |')
+  assert lines['adam', '0.01'].endswith('| p=0.0036, significant |')  # as Welch's test below
 
 
 def test_student_t_and_welch_match_published_values():
