@@ -73,14 +73,23 @@ def define_benchmark_flags(fv):
   return train_flag_names
 
 
+# Forwarded training flags that name files: resolved like --dataset_dir, so that a run's
+# identity names the files it read, whichever folder the runner was started from.
+_TRAIN_PATH_FLAGS = ('checkpoint_path', 'plateau_metric_file')
+
+
 def read_study_config(fv, train_flag_names):
-  """The study the parsed flags describe. Relative --output_dir and --dataset_dir name
-  folders under the working folder of the command."""
+  """The study the parsed flags describe. Relative paths (--output_dir, --dataset_dir and
+  the forwarded --checkpoint_path, --plateau_metric_file) name files under the working
+  folder of the command."""
   study = flag_groups.read(benchmark.StudyConfig, fv)
   data = study.data
   if data.dataset_dir:
     data = dataclasses.replace(data, dataset_dir=os.path.abspath(data.dataset_dir))
   lines = flag_groups.flag_lines(fv, train_flag_names)
+  for name in _TRAIN_PATH_FLAGS:
+    if name in lines and fv[name].value:
+      lines[name] = f'--{name}={os.path.abspath(fv[name].value)}'
   return dataclasses.replace(
       study, output_dir=os.path.abspath(study.output_dir), data=data,
       train_flag_lines=tuple(sorted(lines.items())),

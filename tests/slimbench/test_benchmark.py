@@ -272,6 +272,14 @@ def test_script_from_another_folder_with_relative_paths_exits_1_on_a_failed_run(
       tmp_path / 'digits')
 
 
+def test_forwarded_file_flags_are_resolved_from_the_callers_folder(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  study = _flags('--checkpoint_path=ckpt/model.ckpt-5', '--plateau_metric_file=eval.csv')
+  lines = dict(study.train_flag_lines)
+  assert lines['checkpoint_path'] == f'--checkpoint_path={tmp_path}/ckpt/model.ckpt-5'
+  assert lines['plateau_metric_file'] == f'--plateau_metric_file={tmp_path}/eval.csv'
+
+
 @pytest.mark.parametrize('optimizer, slot', [('adam', '/Adam'), ('rmsprop', '/RMSProp')])
 def test_throughput_training_step_is_trainings_own(optimizer, slot, monkeypatch):
   # The spec the runner plans from its command line, through JSON as the worker reads it,
