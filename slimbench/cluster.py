@@ -26,9 +26,11 @@ parameter server at once.
 
 No wait is endless (`--cluster_wait_secs`, 300 s by default): a worker waits that long for
 the parameter servers to answer at its start, and stops within 30 s of losing one (its
-variables are gone with it); a parameter server whose unfinished workers have all been
-unreachable that long stops with an error naming them. Each wait names the task it waits
-for, and Ctrl-C ends it (exit status 130).
+variables are gone with it); a worker of synchronous training stops once the chief, whose
+tokens its steps wait for, has been unreachable that long; a parameter server whose
+unfinished workers have all been unreachable that long stops with an error naming them.
+Each wait names the task it waits for, and Ctrl-C ends it (exit status 130; a step stuck
+waiting for another task ends at a second Ctrl-C, without a final checkpoint).
 
 Usage:
   cluster_config, task = cluster.resolve(cluster_config)  # task None on one machine
@@ -336,12 +338,15 @@ def wait_for_parameter_servers(task):
 
 
 class _ParameterServerWatch(threading.Thread):
-  """Ends a worker that has lost a parameter server.
+  """Ends a worker that has lost a parameter server, or (`watch_chief`) the chief of
+  synchronous training.
 
   TensorFlow takes a lost parameter server for a passing failure and waits, without a
   limit, to build the session again; the variables it held are gone, so this worker can
-  only stop. The process exits at once with status 1 (no Python code of the main thread
-  runs while TensorFlow waits); the chief's checkpoints on disk are what a restart resumes.
+  only stop. A synchronous step waits, without a limit either, for a token that only the
+  chief hands out: a chief gone for `task.wait_secs` (time for a restart) ends the worker.
+  The process exits at once with status 1 (no Python code of the main thread runs while
+  TensorFlow waits); the chief's checkpoints on disk are what a restart resumes.
   """
 
   def __init__(self, task):
@@ -349,9 +354,11 @@ class _ParameterServerWatch(threading.Thread):
     self.task = task
     self.lost_secs = min(PS_LOST_SECS, task.wait_secs)
     self.finished = threading.Event()
+    self.chief_watched = False
 
   def run(self):
     last_seen = {host: time.monotonic() for host in self.task.ps_hosts}
+    chief_host, chief_seen = self.task.worker_hosts[0], time.monotonic()
     while not self.finished.wait(_PROBE_SECS):
       for index, host in enumerate(self.task.ps_hosts):
         now = time.monotonic()
@@ -364,6 +371,26 @@ class _ParameterServerWatch(threading.Thread):
                         host, now - last_seen[host])
           logging.flush()
           os._exit(1)  # pylint: disable=protected-access
+      if not self.chief_watched:
+        continue
+      now = time.monotonic()
+      if _listening(chief_host):
+        chief_seen = now
+      elif now - chief_seen > self.task.wait_secs and not self.finished.is_set():
+        logging.error('%s: the chief /job:%s/task:0 at %s, whose tokens every synchronous '
+                      'step waits for, has not answered for %.0f s (--cluster_wait_secs); '
+                      'stopping. Restart the chief (it restores the latest checkpoint), then '
+                      'this worker', self.task.device, WORKER_JOB, chief_host,
+                      now - chief_seen)
+        logging.flush()
+        os._exit(1)  # pylint: disable=protected-access
+
+
+def watch_chief():
+  """Makes this (non-chief) worker's watch end it once the chief has been gone for
+  --cluster_wait_secs: its synchronous steps cannot end without the chief."""
+  if _watch is not None:
+    _watch.chief_watched = True
 
 
 _watch = None  # this worker's _ParameterServerWatch, once started

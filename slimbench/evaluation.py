@@ -330,13 +330,21 @@ class Progress:
 
 
 def write_results(eval_dir, results):
-  """Writes TensorBoard summaries at the checkpoint's step and the CSV/JSON rows."""
-  tf.io.gfile.makedirs(eval_dir)
-  writer = tf.summary.create_file_writer(eval_dir)
-  with writer.as_default():
-    for tag, key in SUMMARY_TAGS.items():
-      tf.summary.scalar(tag, results[key], step=results['global_step'])
-  writer.close()
+  """Writes TensorBoard summaries at the checkpoint's step and the CSV/JSON rows.
+
+  Raises:
+    files.UnwritableError: eval_dir cannot be written (read-only, full, or a file).
+  """
+  try:
+    tf.io.gfile.makedirs(eval_dir)
+    writer = tf.summary.create_file_writer(eval_dir)
+    with writer.as_default():
+      for tag, key in SUMMARY_TAGS.items():
+        tf.summary.scalar(tag, results[key], step=results['global_step'])
+    writer.close()
+  except (tf.errors.OpError, OSError) as error:
+    raise files.UnwritableError(f'--eval_dir={eval_dir}: cannot write there '
+                                f'({files.reason(error)})') from error
 
   csv_path = os.path.join(eval_dir, RESULTS_CSV)
   rows = []

@@ -22,6 +22,7 @@ only what export writes, with its slimbench.json; a GraphDef or TFLite file with
 export's output names); anything else is refused unless --overwrite.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -39,6 +40,7 @@ from slimbench.nets import nets_factory
 from slimbench import checkpoint_inputs
 from slimbench import checkpoints
 from slimbench import config
+from slimbench import files
 from slimbench import quantization
 
 tf1 = tf.compat.v1
@@ -197,11 +199,15 @@ def export(export_config):
         if checkpoint:
           graph_def = tf1.graph_util.convert_variables_to_constants(
               session, graph_def, ['logits', 'probabilities', 'top_k'])
-        _write_graph_def(graph_def, output_file, export_config.write_text_graphdef)
+        with _naming_unwritable(output_file):
+          _write_graph_def(graph_def, output_file, export_config.write_text_graphdef)
         written.append(output_file)
       staging_dir = saved_model_dir
       if tflite_file and not staging_dir:
-        staging_dir = tempfile.mkdtemp(prefix='slimbench_saved_model_')
+        # Removed below, also where the conversion fails.
+        staging_dir = temporary_dir = tempfile.mkdtemp(prefix='slimbench_saved_model_')
+      else:
+        temporary_dir = None
       if staging_dir:
         metadata = {'model_name': model_name, 'image_size': images.shape[-2],
                     'channels': images.shape[-1],
@@ -211,18 +217,32 @@ def export(export_config):
                     'labels_offset': export_config.data.labels_offset,
                     'labels': {str(k): v for k, v in sorted(names.items())},
                     'checkpoint': checkpoint}
-        _write_saved_model(session, images, outputs, staging_dir, metadata)
+        with _naming_unwritable(saved_model_dir or staging_dir):
+          _write_saved_model(session, images, outputs, staging_dir, metadata)
         if saved_model_dir:
           written.append(saved_model_dir)
   if tflite_file:
-    converter = tf.lite.TFLiteConverter.from_saved_model(staging_dir)
-    dataset_utils.write_bytes(tflite_file, converter.convert())
+    try:
+      converter = tf.lite.TFLiteConverter.from_saved_model(staging_dir)
+      with _naming_unwritable(tflite_file):
+        dataset_utils.write_bytes(tflite_file, converter.convert())
+    finally:
+      if temporary_dir:
+        shutil.rmtree(temporary_dir, ignore_errors=True)
     written.append(tflite_file)
-    if not saved_model_dir:
-      shutil.rmtree(staging_dir, ignore_errors=True)
   for path in written:
     logging.info('Wrote %s', path)
   return written
+
+
+@contextlib.contextmanager
+def _naming_unwritable(path):
+  """Turns a failed write (read-only or full disk, a file where a folder should be) into one
+  line naming `path`; the writers have removed their temporary files by then."""
+  try:
+    yield
+  except (OSError, tf.errors.OpError) as error:
+    raise files.UnwritableError(f'cannot write {path}: {files.reason(error)}') from error
 
 
 def _write_graph_def(graph_def, path, as_text):

@@ -60,7 +60,8 @@ def define_train_flags(fv):
   flags.DEFINE_integer('cluster_wait_secs', 300, 'Multi-machine: how long a task waits for '
                        'one it needs before it stops with an error naming it: a worker for '
                        'the parameter servers at its start (a lost one: at most 30 s), a '
-                       'parameter server for a worker gone before it finished.', lower_bound=1,
+                       'synchronous worker for a lost chief, a parameter server for a '
+                       'worker gone before it finished.', lower_bound=1,
                        flag_values=fv)
   flags.DEFINE_integer('num_readers', 4, 'TFRecord files read in parallel.', lower_bound=1,
                        flag_values=fv)

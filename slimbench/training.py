@@ -43,6 +43,8 @@ AUX_LOSS_WEIGHT = 0.4
 # Seconds the session gives its threads to stop. Only synchronous training has one that
 # matters: the chief's, which closes the token queue so that no worker waits for a token.
 STOP_GRACE_SECS = 2
+# Seconds after SIGINT/SIGTERM before a step that has not ended is reported as stuck.
+STUCK_NOTICE_SECS = 5
 
 
 def scalar_summary(tag, tensor):
@@ -312,30 +314,84 @@ class _SummaryHook(tf1.train.SummarySaverHook):
 
 
 class _StopOnSignalHook(tf1.train.SessionRunHook):
-  """Ends the run after the current step on SIGINT/SIGTERM, so the final checkpoint is saved."""
+  """Ends the run after the current step on SIGINT/SIGTERM, so the final checkpoint is saved.
+
+  A step can wait without a limit for another task of a cluster (the chief's token in
+  synchronous training), and while it does no Python handler runs. The signals also reach
+  a pipe (`signal.set_wakeup_fd`) that a thread reads: it says so when the step has not
+  ended STUCK_NOTICE_SECS after the signal, and ends the process at once, with 128 + the
+  signal number and without a final checkpoint, at the second signal.
+  """
 
   def __init__(self):
     self.received = None
     self._previous = {}
+    self._wakeup = None  # (read end, write end, the wakeup fd before ours)
+    self._steps = 0
 
   def begin(self):
     if threading.current_thread() is not threading.main_thread():
       return  # signal handlers can only be installed from the main thread
     for sig in (signal.SIGINT, signal.SIGTERM):
       self._previous[sig] = signal.signal(sig, self._handle)
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    self._wakeup = (read_fd, write_fd,
+                    signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False))
+    threading.Thread(target=self._watch, args=(read_fd,), name='signal_watch',
+                     daemon=True).start()
 
   def _handle(self, signum, unused_frame):
     self.received = signal.Signals(signum).name
     logging.info('%s received: stopping after this step and saving a checkpoint',
                  self.received)
 
+  def _watch(self, read_fd):
+    signals = 0
+    while True:
+      data = os.read(read_fd, 64)
+      if not data:  # close() closed the write end
+        os.close(read_fd)
+        return
+      for signum in data:
+        if signum not in (signal.SIGINT, signal.SIGTERM):
+          continue
+        name = signal.Signals(signum).name
+        signals += 1
+        if signals > 1:
+          logging.error('%s received again while the step waits: exiting now, without a '
+                        'final checkpoint', name)
+          logging.flush()
+          os._exit(128 + signum)  # pylint: disable=protected-access
+        threading.Thread(target=self._notice_stuck, args=(name, self._steps),
+                         daemon=True).start()
+
+  def _notice_stuck(self, name, steps):
+    time.sleep(STUCK_NOTICE_SECS)
+    if self._steps == steps and self._wakeup:
+      logging.warning('%s received %d s ago, but the step has not ended: it waits for another '
+                      'task of the cluster (the chief of synchronous training, or a parameter '
+                      'server). Send %s again to exit at once, without a final checkpoint',
+                      name, STUCK_NOTICE_SECS, name)
+
   def after_run(self, run_context, run_values):
+    self._steps += 1
     if self.received:
       run_context.request_stop()
 
   def end(self, session):
+    self.close()
+
+  def close(self):
+    """Puts back the handlers and the wakeup fd; also where the session failed (no end)."""
     for sig, handler in self._previous.items():
       signal.signal(sig, handler)
+    self._previous = {}
+    if self._wakeup:
+      _, write_fd, previous_fd = self._wakeup
+      self._wakeup = None
+      signal.set_wakeup_fd(previous_fd)
+      os.close(write_fd)  # the watch thread then closes the read end
 
 
 class _DivergenceHook(tf1.train.SessionRunHook):
@@ -774,6 +830,8 @@ def _train(config, extra_hooks, task, is_chief):
       cluster.log_variable_placement(task_index)
     if master and not is_chief:
       cluster.wait_for_chief(master, task_index)
+      if graph['sync_optimizer']:
+        cluster.watch_chief()
     try:
       with tf1.train.MonitoredTrainingSession(
           master=master, is_chief=is_chief, checkpoint_dir=run.train_dir,
@@ -798,6 +856,8 @@ def _train(config, extra_hooks, task, is_chief):
           f'finite weights. Lower --learning_rate or check the data' if kept else
           f'{error}; no checkpoint was written. Lower --learning_rate or check the data'
       ) from None
+    finally:
+      stop_on_signal.close()  # a failed session calls no hook's end()
   sync = graph['sync_optimizer'] is not None
   if sync and not is_chief and progress.last_step < (run.max_number_of_steps or 0):
     logging.info('The chief ended the synchronous run at step %d', progress.last_step)

@@ -21,6 +21,7 @@ from absl import logging
 
 from slimbench import export
 from slimbench import export_flags
+from slimbench import files
 from slimbench import usage
 
 for name in export_flags.define_export_flags(flags.FLAGS):
@@ -32,7 +33,7 @@ def main(argv):
     sys.exit(f'{usage.program()}: unexpected arguments {argv[1:]}')
   try:
     export.export(export_flags.read_export_config(flags.FLAGS))
-  except ValueError as error:
+  except (ValueError, files.UnwritableError) as error:
     logging.error('%s', error)
     sys.exit(f'{usage.program()}: {error}')
 

@@ -400,6 +400,31 @@ def test_workers_exit_soon_after_losing_the_parameter_server(tmp_path, mnist5k_d
                in line for line in local.logs[('worker', index)]), logs
 
 
+def test_sync_workers_without_their_chief_stop_at_the_timeout_or_a_second_ctrl_c(
+    tmp_path, mnist5k_dir):
+  """A synchronous step waits, deaf to Ctrl-C, for a token that only the chief hands out."""
+  args = _lenet_args(str(tmp_path / 'train'), mnist5k_dir, '--max_number_of_steps=1000000',
+                     '--sync_replicas', '--replicas_to_aggregate=2', '--cluster_wait_secs=20')
+  with launch_local_cluster.LocalCluster(args, num_ps=1, num_workers=3, echo=False) as local:
+    local.start()
+    for index in (0, 1, 2):
+      local.wait_for_line('worker', index, STEP_LINE.search, CLUSTER_TIMEOUT_SECS)
+    local.kill_task('worker', 0)
+    killed = time.monotonic()
+    time.sleep(5)  # the tokens the chief had handed out are used up: every step waits
+    local.signal_task('worker', 1, signal.SIGINT)
+    local.wait_for_line('worker', 1, lambda line: 'the step has not ended' in line, 30)
+    local.signal_task('worker', 1, signal.SIGINT)
+    interrupted = local.processes[('worker', 1)].wait(15)
+    timed_out = local.processes[('worker', 2)].wait(60)
+    seconds = time.monotonic() - killed
+    logs = _logs(local)
+  assert interrupted == 128 + signal.SIGINT, logs
+  assert timed_out == 1 and 15 <= seconds < 50, (timed_out, seconds, logs)
+  assert any('/job:worker/task:2: the chief /job:worker/task:0 at ' in line and
+             '(--cluster_wait_secs)' in line for line in local.logs[('worker', 2)]), logs
+
+
 def test_a_task_alone_names_what_it_waits_for_gives_up_and_hears_ctrl_c(tmp_path,
                                                                          mnist5k_dir):
   ports = launch_local_cluster.free_ports(7)

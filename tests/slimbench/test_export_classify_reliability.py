@@ -3,6 +3,7 @@ model and every image that the dataset converters take."""
 
 import io
 import os
+import resource
 import subprocess
 import sys
 
@@ -112,6 +113,35 @@ def test_an_earlier_export_is_replaced_and_anything_else_needs_overwrite(tmp_pat
   run(overwrite=True)
   assert not (saved / 'notes.txt').exists() and tflite.read_bytes()[4:8] == b'TFL3'
   assert 'notes.txt' not in ''.join(os.listdir(tmp_path))
+
+
+def _limit_file_size():
+  # Writes past 5 MB fail with EFBIG, as on a full disk (LeNet's weights take 13 MB).
+  resource.setrlimit(resource.RLIMIT_FSIZE, (5 << 20, 5 << 20))
+
+
+def test_a_full_disk_or_an_unwritable_path_is_named_in_one_line(tmp_path):
+  checkpoint = _random_checkpoint(str(tmp_path / 'train'), 'lenet', 28, channels=1,
+                                  num_classes=10)
+  saved = tmp_path / 'sm'
+  env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL='2')
+  result = subprocess.run(
+      [sys.executable, os.path.join(REPO_ROOT, 'export_inference_graph.py'),
+       '--model_name=lenet', f'--checkpoint_path={checkpoint}', f'--saved_model_dir={saved}'],
+      env=env, capture_output=True, text=True, timeout=300, check=False,
+      preexec_fn=_limit_file_size)
+  assert result.returncode == 1
+  assert 'Traceback' not in result.stderr, result.stderr[-3000:]
+  last = result.stderr.strip().splitlines()[-1]
+  assert f'cannot write {saved}: ' in last and 'File too large' in last, result.stderr
+  assert sorted(os.listdir(tmp_path)) == ['train']  # no temporary folder left behind
+
+  not_a_folder = tmp_path / 'train' / 'checkpoint' / 'lenet.pb'
+  result = _run_script('export_inference_graph.py', '--model_name=lenet',
+                       f'--checkpoint_path={checkpoint}', f'--output_file={not_a_folder}')
+  assert result.returncode == 1
+  assert 'Traceback' not in result.stderr, result.stderr[-3000:]
+  assert f'cannot write {not_a_folder}: ' in result.stderr.strip().splitlines()[-1]
 
 
 # ----- Classification with every preprocessing, on every kind of image -----

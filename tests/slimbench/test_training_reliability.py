@@ -286,6 +286,16 @@ def test_evaluation_falls_back_from_a_truncated_checkpoint_and_names_a_damaged_o
   assert f'--checkpoint_path={train_dir}/model.ckpt-2: the checkpoint is damaged' in line
 
 
+def test_an_unwritable_eval_dir_is_named_in_one_line(tmp_path, mnist5k_dir):
+  train_dir = tmp_path / 'train'
+  _in_process_lenet(str(train_dir), mnist5k_dir, 1)
+  eval_dir = tmp_path / 'a_file' / 'eval'
+  (tmp_path / 'a_file').write_text('')
+  ran = _run(_eval_command(train_dir, eval_dir, mnist5k_dir))
+  assert ran.returncode == 1
+  assert f'--eval_dir={eval_dir}: cannot write there' in _error_line(ran.stderr)
+
+
 def test_wait_for_checkpoints_waits_for_a_training_folder_that_does_not_exist_yet(
     tmp_path, mnist5k_dir):
   train_dir = tmp_path / 'later'
