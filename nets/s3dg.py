@@ -19,6 +19,7 @@ import tf_slim as slim
 
 from . import i3d_utils
 from . import inception_utils
+from . import input_checks
 from . import layers
 from . import registry
 
@@ -115,7 +116,15 @@ def video_classifier(base_fn, inputs, *, num_classes, dropout_keep_prob, is_trai
   """`base_fn(inputs, scope)` under TF-Slim's training switches, then the 3-D classifier.
 
   is_training=None leaves batch norm and dropout to an enclosing arg scope.
+
+  Raises:
+    TypeError: spatial_squeeze is not True or False, or is_training is not None, True,
+      False or a boolean tensor.
   """
+  net_name = getattr(scope, 'name', scope) or 'InceptionV1'
+  input_checks.check_flag(spatial_squeeze, 'spatial_squeeze', net_name)
+  if is_training is not None:
+    input_checks.check_flag(is_training, 'is_training', net_name, allow_tensor=True)
   switches = {} if is_training is None else {'is_training': is_training}
   with tf1.variable_scope(scope, 'InceptionV1', [inputs], reuse=reuse) as sc:
     with slim.arg_scope([layers.batch_norm, slim.dropout], **switches):

@@ -61,6 +61,16 @@ def test_registry_lists_the_foundation_models():
     assert name in ALL_MODELS
 
 
+def test_registry_holds_every_name_of_tf_slims():
+  """The contract has a file per name in TF-Slim's registry; SPEC_MODELS, which the
+  contract test runs over, keeps only registered names, so a lost one would go untested."""
+  with open(os.path.join(SPEC_DIR, 'index.json')) as f:
+    tf_slim_names = sorted(entry['net'] for entry in json.load(f)['nets'])
+  assert len(tf_slim_names) == 40
+  assert sorted(set(tf_slim_names) - set(ALL_MODELS)) == []
+  assert sorted(SPEC_MODELS) == tf_slim_names
+
+
 def test_list_models_filters_with_shell_patterns():
   assert nets_factory.list_models('vgg_*') == ['vgg_16', 'vgg_19', 'vgg_a']
   assert nets_factory.list_models('no_such_*') == []

@@ -61,6 +61,7 @@ _MOBILENET_V1_ORDER = ('inputs', 'num_classes', 'dropout_keep_prob', 'is_trainin
 _INCEPTION_ARG_SCOPE_ORDER = ('weight_decay', 'use_batch_norm', 'batch_norm_decay',
                               'batch_norm_epsilon', 'activation_fn',
                               'batch_norm_updates_collections', 'batch_norm_scale')
+_NASNET_ARG_SCOPE_ORDER = ('weight_decay', 'batch_norm_decay', 'batch_norm_epsilon')
 _NASNET_ORDER = ('images', 'num_classes', 'is_training', 'final_endpoint', 'config',
                  'current_step')
 
@@ -210,6 +211,36 @@ TF_SLIM_POSITIONAL = {
     ('nets.nasnet.nasnet', 'build_nasnet_large'): _NASNET_ORDER,
     ('nets.nasnet.pnasnet', 'build_pnasnet_mobile'): _NASNET_ORDER[:5],
     ('nets.nasnet.pnasnet', 'build_pnasnet_large'): _NASNET_ORDER[:5],
+    ('nets.nasnet.nasnet', 'nasnet_cifar_arg_scope'): _NASNET_ARG_SCOPE_ORDER,
+    ('nets.nasnet.nasnet', 'nasnet_mobile_arg_scope'): _NASNET_ARG_SCOPE_ORDER,
+    ('nets.nasnet.nasnet', 'nasnet_large_arg_scope'): _NASNET_ARG_SCOPE_ORDER,
+    ('nets.nasnet.pnasnet', 'pnasnet_mobile_arg_scope'): _NASNET_ARG_SCOPE_ORDER,
+    ('nets.nasnet.pnasnet', 'pnasnet_large_arg_scope'): _NASNET_ARG_SCOPE_ORDER,
+    ('nets.nasnet.nasnet_utils', 'calc_reduction_layers'): ('num_cells', 'num_reduction_layers'),
+    ('nets.nasnet.nasnet_utils', 'get_channel_index'): ('data_format',),
+    ('nets.nasnet.nasnet_utils', 'get_channel_dim'): ('shape', 'data_format'),
+    ('nets.nasnet.nasnet_utils', 'global_avg_pool'): ('x', 'data_format'),
+    ('nets.nasnet.nasnet_utils', 'factorized_reduction'): (
+        'net', 'output_filters', 'stride', 'data_format'),
+    ('nets.nasnet.nasnet_utils', 'drop_path'): ('net', 'keep_prob', 'is_training'),
+    ('nets.i3d', 'i3d_arg_scope'): (
+        'weight_decay', 'batch_norm_decay', 'batch_norm_epsilon', 'use_renorm',
+        'separable_conv3d'),
+    ('nets.i3d', 'i3d_base'): ('inputs', 'final_endpoint', 'scope'),
+    ('nets.i3d_utils', 'conv3d_spatiotemporal'): (
+        'inputs', 'num_outputs', 'kernel_size', 'stride', 'padding', 'activation_fn',
+        'normalizer_fn', 'normalizer_params', 'weights_regularizer', 'separable',
+        'data_format', 'scope'),
+    ('nets.i3d_utils', 'inception_block_v1_3d'): (
+        'inputs', 'num_outputs_0_0a', 'num_outputs_1_0a', 'num_outputs_1_0b',
+        'num_outputs_2_0a', 'num_outputs_2_0b', 'num_outputs_3_0b', 'temporal_kernel_size',
+        'self_gating_fn', 'data_format', 'scope'),
+    ('nets.i3d_utils', 'reduced_kernel_size_3d'): ('input_tensor', 'kernel_size'),
+    ('nets.s3dg', 's3dg_arg_scope'): ('weight_decay', 'batch_norm_decay', 'batch_norm_epsilon'),
+    ('nets.s3dg', 'self_gating'): ('input_tensor', 'scope', 'data_format'),
+    ('nets.s3dg', 's3dg_base'): (
+        'inputs', 'first_temporal_kernel_size', 'temporal_conv_startat', 'gating_startat',
+        'final_endpoint', 'min_depth', 'depth_multiplier', 'data_format', 'scope'),
     ('nets.i3d', 'i3d'): (
         'inputs', 'num_classes', 'dropout_keep_prob', 'is_training', 'prediction_fn',
         'spatial_squeeze', 'reuse', 'scope'),

@@ -126,6 +126,20 @@ def test_s3dg_rejects_bad_options(options, message, graph):
     s3dg.s3dg_base(tf1.placeholder(tf.float32, SMALL_CLIPS), **options)
 
 
+@pytest.mark.parametrize('call, argument', [
+    # TF-Slim's positional order; a value shifted into a boolean argument.
+    (lambda x: i3d.i3d(x, 5, 0.8, False, slim.softmax, 'no'), 'spatial_squeeze'),
+    (lambda x: i3d.i3d(x, 5, 0.8, 'train'), 'is_training'),
+    (lambda x: s3dg.s3dg(x, 5, 3, 'Conv2d_2c_3x3', 'Conv2d_2c_3x3', 'Mixed_5c', 16, 1.0,
+                         0.8, False, slim.softmax, 'InceptionV1'), 'spatial_squeeze'),
+    (lambda x: s3dg.s3dg(x, 5, is_training=1), 'is_training'),
+])
+def test_a_wrong_value_in_a_boolean_argument_is_an_error(call, argument, graph):
+  with pytest.raises(TypeError, match=f'{argument} must be True'):
+    call(tf1.placeholder(tf.float32, SMALL_CLIPS))
+  assert not tf1.global_variables()
+
+
 @pytest.mark.parametrize('base_fn', [i3d.i3d_base, s3dg.s3dg_base])
 def test_final_endpoint_stops_the_base_there(base_fn, graph):
   net, end_points = base_fn(tf1.placeholder(tf.float32, SMALL_CLIPS),
