@@ -288,7 +288,7 @@ def start_server(task):
     # TensorFlow's session would wait for them without a limit, deaf to Ctrl-C.
     wait_for_parameter_servers(task)
     global _watch
-    _watch = _ParameterServerWatch(task)
+    _watch = _ClusterWatch(task)
     _watch.start()
   return server
 
@@ -337,7 +337,7 @@ def wait_for_parameter_servers(task):
     _interrupted(f'waiting for the parameter servers of {task.device}')
 
 
-class _ParameterServerWatch(threading.Thread):
+class _ClusterWatch(threading.Thread):
   """Ends a worker that has lost a parameter server, or (`watch_chief`) the chief of
   synchronous training.
 
@@ -350,7 +350,7 @@ class _ParameterServerWatch(threading.Thread):
   """
 
   def __init__(self, task):
-    super().__init__(name='parameter_server_watch', daemon=True)
+    super().__init__(name='cluster_watch', daemon=True)
     self.task = task
     self.lost_secs = min(PS_LOST_SECS, task.wait_secs)
     self.finished = threading.Event()
@@ -393,7 +393,7 @@ def watch_chief():
     _watch.chief_watched = True
 
 
-_watch = None  # this worker's _ParameterServerWatch, once started
+_watch = None  # this worker's _ClusterWatch, once started
 
 
 class SyncReplicasHook(tf1.train.SessionRunHook):
