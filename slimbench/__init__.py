@@ -20,10 +20,12 @@ import os
 import sys
 
 # TensorFlow switches its oneDNN kernels on by default only on CPUs with AVX-512 VNNI,
-# BF16 or AMX. On AVX2 CPUs they train faster than the default Eigen kernels
-# (docs/performance.md, "oneDNN on"). TF_ENABLE_ONEDNN_OPTS=0 in the environment still
-# turns them off.
-os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '1')
+# BF16 or AMX, yet on AVX2 CPUs they train faster too (docs/performance.md). So they are
+# on unless this machine measured otherwise (runtime_tuning) or TF_ENABLE_ONEDNN_OPTS in
+# the environment says otherwise.
+from slimbench import runtime_tuning  # pylint: disable=g-import-not-at-top
+
+runtime_tuning.apply_onednn_setting()
 
 TF_SLIM_PACKAGES = ('nets', 'datasets', 'preprocessing', 'deployment')
 

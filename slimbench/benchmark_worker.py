@@ -43,6 +43,7 @@ from slimbench import files  # pylint: disable=g-import-not-at-top
 from slimbench import inputs  # pylint: disable=g-import-not-at-top
 from slimbench import kernel_tuning  # pylint: disable=g-import-not-at-top
 from slimbench import precision  # pylint: disable=g-import-not-at-top
+from slimbench import runtime_tuning  # pylint: disable=g-import-not-at-top
 from slimbench import provenance  # pylint: disable=g-import-not-at-top
 from slimbench import run_spec  # pylint: disable=g-import-not-at-top
 from slimbench import train_flags  # pylint: disable=g-import-not-at-top
@@ -266,10 +267,12 @@ def _flops_per_input(model_name, num_classes, image_size, channels, num_frames=N
 
 
 def session_config(train):
-  """The session config of a run: the thread counts of its `training.TrainConfig` `train` (0:
-  TensorFlow's choice)."""
-  return tf1.ConfigProto(intra_op_parallelism_threads=train.run.num_intra_threads,
-                         inter_op_parallelism_threads=train.run.num_inter_threads)
+  """The session config of a run: the thread counts of its `training.TrainConfig` `train`,
+  or where they are 0 the ones measured fastest on this machine."""
+  intra, inter = runtime_tuning.session_threads(train.run.num_intra_threads,
+                                                train.run.num_inter_threads)
+  return tf1.ConfigProto(intra_op_parallelism_threads=intra,
+                         inter_op_parallelism_threads=inter)
 
 
 def synthetic_inputs(model_name, batch_size, image_size, num_classes, channels=None,
@@ -472,8 +475,10 @@ def run_peak(spec, unused_run_dir=None):
     a = tf1.get_local_variable('a', initializer=tf1.random_uniform([size, size]))
     b = tf1.get_local_variable('b', initializer=tf1.random_uniform([size, size]))
     product = tf.reduce_sum(tf.matmul(a, b))
-    session_options = tf1.ConfigProto(intra_op_parallelism_threads=spec.num_intra_threads,
-                             inter_op_parallelism_threads=spec.num_inter_threads)
+    intra, inter = runtime_tuning.session_threads(spec.num_intra_threads,
+                                                  spec.num_inter_threads)
+    session_options = tf1.ConfigProto(intra_op_parallelism_threads=intra,
+                                      inter_op_parallelism_threads=inter)
     with tf1.Session(config=session_options) as session:
       session.run(tf1.local_variables_initializer())
       session.run(product)

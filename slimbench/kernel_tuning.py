@@ -26,10 +26,11 @@ import tensorflow as tf
 
 from slimbench import files
 from slimbench import provenance
+from slimbench import runtime_tuning
 
 tf1 = tf.compat.v1
 
-CACHE_DIR_ENV = 'SLIMBENCH_CACHE_DIR'
+CACHE_DIR_ENV = runtime_tuning.CACHE_DIR_ENV
 CACHE_FILE = 'kernel_choices.json'
 # Below this many floating-point operations a gradient takes well under a millisecond and
 # the alternatives differ by less than the timer's noise: TensorFlow's own kernel is kept
@@ -42,9 +43,7 @@ SECONDS_PER_CONVOLUTION = 4.0
 
 
 def cache_path():
-  folder = os.environ.get(CACHE_DIR_ENV) or os.path.join(
-      os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'), 'slimbench')
-  return os.path.join(folder, CACHE_FILE)
+  return os.path.join(runtime_tuning.cache_folder(), CACHE_FILE)
 
 
 def machine():

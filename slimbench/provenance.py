@@ -6,6 +6,7 @@ import os
 import subprocess
 
 import slimbench
+from slimbench import runtime_tuning
 
 FIELDS = ('commit', 'tf_version', 'cpu', 'cores', 'threads', 'onednn', 'date')
 
@@ -44,9 +45,11 @@ def cpu_model():
 
 
 def threads(num_intra_threads, num_inter_threads):
-  """'intra/inter' as the session runs them: 0 means one per core, TensorFlow's default."""
+  """'intra/inter' as the session runs them: flags of 0 take the counts measured fastest
+  on this machine, and a count of 0 is TensorFlow's default of one per core."""
   cores = os.cpu_count() or 1
-  return f'{num_intra_threads or cores}/{num_inter_threads or cores}'
+  intra, inter = runtime_tuning.session_threads(num_intra_threads, num_inter_threads)
+  return f'{intra or cores}/{inter or cores}'
 
 
 def onednn():

@@ -34,6 +34,7 @@ from slimbench import inputs
 from slimbench import kernel_tuning
 from slimbench import optimization
 from slimbench import precision
+from slimbench import runtime_tuning
 
 tf1 = tf.compat.v1
 
@@ -824,8 +825,9 @@ def _train(config, extra_hooks, task, is_chief):
       hooks.append(cluster.SyncReplicasHook(graph['sync_optimizer'], is_chief))
     session_config = (cluster.session_config(task_index) if config.cluster.num_ps_tasks
                       else tf1.ConfigProto())
-    session_config.intra_op_parallelism_threads = run.num_intra_threads
-    session_config.inter_op_parallelism_threads = run.num_inter_threads
+    (session_config.intra_op_parallelism_threads,
+     session_config.inter_op_parallelism_threads) = runtime_tuning.session_threads(
+         run.num_intra_threads, run.num_inter_threads)
     if config.cluster.num_ps_tasks:
       cluster.log_variable_placement(task_index)
     if master and not is_chief:

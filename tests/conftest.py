@@ -6,6 +6,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 # The tests run with the TensorFlow defaults that the scripts set (oneDNN on).
 import slimbench  # pylint: disable=g-import-not-at-top,unused-import
+from slimbench import runtime_tuning  # pylint: disable=g-import-not-at-top
 import pytest  # pylint: disable=g-import-not-at-top
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
@@ -20,6 +21,9 @@ def kernel_cache_dir(tmp_path_factory):
   folder = str(tmp_path_factory.mktemp('kernel_cache'))
   previous = os.environ.get('SLIMBENCH_CACHE_DIR')
   os.environ['SLIMBENCH_CACHE_DIR'] = folder
+  # TensorFlow's defaults stand in for this machine's measured runtime settings, so that
+  # no script the tests start spends minutes measuring them (test_runtime_tuning measures).
+  runtime_tuning.save(dict(runtime_tuning.DEFAULT_SETTINGS, measured='seeded by the tests'))
   yield folder
   if previous is None:
     del os.environ['SLIMBENCH_CACHE_DIR']

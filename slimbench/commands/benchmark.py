@@ -23,6 +23,7 @@ from absl import logging
 
 from slimbench import benchmark
 from slimbench import benchmark_flags
+from slimbench import runtime_tuning
 from slimbench import usage
 
 TRAIN_FLAG_NAMES = benchmark_flags.define_benchmark_flags(flags.FLAGS)
@@ -35,8 +36,9 @@ def main(argv):
   if len(argv) > 1:
     sys.exit(f'{usage.program()}: unexpected arguments {argv[1:]}')
   try:
-    rows = benchmark.run_study(
-        benchmark_flags.read_study_config(flags.FLAGS, TRAIN_FLAG_NAMES))
+    study = benchmark_flags.read_study_config(flags.FLAGS, TRAIN_FLAG_NAMES)
+    runtime_tuning.ensure_measured(log=logging.info)
+    rows = benchmark.run_study(study)
   except ValueError as error:
     logging.error('%s', error)
     sys.exit(f'{usage.program()}: {error}')

@@ -24,6 +24,7 @@ from absl import flags
 from absl import logging
 
 from slimbench import files
+from slimbench import runtime_tuning
 from slimbench import train_flags
 from slimbench import training
 from slimbench import usage
@@ -37,7 +38,9 @@ def main(argv):
   if len(argv) > 1:
     sys.exit(f'{usage.program()}: unexpected arguments {argv[1:]}')
   try:
-    results = training.train(train_flags.read_train_config(flags.FLAGS, FLAG_NAMES))
+    train_config = train_flags.read_train_config(flags.FLAGS, FLAG_NAMES)
+    runtime_tuning.ensure_measured(log=logging.info)
+    results = training.train(train_config)
   except (ValueError, TimeoutError, training.TrainingError, files.UnwritableError) as error:
     logging.error('%s', error)
     sys.exit(f'{usage.program()}: {error}')

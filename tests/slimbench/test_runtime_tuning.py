@@ -1,0 +1,119 @@
+"""Runtime settings by measurement: the probe's command line, the choice, and who wins.
+
+The choice is tested on made-up timings (a real machine's margins depend on its load); the
+command-line test times real training steps of a small net and checks what was kept.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from slimbench import runtime_tuning
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def own_cache(tmp_path, monkeypatch):
+  monkeypatch.setenv(runtime_tuning.CACHE_DIR_ENV, str(tmp_path))
+  return tmp_path
+
+
+def _env_without_onednn(cache):
+  env = {key: value for key, value in os.environ.items()
+         if key not in (runtime_tuning.ONEDNN_ENV, runtime_tuning.CHOSEN_BY_ENV)}
+  env[runtime_tuning.CACHE_DIR_ENV] = str(cache)
+  return env
+
+
+def test_the_probe_command_times_every_candidate_and_keeps_this_machines_choice(own_cache):
+  done = subprocess.run(
+      [sys.executable, '-m', 'slimbench.tune_runtime', '--nets=lenet', '--image_size=28',
+       '--batch_size=2', '--rounds=1'],
+      cwd=REPO_ROOT, env=_env_without_onednn(own_cache), capture_output=True, text=True,
+      timeout=300, check=False)
+  assert done.returncode == 0, done.stderr
+  with open(own_cache / runtime_tuning.SETTINGS_FILE) as f:
+    entry = json.load(f)[runtime_tuning.machine_key()]
+  candidates = runtime_tuning.candidates(runtime_tuning.usable_cores())
+  assert {key: entry[key] for key in ('onednn', 'intra', 'inter')} in candidates
+  assert len(entry['measured']) == len(candidates)
+  assert all(timing['lenet'] > 0 for timing in entry['measured'].values())
+  assert done.stdout.count('<- chosen') == 1
+  assert 'Kept in' in done.stdout
+
+
+def test_a_probe_that_fails_exits_with_one_line_naming_the_setting(own_cache):
+  done = subprocess.run(
+      [sys.executable, '-m', 'slimbench.tune_runtime', '--nets=no_such_net', '--rounds=1'],
+      cwd=REPO_ROOT, env=_env_without_onednn(own_cache), capture_output=True, text=True,
+      timeout=300, check=False)
+  assert done.returncode != 0
+  message, = done.stderr.strip().splitlines()
+  assert 'the runtime probe (oneDNN on, default threads) failed' in message
+  assert 'no_such_net' in message
+  assert not (own_cache / runtime_tuning.SETTINGS_FILE).exists()
+
+
+def _fake_probe(step_seconds):
+  """A `_probe_once` whose setting (oneDNN, intra, inter) takes the given seconds."""
+  def probe(setting, spec):
+    seconds = step_seconds[(setting['onednn'], setting['intra'], setting['inter'])]
+    return {net: seconds for net in spec['nets']}
+  return probe
+
+
+@pytest.mark.parametrize('eigen_seconds,expected', [(0.7, '0'), (0.97, '1')])
+def test_another_setting_replaces_the_default_only_when_clearly_faster(
+    monkeypatch, eigen_seconds, expected):
+  monkeypatch.setattr(runtime_tuning, 'usable_cores', lambda: 2)
+  monkeypatch.setattr(runtime_tuning, '_probe_once', _fake_probe(
+      {('1', 0, 0): 1.0, ('1', 2, 1): 1.2, ('0', 0, 0): eigen_seconds, ('0', 2, 1): 2.0}))
+  entry = runtime_tuning.measure(nets=('a', 'b'), rounds=2, log=lambda line: None)
+  assert (entry['onednn'], entry['intra'], entry['inter']) == (expected, 0, 0)
+  assert entry['measured']['oneDNN off, 2 intra / 1 inter threads'] == {'a': 2.0, 'b': 2.0}
+
+
+def test_threads_given_by_flags_win_and_zeros_take_the_measured_ones(own_cache):
+  assert runtime_tuning.session_threads(0, 0) == (0, 0)  # nothing measured: TF's default
+  runtime_tuning.save({'onednn': '1', 'intra': 2, 'inter': 1})
+  assert runtime_tuning.session_threads(0, 0) == (2, 1)
+  assert runtime_tuning.session_threads(1, 0) == (1, 1)
+  assert runtime_tuning.session_threads(3, 4) == (3, 4)
+
+
+def test_onednn_follows_the_measurement_unless_the_user_set_it(own_cache, monkeypatch):
+  runtime_tuning.save({'onednn': '0', 'intra': 0, 'inter': 0})
+  monkeypatch.delenv(runtime_tuning.ONEDNN_ENV, raising=False)
+  monkeypatch.delenv(runtime_tuning.CHOSEN_BY_ENV, raising=False)
+  runtime_tuning.apply_onednn_setting()
+  assert os.environ[runtime_tuning.ONEDNN_ENV] == '0'
+  monkeypatch.setenv(runtime_tuning.ONEDNN_ENV, '1')
+  monkeypatch.delenv(runtime_tuning.CHOSEN_BY_ENV)
+  runtime_tuning.apply_onednn_setting()
+  assert os.environ[runtime_tuning.ONEDNN_ENV] == '1'
+
+
+def test_a_damaged_settings_file_counts_as_not_measured(own_cache):
+  (own_cache / runtime_tuning.SETTINGS_FILE).write_text('{"truncated": ')
+  assert runtime_tuning.measured_settings() is None
+  assert runtime_tuning.session_threads(0, 0) == (0, 0)
+
+
+def test_the_first_run_starts_again_once_when_the_measured_onednn_differs(own_cache):
+  # Measuring is replaced by a fixed answer; the rest is the real start-again path.
+  program = ('import os, slimbench\n'
+             'from slimbench import runtime_tuning as tuning\n'
+             'tuning.measure = lambda log: {"onednn": "0", "intra": 0, "inter": 0, '
+             '"seconds": 0.0}\n'
+             'tuning.ensure_measured()\n'
+             'print("oneDNN", os.environ[tuning.ONEDNN_ENV])\n')
+  done = subprocess.run([sys.executable, '-c', program], cwd=REPO_ROOT,
+                        env=_env_without_onednn(own_cache), capture_output=True, text=True,
+                        timeout=60, check=False)
+  assert done.returncode == 0, done.stderr
+  assert done.stdout.count('Starting again with TF_ENABLE_ONEDNN_OPTS=0') == 1
+  assert done.stdout.strip().splitlines()[-1] == 'oneDNN 0'
