@@ -40,6 +40,12 @@ MIN_TIMED_FLOPS = 1e8
 # affects all alternatives alike) until this many rounds or the time budget is spent.
 TIMED_ROUNDS = 5
 SECONDS_PER_CONVOLUTION = 4.0
+# Another kernel replaces TensorFlow's own only when it is this much faster alone. Timed
+# alone, the filter gradient by taps beat TensorFlow's by 4.6% for vgg_16's conv4 layers on
+# an Intel Xeon with AMX, yet whole training steps with and without it were level (3.27 and
+# 3.10 against 3.12 and 3.26 images/s): its slices and extra matmuls compete with the ops
+# running beside it in a real step, which a lone timing does not show.
+MARGIN = 0.05
 
 
 def cache_path():
@@ -115,9 +121,11 @@ class KernelChooser:
     else:
       key = json.dumps({'machine': self._machine, 'op': signature}, sort_keys=True)
       entry = self._cache.get(key)
-      if isinstance(entry, dict) and entry.get('choice') in names and all(
-          name in entry.get('seconds', {}) for name in names):
-        choice = entry['choice']
+      if isinstance(entry, dict) and all(
+          isinstance(entry.get('seconds', {}).get(name), (int, float)) for name in names):
+        # Chosen again from the timings kept, so that a file written under an earlier
+        # rule gets today's.
+        choice = fastest(names, entry['seconds'])
         self.from_cache += 1
       else:
         choice = self._measure(op_name, key, names, build, input_specs)
@@ -137,7 +145,7 @@ class KernelChooser:
     finally:
       self.tuning_seconds += time.perf_counter() - start
     self.timed += 1
-    choice = min(names, key=seconds.get)
+    choice = fastest(names, seconds)
     entry = {'choice': choice, 'seconds': seconds,
              'measured': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}
     self._cache[key] = entry
@@ -151,6 +159,13 @@ class KernelChooser:
     return (f'conv gradients by measurement: {len(self.choices)} convolutions '
             f'({count_kernels(self.choices)}); {self.timed} timed in '
             f'{self.tuning_seconds:.1f} s, {self.from_cache} from {self.cache_file}')
+
+
+def fastest(names, seconds):
+  """The kernel to use given each one's `seconds`: TensorFlow's own (`names[0]`) unless
+  another is more than MARGIN faster."""
+  best = min(names, key=seconds.get)
+  return best if seconds[best] < (1 - MARGIN) * seconds[names[0]] else names[0]
 
 
 def count_kernels(choices):

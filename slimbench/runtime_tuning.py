@@ -33,8 +33,9 @@ import time
 CACHE_DIR_ENV = 'SLIMBENCH_CACHE_DIR'
 SETTINGS_FILE = 'runtime_settings.json'
 ONEDNN_ENV = 'TF_ENABLE_ONEDNN_OPTS'
-# Set beside TF_ENABLE_ONEDNN_OPTS when slimbench (not the user) chose its value, so that
-# the processes it starts, which inherit both, still follow the measured choice.
+# Set beside TF_ENABLE_ONEDNN_OPTS when slimbench (not the user) chose its value: the value
+# and why ('1 default', '0 measurement'). The processes it starts inherit both and still
+# follow the measured choice; a value that differs from the marker is the user's.
 CHOSEN_BY_ENV = 'SLIMBENCH_ONEDNN_CHOSEN_BY'
 # TensorFlow's own defaults with oneDNN on: what is used until a measurement says otherwise.
 DEFAULT_SETTINGS = {'onednn': '1', 'intra': 0, 'inter': 0}
@@ -116,12 +117,24 @@ def apply_onednn_setting():
 
   The measured choice when there is one, else on (DEFAULT_SETTINGS).
   """
-  if (ONEDNN_ENV in os.environ and
-      os.environ.get(CHOSEN_BY_ENV) not in ('default', 'measurement')):
+  if ONEDNN_ENV in os.environ and _onednn_chosen_by() is None:
     return  # the user's setting, or a probe's
   entry = measured_settings()
-  os.environ[ONEDNN_ENV] = (entry or DEFAULT_SETTINGS)['onednn']
-  os.environ[CHOSEN_BY_ENV] = 'measurement' if entry else 'default'
+  _set_onednn((entry or DEFAULT_SETTINGS)['onednn'], 'measurement' if entry else 'default')
+
+
+def _set_onednn(value, reason):
+  os.environ[ONEDNN_ENV] = value
+  os.environ[CHOSEN_BY_ENV] = f'{value} {reason}'
+
+
+def _onednn_chosen_by():
+  """'default' or 'measurement' when slimbench set TF_ENABLE_ONEDNN_OPTS as it is now; None
+  when the user did (or nobody)."""
+  value, _, reason = os.environ.get(CHOSEN_BY_ENV, '').partition(' ')
+  if os.environ.get(ONEDNN_ENV) == value and reason in ('default', 'measurement'):
+    return reason
+  return None
 
 
 def session_threads(num_intra_threads, num_inter_threads):
@@ -153,8 +166,8 @@ def describe(setting):
 
 def _probe_once(setting, probe):
   """Seconds per training step of each probe net under `setting`, in a fresh process."""
-  env = dict(os.environ, **{ONEDNN_ENV: setting['onednn'], CHOSEN_BY_ENV: 'probe',
-                            'TF_CPP_MIN_LOG_LEVEL': '2'})
+  env = dict(os.environ, **{ONEDNN_ENV: setting['onednn'], 'TF_CPP_MIN_LOG_LEVEL': '2'})
+  env.pop(CHOSEN_BY_ENV, None)  # the candidate's setting is fixed, as if the user set it
   spec = json.dumps(dict(probe, intra=setting['intra'], inter=setting['inter']))
   done = subprocess.run([sys.executable, '-m', 'slimbench.tune_runtime', '--worker', spec],
                         env=env, capture_output=True, text=True,
@@ -260,10 +273,10 @@ def ensure_measured(log=print):
           return
         log(f'Measured in {entry["seconds"]:.0f} s: {describe(entry)}.')
   entry = measured_settings()
-  if (entry and os.environ.get(CHOSEN_BY_ENV) == 'default' and
+  if (entry and _onednn_chosen_by() == 'default' and
       os.environ.get(ONEDNN_ENV) != entry['onednn']):
     log(f'Starting again with {ONEDNN_ENV}={entry["onednn"]}, as measured.')
-    env = dict(os.environ, **{ONEDNN_ENV: entry['onednn'], CHOSEN_BY_ENV: 'measurement'})
+    _set_onednn(entry['onednn'], 'measurement')
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable] + sys.orig_argv[1:], env)
+    os.execv(sys.executable, [sys.executable] + sys.orig_argv[1:])

@@ -101,3 +101,24 @@ def test_kernels_that_cannot_be_timed_leave_tensorflows_in_place(tmp_path, caplo
       'tensorflow')
   assert 'layer/Conv2D: its gradient kernels could not be timed' in caplog.text
   assert chooser.timed == 0 and not os.path.exists(chooser.cache_file)
+
+
+def test_another_kernel_replaces_tensorflows_only_when_clearly_faster(tmp_path, monkeypatch):
+  timings = {'slightly': {'tensorflow': 1.0, 'repeated': 0.97},
+             'clearly': {'tensorflow': 1.0, 'repeated': 0.8}}
+  for case, expected in (('slightly', 'tensorflow'), ('clearly', 'repeated')):
+    monkeypatch.setattr(kernel_tuning, 'time_kernels',
+                        lambda *args, case=case: dict(timings[case]))
+    chooser = kernel_tuning.KernelChooser(str(tmp_path / f'{case}.json'))
+    assert _choose(chooser) == expected
+
+
+def test_a_cached_choice_is_made_again_from_its_timings_under_todays_rule(tmp_path):
+  cache_file = tmp_path / 'kernel_choices.json'
+  key = json.dumps({'machine': kernel_tuning.machine(), 'op': SIGNATURE}, sort_keys=True)
+  # Written by a version that took any faster kernel, however slightly.
+  cache_file.write_text(json.dumps({key: {'choice': 'repeated', 'seconds': {
+      'tensorflow': 1.0, 'repeated': 0.97}}}))
+  chooser = kernel_tuning.KernelChooser(str(cache_file))
+  assert _choose(chooser) == 'tensorflow'
+  assert (chooser.timed, chooser.from_cache) == (0, 1)

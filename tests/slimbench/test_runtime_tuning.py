@@ -91,10 +91,20 @@ def test_onednn_follows_the_measurement_unless_the_user_set_it(own_cache, monkey
   monkeypatch.delenv(runtime_tuning.CHOSEN_BY_ENV, raising=False)
   runtime_tuning.apply_onednn_setting()
   assert os.environ[runtime_tuning.ONEDNN_ENV] == '0'
+  # A process slimbench started inherits its marker: the measured value is applied again.
   monkeypatch.setenv(runtime_tuning.ONEDNN_ENV, '1')
-  monkeypatch.delenv(runtime_tuning.CHOSEN_BY_ENV)
+  monkeypatch.setenv(runtime_tuning.CHOSEN_BY_ENV, '1 default')
   runtime_tuning.apply_onednn_setting()
-  assert os.environ[runtime_tuning.ONEDNN_ENV] == '1'
+  assert os.environ[runtime_tuning.ONEDNN_ENV] == '0'
+  # The user's value, set with or without a marker inherited from an earlier run, stays.
+  for marker in (None, '0 measurement'):
+    monkeypatch.setenv(runtime_tuning.ONEDNN_ENV, '1')
+    if marker:
+      monkeypatch.setenv(runtime_tuning.CHOSEN_BY_ENV, marker)
+    else:
+      monkeypatch.delenv(runtime_tuning.CHOSEN_BY_ENV)
+    runtime_tuning.apply_onednn_setting()
+    assert os.environ[runtime_tuning.ONEDNN_ENV] == '1'
 
 
 def test_a_damaged_settings_file_counts_as_not_measured(own_cache):
