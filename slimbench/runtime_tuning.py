@@ -18,7 +18,6 @@ This module does not import TensorFlow at its top: `import slimbench` reads it b
 TensorFlow loads, which is the only time the oneDNN setting can take effect.
 """
 
-import contextlib
 import datetime
 import fcntl
 import importlib.metadata
@@ -234,17 +233,9 @@ def save(entry, path=None):
       raise
 
 
-@contextlib.contextmanager
-def _measuring_lock():
-  """One measurement at a time on a machine: processes started together (the tasks of a
-  local cluster) would otherwise time each other."""
+def _open_lock():
   os.makedirs(cache_folder(), exist_ok=True)
-  with open(os.path.join(cache_folder(), SETTINGS_FILE + '.lock'), 'a') as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    try:
-      yield
-    finally:
-      fcntl.flock(lock, fcntl.LOCK_UN)
+  return open(os.path.join(cache_folder(), SETTINGS_FILE + '.lock'), 'a')
 
 
 def ensure_measured(log=print):
@@ -255,7 +246,18 @@ def ensure_measured(log=print):
   the command starts again in place, once, with the same arguments.
   """
   if measured_settings() is None:
-    with _measuring_lock():
+    try:
+      lock = _open_lock()
+    except OSError as error:
+      # A measurement that cannot be kept would be repeated by every run.
+      log(f'Not measuring the runtime settings: {settings_path()} cannot be written '
+          f'({error}); using TensorFlow\'s defaults with oneDNN on. Set {CACHE_DIR_ENV} to '
+          f'a writable folder.')
+      return
+    with lock:
+      # One measurement at a time: processes started together (the tasks of a local
+      # cluster) would otherwise time each other. Closing the file releases the lock.
+      fcntl.flock(lock, fcntl.LOCK_EX)
       if measured_settings() is None:
         log(f'Measuring which TensorFlow runtime settings train fastest on this machine '
             f'(once; kept in {settings_path()}):')

@@ -127,3 +127,15 @@ def test_the_first_run_starts_again_once_when_the_measured_onednn_differs(own_ca
   assert done.returncode == 0, done.stderr
   assert done.stdout.count('Starting again with TF_ENABLE_ONEDNN_OPTS=0') == 1
   assert done.stdout.strip().splitlines()[-1] == 'oneDNN 0'
+
+
+def test_an_unwritable_cache_folder_skips_the_measurement_and_says_why(tmp_path, monkeypatch):
+  not_a_folder = tmp_path / 'a_file'
+  not_a_folder.write_text('')
+  monkeypatch.setenv(runtime_tuning.CACHE_DIR_ENV, str(not_a_folder))
+  monkeypatch.setattr(runtime_tuning, 'measure', lambda **kwargs: pytest.fail('measured'))
+  said = []
+  runtime_tuning.ensure_measured(log=said.append)
+  message, = said
+  assert 'Not measuring the runtime settings' in message and str(not_a_folder) in message
+  assert runtime_tuning.session_threads(0, 0) == (0, 0)
