@@ -294,7 +294,9 @@ def test_killed_worker_rejoins_and_restarted_chief_resumes(tmp_path, mnist5k_dir
   assert saved + 1 <= resumed_at <= saved + 2, logs
   assert codes == {'ps0': 0, 'worker0': 0, 'worker1': 0}, logs
   assert _results(train_dir, 1)['start_step'] >= killed_at
-  assert _results(train_dir, 0)['start_step'] == saved
+  # start_step is read from the parameter server after the restore, so the same late update
+  # of worker 1 can already be in it.
+  assert saved <= _results(train_dir, 0)['start_step'] <= saved + 1
   assert tf.train.load_checkpoint(train_dir).get_tensor('global_step') >= 100
 
 
