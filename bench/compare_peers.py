@@ -36,6 +36,7 @@ sys.path.insert(0, REPO_ROOT)
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # Sets TensorFlow's runtime defaults (oneDNN) before TensorFlow loads, for every peer alike.
 import slimbench  # pylint: disable=g-import-not-at-top,unused-import
+from slimbench.runtime_tuning import usable_cores  # pylint: disable=g-import-not-at-top
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags  # pylint: disable=g-import-not-at-top
@@ -250,14 +251,6 @@ def thread_candidates(cores):
   counts = {cores, max(cores - 1, 1)}
   counts.update(2 ** k for k in range(cores.bit_length()) if 2 ** k < cores)
   return sorted(counts)
-
-
-def usable_cores():
-  """Cores this process may run on (its affinity), else all the machine's."""
-  try:
-    return len(os.sched_getaffinity(0))
-  except AttributeError:
-    return os.cpu_count() or 1
 
 
 def ratio(ours, peer):

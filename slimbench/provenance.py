@@ -32,16 +32,8 @@ def commit():
   return head + ('+changes' if changed else '')
 
 
-def cpu_model():
-  try:
-    with open('/proc/cpuinfo') as f:
-      for line in f:
-        if line.startswith('model name'):
-          return line.split(':', 1)[1].strip()
-  except OSError:
-    pass
-  import platform  # pylint: disable=g-import-not-at-top
-  return platform.processor() or platform.machine() or 'unknown'
+# The one definition sits with the runtime settings, which need it before TensorFlow loads.
+cpu_model = runtime_tuning.cpu_model
 
 
 def threads(num_intra_threads, num_inter_threads):

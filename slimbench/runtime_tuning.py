@@ -65,7 +65,8 @@ def usable_cores():
     return os.cpu_count() or 1
 
 
-def _cpu_model():
+def cpu_model():
+  """The CPU's model name, as /proc/cpuinfo gives it."""
   try:
     with open('/proc/cpuinfo') as f:
       for line in f:
@@ -88,7 +89,7 @@ def _tensorflow_version():
 
 def machine_key():
   """What the best settings depend on: the key of this machine's entry in the file."""
-  return json.dumps({'cpu': _cpu_model(), 'cores': usable_cores(),
+  return json.dumps({'cpu': cpu_model(), 'cores': usable_cores(),
                      'tensorflow': _tensorflow_version()}, sort_keys=True)
 
 
