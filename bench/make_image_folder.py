@@ -22,6 +22,7 @@ from absl import flags  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 
 from datasets import dataset_utils  # pylint: disable=g-import-not-at-top
+from datasets import synthetic  # pylint: disable=g-import-not-at-top
 
 flags.DEFINE_string('output_dir', None, 'Folder to write; one sub-folder per class.',
                     required=True)
@@ -31,19 +32,6 @@ flags.DEFINE_integer('width', 500, 'Image width (ImageNet\'s median is 500).', l
 flags.DEFINE_integer('height', 375, 'Image height (ImageNet\'s median is 375).',
                      lower_bound=8)
 flags.DEFINE_integer('seed', 0, 'Random seed.')
-
-
-def photo_like(rng, height, width):
-  """uint8 [height, width, 3]: a smooth colour field plus fine grain."""
-  coarse = rng.uniform(0, 255, (height // 16 + 2, width // 16 + 2, 3))
-  rows = np.linspace(0, coarse.shape[0] - 1.001, height)
-  cols = np.linspace(0, coarse.shape[1] - 1.001, width)
-  r0, c0 = rows.astype(int), cols.astype(int)
-  fr, fc = (rows - r0)[:, None, None], (cols - c0)[None, :, None]
-  smooth = ((1 - fr) * (1 - fc) * coarse[r0][:, c0] + (1 - fr) * fc * coarse[r0][:, c0 + 1] +
-            fr * (1 - fc) * coarse[r0 + 1][:, c0] + fr * fc * coarse[r0 + 1][:, c0 + 1])
-  grain = rng.normal(0, 12, (height, width, 3))
-  return np.clip(smooth + grain, 0, 255).astype(np.uint8)
 
 
 def main(argv):
@@ -56,7 +44,8 @@ def main(argv):
     folder = os.path.join(fv.output_dir, f'class_{class_index:03d}')
     os.makedirs(folder, exist_ok=True)
     for image_index in range(fv.images_per_class):
-      encoded = tf.io.encode_jpeg(photo_like(rng, fv.height, fv.width), quality=90).numpy()
+      encoded = tf.io.encode_jpeg(synthetic.photo_like(rng, fv.height, fv.width),
+                                  quality=90).numpy()
       path = os.path.join(folder, f'{image_index:05d}.jpg')
       dataset_utils.write_bytes(path, encoded)
       total_bytes += len(encoded)

@@ -11,6 +11,7 @@ Usage:
   examples = ds.read(shuffle=True, num_epochs=None)
 """
 
+import numpy as np
 import tensorflow as tf
 
 # ImageNet's sizes by default: learning-rate schedules in epochs then behave as on ImageNet.
@@ -97,3 +98,17 @@ class SyntheticDataset:
     return indices.map(make, num_parallel_calls=num_parallel_calls,
                        deterministic=not shuffle or seed is not None).prefetch(
                            tf.data.AUTOTUNE)
+
+
+def photo_like(rng, height, width):
+  """uint8 [height, width, 3]: a smooth colour field plus fine grain, which decodes and
+  compresses as JPEG like a photograph (not like flat colour or white noise)."""
+  coarse = rng.uniform(0, 255, (height // 16 + 2, width // 16 + 2, 3))
+  rows = np.linspace(0, coarse.shape[0] - 1.001, height)
+  cols = np.linspace(0, coarse.shape[1] - 1.001, width)
+  r0, c0 = rows.astype(int), cols.astype(int)
+  fr, fc = (rows - r0)[:, None, None], (cols - c0)[None, :, None]
+  smooth = ((1 - fr) * (1 - fc) * coarse[r0][:, c0] + (1 - fr) * fc * coarse[r0][:, c0 + 1] +
+            fr * (1 - fc) * coarse[r0 + 1][:, c0] + fr * fc * coarse[r0 + 1][:, c0 + 1])
+  grain = rng.normal(0, 12, (height, width, 3))
+  return np.clip(smooth + grain, 0, 255).astype(np.uint8)

@@ -92,7 +92,6 @@ MAIN_JOB_DEFAULTS = {
     'preprocessing_name': 'lenet', 'batch_norm_decay': 0.9, 'opt_epsilon': 1e-7,
     'weight_decay': 0.0, 'log_every_n_steps': 50, 'optimizer': 'momentum',
     'save_interval_secs': 3600, 'save_summaries_secs': 10, 'num_readers': 1,
-    'num_preprocessing_threads': 2,
 }
 
 PROVENANCE_COLUMNS = ('commit', 'tf_version', 'cpu', 'cores', 'threads', 'onednn', 'date',
@@ -110,8 +109,8 @@ SUMMARY_COLUMNS = ('model', 'optimizer', 'learning_rate', 'batch_size', 'img_siz
                    'time_to_target_ci95', 'config', 'flags') + PROVENANCE_COLUMNS
 # A video model's rows count clips (input_unit 'clip', of num_frames frames) in
 # clips_per_sec and gflops_per_clip; an image model's, images in the image columns.
-THROUGHPUT_COLUMNS = ('model', 'mode', 'optimizer', 'data', 'precision', 'batch_size',
-                      'img_size', 'input_unit', 'num_frames', 'images_per_sec',
+THROUGHPUT_COLUMNS = ('model', 'mode', 'optimizer', 'data', 'input_threads', 'precision',
+                      'batch_size', 'img_size', 'input_unit', 'num_frames', 'images_per_sec',
                       'clips_per_sec', 'ci95', 'jitter', 'step_time_ms', 'timed_steps',
                       'param_count', 'gflops_per_image', 'gflops_per_clip', 'achieved_gflops',
                       'peak_fraction', 'peak_memory_mb', 'conv_gradients', 'build_seconds',

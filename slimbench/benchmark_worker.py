@@ -404,7 +404,8 @@ def run_throughput(spec, unused_run_dir=None):
             dataset, preprocessing.preprocessing_name or spec.model, spec.image_size,
             spec.batch_size, is_training=False, labels_offset=data.labels_offset,
             use_grayscale=preprocessing.use_grayscale, num_readers=train.run.num_readers,
-            num_preprocessing_threads=preprocessing.num_preprocessing_threads,
+            num_preprocessing_threads=runtime_tuning.preprocessing_threads(
+                preprocessing.num_preprocessing_threads),
             num_epochs=None)
         images, labels = tf1.data.make_one_shot_iterator(batches).get_next()
         step_op = benchmark_step(spec.model, images, labels, num_classes, False,
@@ -454,6 +455,9 @@ def run_throughput(spec, unused_run_dir=None):
       'image_size': spec.image_size,
       'num_intra_threads': train.run.num_intra_threads,
       'num_inter_threads': train.run.num_inter_threads,
+      # Threads decoding and preprocessing real data (the flag, or the count measured).
+      'input_threads': (runtime_tuning.preprocessing_threads(
+          preprocessing.num_preprocessing_threads) if spec.data == 'real' else None),
       'conv_gradients': conv_gradients_summary(graph['conv_gradients']) if graph else '',
       # Convolution -> the kernel its gradient used, where `auto` chose by measurement.
       'conv_gradient_kernels': (graph['conv_gradients']

@@ -43,6 +43,7 @@ from slimbench import config
 from slimbench import files
 from slimbench import inputs
 from slimbench import quantization
+from slimbench import runtime_tuning
 
 tf1 = tf.compat.v1
 
@@ -193,18 +194,18 @@ class _EvalGraph:
             preprocessing.use_grayscale, eval_config.use_grayscale_given,
             lambda grayscale: checkpoint_inputs.preprocessed_channels(
                 preprocessing_name, self.dataset.channels, grayscale))
+      threads = runtime_tuning.preprocessing_threads(preprocessing.num_preprocessing_threads)
       if eval_crops == 1:
         batches = inputs.make_batches(
             self.dataset, preprocessing_name, self.image_size, batch_size,
             is_training=False, labels_offset=data.labels_offset,
-            use_grayscale=use_grayscale,
-            num_preprocessing_threads=preprocessing.num_preprocessing_threads, num_epochs=1,
+            use_grayscale=use_grayscale, num_preprocessing_threads=threads, num_epochs=1,
             drop_remainder=False)
       else:
         batches = ten_crop_batches(
             self.dataset, preprocessing_name, self.image_size, batch_size,
             labels_offset=data.labels_offset, use_grayscale=use_grayscale,
-            num_preprocessing_threads=preprocessing.num_preprocessing_threads)
+            num_preprocessing_threads=threads)
       if expand_to_rgb:
         # A grayscale dataset through a preprocessing that keeps one channel, for a
         # network trained on colour: the channel repeated, as an RGB decode of it would be.

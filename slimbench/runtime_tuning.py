@@ -1,18 +1,25 @@
 r"""TensorFlow's runtime settings chosen by measurement on this machine, once.
 
-Whether TensorFlow's oneDNN kernels or its Eigen kernels train faster, and how many
-threads one op and the executor should use, depend on the CPU: oneDNN trained twice as
-fast on an Intel Xeon with AMX and on an AMD EPYC with AVX2, where TensorFlow leaves it
-off by default (docs/performance.md). So the first training or benchmark on a machine
-times a few short training steps under each candidate setting, each in a process of its
-own (both settings are fixed for the life of a process), in interleaved rounds, and keeps
-the fastest in `runtime_settings.json` beside the kernel choices (`$SLIMBENCH_CACHE_DIR`,
-else `$XDG_CACHE_HOME/slimbench` or `~/.cache/slimbench`), keyed by CPU model, usable
-cores and TensorFlow version. Later runs read the file.
+Whether TensorFlow's oneDNN kernels or its Eigen kernels train faster, how many
+threads one op and the executor should use, and how many threads should decode and
+preprocess real images beside them, depend on the CPU: oneDNN trained twice as fast on an
+Intel Xeon with AMX and on an AMD EPYC with AVX2, where TensorFlow leaves it off by
+default, and on two cores a second preprocessing thread cost resnet_v1_50 23% of its
+real-data rate (docs/performance.md). So the first training or benchmark on a machine
+measures, in two phases:
+1. short training steps on synthetic images under each oneDNN and thread setting, each
+   in a process of its own (both settings are fixed for the life of a process), in
+   interleaved rounds;
+2. under the setting chosen, short training steps on real JPEGs (made on the spot, photo
+   sized) through the training input pipeline with each candidate count of
+   preprocessing threads.
+The winners are kept in `runtime_settings.json` beside the kernel choices
+(`$SLIMBENCH_CACHE_DIR`, else `$XDG_CACHE_HOME/slimbench` or `~/.cache/slimbench`), keyed
+by CPU model, usable cores and TensorFlow version. Later runs read the file.
 
 What the user says wins: TF_ENABLE_ONEDNN_OPTS in the environment, and
---num_intra_threads / --num_inter_threads other than 0. Deleting the file, or running
-`python -m slimbench.tune_runtime`, measures again.
+--num_intra_threads / --num_inter_threads / --num_preprocessing_threads other than 0.
+Deleting the file, or running `python -m slimbench.tune_runtime`, measures again.
 
 This module does not import TensorFlow at its top: `import slimbench` reads it before
 TensorFlow loads, which is the only time the oneDNN setting can take effect.
@@ -36,7 +43,16 @@ ONEDNN_ENV = 'TF_ENABLE_ONEDNN_OPTS'
 # and why ('1 default', '0 measurement'). The processes it starts inherit both and still
 # follow the measured choice; a value that differs from the marker is the user's.
 CHOSEN_BY_ENV = 'SLIMBENCH_ONEDNN_CHOSEN_BY'
+# The reason of a float16 run's choice: the processes it starts keep it (they compute in
+# float16 too), where a float32 choice inherited is applied again from the file.
+FLOAT16_REASON = 'float16-measurement'
+# The oneDNN choice for --use_fp16, measured apart: on an Intel Xeon with AMX oneDNN
+# trained float32 twice as fast and float16 25 times slower (docs/performance.md).
+FLOAT16_KEY = 'onednn_float16'
+# A float16 candidate can be that slow: its probe times fewer steps past this many seconds.
+FLOAT16_BUDGET_SECONDS = 20
 # TensorFlow's own defaults with oneDNN on: what is used until a measurement says otherwise.
+# (Preprocessing threads have no TensorFlow default; default_settings() adds one.)
 DEFAULT_SETTINGS = {'onednn': '1', 'intra': 0, 'inter': 0}
 # A candidate replaces the default only when it is this much faster: the step times of a
 # shared machine move by a few percent between processes.
@@ -47,6 +63,9 @@ PROBE_BATCH_SIZE = 8
 PROBE_TIMED_STEPS = 5
 PROBE_ROUNDS = 2
 PROBE_TIMEOUT_SECONDS = 300
+# Phase 2 trains each probe net at its own default size (None), on photo-sized JPEGs: the
+# share of a step that decoding takes is then about what real training sees.
+REAL_DATA_IMAGE_SIZE = None
 
 
 def cache_folder():
@@ -65,13 +84,42 @@ def usable_cores():
     return os.cpu_count() or 1
 
 
+# Widest vector instruction set first: the kernels TensorFlow and oneDNN run, and so the
+# fastest settings, change between these.
+_VECTOR_ISAS = (('amx_tile', 'AMX'), ('avx512f', 'AVX-512'), ('avx2', 'AVX2'), ('avx', 'AVX'),
+                ('asimd', 'NEON'))
+
+
+def describe_cpu(cpuinfo):
+  """'<model name> (family F model M, <widest vector ISA>)' from /proc/cpuinfo's text.
+
+  The name alone does not tell CPUs apart in a virtual machine, which often shows just
+  'AMD EPYC' for an AVX2 generation and an AVX-512 one alike; the family and model
+  numbers and the instruction set do, and results and cached choices are keyed by them.
+  """
+  fields = {}
+  for line in cpuinfo.splitlines():
+    key, _, value = line.partition(':')
+    fields.setdefault(key.strip(), value.strip())  # the first processor's
+  name = fields.get('model name') or fields.get('Hardware') or fields.get('cpu model')
+  if not name:
+    return None
+  flags = set((fields.get('flags') or fields.get('Features') or '').split())
+  details = []
+  if fields.get('cpu family') and fields.get('model'):
+    details.append(f'family {fields["cpu family"]} model {fields["model"]}')
+  details += [label for flag, label in _VECTOR_ISAS if flag in flags][:1]
+  return f'{name} ({", ".join(details)})' if details else name
+
+
 def cpu_model():
-  """The CPU's model name, as /proc/cpuinfo gives it."""
+  """The CPU, as describe_cpu() names it from /proc/cpuinfo, else as Python's platform
+  module does."""
   try:
     with open('/proc/cpuinfo') as f:
-      for line in f:
-        if line.startswith('model name'):
-          return line.split(':', 1)[1].strip()
+      described = describe_cpu(f.read())
+    if described:
+      return described
   except OSError:
     pass
   import platform  # pylint: disable=g-import-not-at-top
@@ -102,12 +150,23 @@ def _read_file(path):
   return content if isinstance(content, dict) else {}
 
 
+def default_settings():
+  """What runs use before (or without) a measurement: TensorFlow's defaults with oneDNN
+  on, and one preprocessing thread fewer than the cores, which measured best on two
+  cores (docs/performance.md)."""
+  return dict(DEFAULT_SETTINGS, preprocessing=max(1, usable_cores() - 1))
+
+
 def measured_settings(path=None):
-  """This machine's entry in the settings file, or None when it has not been measured."""
+  """This machine's entry in the settings file, or None when it has not been measured.
+
+  An entry written before the preprocessing threads were measured counts as not measured.
+  """
   entry = _read_file(path or settings_path()).get(machine_key())
   if (isinstance(entry, dict) and entry.get('onednn') in ('0', '1') and
       all(isinstance(entry.get(name), int) and entry[name] >= 0
-          for name in ('intra', 'inter'))):
+          for name in ('intra', 'inter')) and
+      isinstance(entry.get('preprocessing'), int) and entry['preprocessing'] >= 1):
     return entry
   return None
 
@@ -117,8 +176,8 @@ def apply_onednn_setting():
 
   The measured choice when there is one, else on (DEFAULT_SETTINGS).
   """
-  if ONEDNN_ENV in os.environ and _onednn_chosen_by() is None:
-    return  # the user's setting, or a probe's
+  if ONEDNN_ENV in os.environ and _onednn_chosen_by() in (None, FLOAT16_REASON):
+    return  # the user's setting, a probe's, or a float16 run's
   entry = measured_settings()
   _set_onednn((entry or DEFAULT_SETTINGS)['onednn'], 'measurement' if entry else 'default')
 
@@ -129,10 +188,11 @@ def _set_onednn(value, reason):
 
 
 def _onednn_chosen_by():
-  """'default' or 'measurement' when slimbench set TF_ENABLE_ONEDNN_OPTS as it is now; None
-  when the user did (or nobody)."""
+  """'default', 'measurement' or FLOAT16_REASON when slimbench set TF_ENABLE_ONEDNN_OPTS as
+  it is now; None when the user did (or nobody)."""
   value, _, reason = os.environ.get(CHOSEN_BY_ENV, '').partition(' ')
-  if os.environ.get(ONEDNN_ENV) == value and reason in ('default', 'measurement'):
+  if (os.environ.get(ONEDNN_ENV) == value and
+      reason in ('default', 'measurement', FLOAT16_REASON)):
     return reason
   return None
 
@@ -147,6 +207,13 @@ def session_threads(num_intra_threads, num_inter_threads):
   return (num_intra_threads or entry['intra'], num_inter_threads or entry['inter'])
 
 
+def preprocessing_threads(num_preprocessing_threads):
+  """Examples the input pipeline decodes and preprocesses at once: the flag, else (0) the
+  count measured fastest on this machine, else default_settings()' count."""
+  return num_preprocessing_threads or (measured_settings() or default_settings())[
+      'preprocessing']
+
+
 def candidates(cores):
   """The settings timed: oneDNN on and off, each with TensorFlow's thread default and with
   one executor thread (the ops themselves then use every core); on four cores or more also
@@ -158,10 +225,25 @@ def candidates(cores):
           for onednn in ('1', '0') for intra, inter in threads]
 
 
+def preprocessing_candidates(cores):
+  """The preprocessing thread counts timed: one (every other core trains), half the cores,
+  all of them, and twice as many (TF-Slim's 4 on two cores)."""
+  return sorted({1, max(1, cores // 2), cores, 2 * cores})
+
+
 def describe(setting):
   threads = ('default threads' if not setting['intra'] and not setting['inter'] else
              f'{setting["intra"]} intra / {setting["inter"]} inter threads')
-  return f'oneDNN {"on" if setting["onednn"] == "1" else "off"}, {threads}'
+  described = f'oneDNN {"on" if setting["onednn"] == "1" else "off"}, {threads}'
+  if 'preprocessing' in setting:
+    described += f', {_threads_phrase(setting["preprocessing"])} preprocessing real data'
+  if FLOAT16_KEY in setting:
+    described += f'; float16: oneDNN {"on" if setting[FLOAT16_KEY] == "1" else "off"}'
+  return described
+
+
+def _threads_phrase(count):
+  return f'{count} thread{"" if count == 1 else "s"}'
 
 
 def _probe_once(setting, probe):
@@ -180,39 +262,94 @@ def _probe_once(setting, probe):
   return json.loads(lines[-1])
 
 
-def measure(nets=PROBE_NETS, image_size=PROBE_IMAGE_SIZE, batch_size=PROBE_BATCH_SIZE,
-            rounds=PROBE_ROUNDS, log=print):
-  """Times every candidate setting, interleaved, and returns the entry to keep.
+def _median_scores(runs, nets, reference):
+  """Median seconds per (candidate, net) over `runs`, and each candidate's geometric mean
+  over the nets of its median divided by the reference candidate's."""
+  medians = {key: {net: statistics.median(run[key][net] for run in runs) for net in nets}
+             for key in runs[0]}
+  scores = {key: statistics.geometric_mean(median[net] / medians[reference][net]
+                                           for net in nets)
+            for key, median in medians.items()}
+  return medians, scores
 
-  Each candidate's score is the geometric mean over the probe nets of its median step
-  time divided by the default's; the fastest replaces the default only when it is more
-  than MARGIN faster.
+
+def measure(nets=PROBE_NETS, image_size=PROBE_IMAGE_SIZE, batch_size=PROBE_BATCH_SIZE,
+            rounds=PROBE_ROUNDS, real_image_size=REAL_DATA_IMAGE_SIZE, log=print):
+  """Times every candidate, interleaved, and returns the entry to keep.
+
+  Phase 1 (oneDNN, threads): each candidate's score is the geometric mean over the probe
+  nets of its median step time divided by the default's; the fastest replaces the default
+  only when it is more than MARGIN faster. Phase 2 (preprocessing threads, under phase
+  1's choice): the count with the best score is kept.
   """
   probe = {'nets': list(nets), 'image_size': image_size, 'batch_size': batch_size,
            'timed_steps': PROBE_TIMED_STEPS}
-  settings = candidates(usable_cores())
-  seconds = [[] for _ in settings]
+  cores = usable_cores()
+  settings = candidates(cores)
+  runs = [{} for _ in range(rounds)]
   start = time.monotonic()
-  for _ in range(rounds):
+  for run in runs:
     for index, setting in enumerate(settings):
-      seconds[index].append(_probe_once(setting, probe))
-  medians = [{net: statistics.median(run[net] for run in runs) for net in nets}
-             for runs in seconds]
-  default = medians[0]
-  scores = [statistics.geometric_mean(median[net] / default[net] for net in nets)
-            for median in medians]
-  best = min(range(len(settings)), key=scores.__getitem__)
+      run[index] = _probe_once(setting, probe)
+  medians, scores = _median_scores(runs, nets, 0)
+  best = min(scores, key=scores.get)
   chosen = best if scores[best] < 1 - MARGIN else 0
   for index, setting in enumerate(settings):
     steps = ', '.join(f'{net} {medians[index][net] * 1e3:.0f} ms' for net in nets)
     log(f'  {describe(setting)}: {steps} (x{scores[index]:.2f} of the default)'
         f'{"  <- chosen" if index == chosen else ""}')
-  return dict(settings[chosen],
+
+  # Phase 2: one process per round times every count, in alternating order.
+  counts = preprocessing_candidates(cores)
+  real_probe = dict(probe, image_size=real_image_size)
+  real_runs = []
+  for round_index in range(rounds):
+    order = counts if round_index % 2 == 0 else counts[::-1]
+    timed = _probe_once(settings[chosen], dict(real_probe, preprocessing_threads=order))
+    real_runs.append({int(count): seconds for count, seconds in timed.items()})
+  real_medians, real_scores = _median_scores(real_runs, nets, counts[0])
+  threads = min(counts, key=real_scores.get)
+  for count in counts:
+    steps = ', '.join(f'{net} {real_medians[count][net] * 1e3:.0f} ms' for net in nets)
+    log(f'  real JPEGs, {_threads_phrase(count)} preprocessing: {steps} '
+        f'(x{real_scores[count]:.2f} of {_threads_phrase(counts[0])})'
+        f'{"  <- chosen" if count == threads else ""}')
+  return dict(settings[chosen], preprocessing=threads,
               measured={describe(s): {net: round(medians[i][net], 5) for net in nets}
                         for i, s in enumerate(settings)},
-              probe=dict(probe, rounds=rounds),
+              measured_preprocessing={str(count): {net: round(real_medians[count][net], 5)
+                                                   for net in nets} for count in counts},
+              probe=dict(probe, rounds=rounds, real_image_size=real_image_size),
               seconds=round(time.monotonic() - start, 1),
               date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))
+
+
+def measure_float16(entry, nets=PROBE_NETS, image_size=PROBE_IMAGE_SIZE,
+                    batch_size=PROBE_BATCH_SIZE, rounds=PROBE_ROUNDS, log=print):
+  """Times float16 training steps (--use_fp16) with oneDNN as float32 chose it and the
+  other way, interleaved, threads as chosen; returns the fields to add to `entry`.
+
+  The other way is taken only when it is more than MARGIN faster (geometric mean over the
+  nets, as for float32).
+  """
+  chosen = {name: entry[name] for name in ('onednn', 'intra', 'inter')}
+  settings = [chosen, dict(chosen, onednn='0' if chosen['onednn'] == '1' else '1')]
+  probe = {'nets': list(nets), 'image_size': image_size, 'batch_size': batch_size,
+           'timed_steps': PROBE_TIMED_STEPS, 'use_fp16': True,
+           'budget_seconds': FLOAT16_BUDGET_SECONDS}
+  start = time.monotonic()
+  runs = [{index: _probe_once(setting, probe) for index, setting in enumerate(settings)}
+          for _ in range(rounds)]
+  medians, scores = _median_scores(runs, nets, 0)
+  best = 1 if scores[1] < 1 - MARGIN else 0
+  for index, setting in enumerate(settings):
+    steps = ', '.join(f'{net} {medians[index][net] * 1e3:.0f} ms' for net in nets)
+    log(f'  float16, {describe(setting)}: {steps} (x{scores[index]:.2f} of float32\'s '
+        f'choice){"  <- chosen" if index == best else ""}')
+  return {FLOAT16_KEY: settings[best]['onednn'],
+          'measured_float16': {describe(s): {net: round(medians[i][net], 5) for net in nets}
+                               for i, s in enumerate(settings)},
+          'float16_seconds': round(time.monotonic() - start, 1)}
 
 
 def save(entry, path=None):
@@ -239,47 +376,77 @@ def _open_lock():
   return open(os.path.join(cache_folder(), SETTINGS_FILE + '.lock'), 'a')
 
 
-def ensure_measured(log=print):
+def _measured(is_done, measure_entry, what, fallback, summary, log):
+  """This machine's entry once `is_done(entry)`: read from the file, or else measured by
+  `measure_entry(entry)` under a file lock and kept. None, with one line logged that says
+  the run goes on with `fallback`, when it could not be measured or kept."""
+  entry = measured_settings()
+  if is_done(entry):
+    return entry
+  try:
+    lock = _open_lock()
+  except OSError as error:
+    # A measurement that cannot be kept would be repeated by every run.
+    log(f'Not measuring {what}: {settings_path()} cannot be written ({error}); using '
+        f'{fallback}. Set {CACHE_DIR_ENV} to a writable folder.')
+    return None
+  with lock:
+    # One measurement at a time: processes started together (the tasks of a local
+    # cluster) would otherwise time each other. Closing the file releases the lock.
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    entry = measured_settings()
+    if is_done(entry):
+      return entry
+    log(f'Measuring {what} on this machine (once; kept in {settings_path()}):')
+    try:
+      entry = measure_entry(entry)
+    except (OSError, RuntimeError, subprocess.SubprocessError, ValueError) as error:
+      log(f'The measurement failed ({error}); using {fallback}, and measuring again '
+          f'next time.')
+      return None
+    try:
+      save(entry)
+    except OSError as error:
+      log(f'Cannot keep the runtime settings in {settings_path()} ({error}); using '
+          f'{fallback}. Set {CACHE_DIR_ENV} to a writable folder.')
+      return None
+    log(summary(entry))
+    return entry
+
+
+def ensure_measured(log=print, use_fp16=False):
   """Measures this machine's settings if no run has yet, and makes this process use them.
 
-  Called at the start of a training or benchmark command. When the measured oneDNN choice
-  differs from the one this process started with (which only a new process can change),
-  the command starts again in place, once, with the same arguments.
+  Called at the start of a training or benchmark command; `use_fp16` for one computing in
+  float16, whose oneDNN choice is measured apart (first float16 run). When the oneDNN
+  choice for the run differs from the one this process started with (which only a new
+  process can change), the command starts again in place, once, with the same arguments.
   """
-  if measured_settings() is None:
-    try:
-      lock = _open_lock()
-    except OSError as error:
-      # A measurement that cannot be kept would be repeated by every run.
-      log(f'Not measuring the runtime settings: {settings_path()} cannot be written '
-          f'({error}); using TensorFlow\'s defaults with oneDNN on. Set {CACHE_DIR_ENV} to '
-          f'a writable folder.')
-      return
-    with lock:
-      # One measurement at a time: processes started together (the tasks of a local
-      # cluster) would otherwise time each other. Closing the file releases the lock.
-      fcntl.flock(lock, fcntl.LOCK_EX)
-      if measured_settings() is None:
-        log(f'Measuring which TensorFlow runtime settings train fastest on this machine '
-            f'(once; kept in {settings_path()}):')
-        try:
-          entry = measure(log=log)
-        except (OSError, RuntimeError, subprocess.SubprocessError, ValueError) as error:
-          log(f'The runtime measurement failed ({error}); using TensorFlow\'s defaults '
-              f'with oneDNN on, and measuring again next time.')
-          return
-        try:
-          save(entry)
-        except OSError as error:
-          log(f'Cannot keep the runtime settings in {settings_path()} ({error}); set '
-              f'{CACHE_DIR_ENV} to a writable folder.')
-          return
-        log(f'Measured in {entry["seconds"]:.0f} s: {describe(entry)}.')
-  entry = measured_settings()
-  if (entry and _onednn_chosen_by() == 'default' and
-      os.environ.get(ONEDNN_ENV) != entry['onednn']):
-    log(f'Starting again with {ONEDNN_ENV}={entry["onednn"]}, as measured.')
-    _set_onednn(entry['onednn'], 'measurement')
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable] + sys.orig_argv[1:])
+  entry = _measured(lambda found: found is not None, lambda unused: measure(log=log),
+                    'which TensorFlow runtime settings train fastest',
+                    'TensorFlow\'s defaults with oneDNN on',
+                    lambda found: f'Measured in {found["seconds"]:.0f} s: {describe(found)}.',
+                    log)
+  if entry is not None and use_fp16:
+    entry = _measured(
+        lambda found: found is not None and found.get(FLOAT16_KEY) in ('0', '1'),
+        lambda found: dict(found, **measure_float16(found, log=log)),
+        'whether oneDNN trains faster in float16 (--use_fp16)',
+        'the oneDNN setting float32 measured fastest',
+        lambda found: (f'Measured in {found["float16_seconds"]:.0f} s: oneDNN '
+                       f'{"on" if found[FLOAT16_KEY] == "1" else "off"} for float16.'),
+        log)
+  if entry is None or _onednn_chosen_by() is None:
+    return  # nothing measured, or the user's TF_ENABLE_ONEDNN_OPTS
+  value, reason = ((entry[FLOAT16_KEY], FLOAT16_REASON) if use_fp16
+                   else (entry['onednn'], 'measurement'))
+  if os.environ.get(ONEDNN_ENV) == value:
+    # Already in force; the marker now tells the processes this one starts which it is.
+    _set_onednn(value, reason)
+    return
+  log(f'Starting again with {ONEDNN_ENV}={value}, as measured'
+      f'{" for float16" if use_fp16 else ""}.')
+  _set_onednn(value, reason)
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os.execv(sys.executable, [sys.executable] + sys.orig_argv[1:])

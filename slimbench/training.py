@@ -508,12 +508,19 @@ def build_train_graph(config, dataset=None, batch_iterator=None):
     network_fn = precision.float16_network(network_fn)
 
   preprocessing = config.preprocessing
+  threads = runtime_tuning.preprocessing_threads(preprocessing.num_preprocessing_threads)
+  if not batch_iterator:
+    logging.info('Input pipeline: %d preprocessing thread(s)%s', threads,
+                 '' if preprocessing.num_preprocessing_threads else
+                 ' (--num_preprocessing_threads=0: ' +
+                 ('measured fastest on this machine)' if runtime_tuning.measured_settings()
+                  else 'not measured on this machine, one fewer than the cores)'))
   with tf1.device(deploy_config.inputs_device()):
     batches = None if batch_iterator else inputs.make_batches(
         dataset, preprocessing.preprocessing_name or model_name, image_size, run.batch_size,
         is_training=True, labels_offset=data.labels_offset,
         use_grayscale=preprocessing.use_grayscale, num_readers=run.num_readers,
-        num_preprocessing_threads=preprocessing.num_preprocessing_threads,
+        num_preprocessing_threads=threads,
         shard_index=cluster_config.task, num_shards=cluster_config.worker_replicas,
         seed=run.random_seed)
     iterator = batch_iterator or tf1.data.make_one_shot_iterator(batches)

@@ -23,7 +23,7 @@ def kernel_cache_dir(tmp_path_factory):
   os.environ['SLIMBENCH_CACHE_DIR'] = folder
   # TensorFlow's defaults stand in for this machine's measured runtime settings, so that
   # no script the tests start spends minutes measuring them (test_runtime_tuning measures).
-  runtime_tuning.save(dict(runtime_tuning.DEFAULT_SETTINGS, measured='seeded by the tests'))
+  runtime_tuning.save(dict(runtime_tuning.default_settings(), measured='seeded by the tests'))
   yield folder
   if previous is None:
     del os.environ['SLIMBENCH_CACHE_DIR']

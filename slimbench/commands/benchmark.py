@@ -37,7 +37,7 @@ def main(argv):
     sys.exit(f'{usage.program()}: unexpected arguments {argv[1:]}')
   try:
     study = benchmark_flags.read_study_config(flags.FLAGS, TRAIN_FLAG_NAMES)
-    runtime_tuning.ensure_measured(log=logging.info)
+    runtime_tuning.ensure_measured(log=logging.info, use_fp16=study.run.use_fp16)
     rows = benchmark.run_study(study)
   except ValueError as error:
     logging.error('%s', error)

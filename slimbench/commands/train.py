@@ -39,7 +39,7 @@ def main(argv):
     sys.exit(f'{usage.program()}: unexpected arguments {argv[1:]}')
   try:
     train_config = train_flags.read_train_config(flags.FLAGS, FLAG_NAMES)
-    runtime_tuning.ensure_measured(log=logging.info)
+    runtime_tuning.ensure_measured(log=logging.info, use_fp16=train_config.run.use_fp16)
     results = training.train(train_config)
   except (ValueError, TimeoutError, training.TrainingError, files.UnwritableError) as error:
     logging.error('%s', error)

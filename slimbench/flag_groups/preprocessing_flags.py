@@ -27,7 +27,10 @@ def define_preprocessing_flags(fv, with_name=True, with_threads=True, with_image
                          'a checkpoint the one its training folder\'s flags.txt records.',
                          lower_bound=1, flag_values=fv)
   if with_threads:
-    flags.DEFINE_integer('num_preprocessing_threads', 4,
-                         'Examples decoded and preprocessed in parallel.', lower_bound=1,
+    flags.DEFINE_integer('num_preprocessing_threads', 0,
+                         'Examples decoded and preprocessed in parallel. 0 (the default): '
+                         'the count that trained fastest on real JPEGs on this machine, '
+                         'measured by its first training or benchmark run '
+                         '(python -m slimbench.tune_runtime measures again).', lower_bound=0,
                          flag_values=fv)
   return sorted(set(fv) - before)
