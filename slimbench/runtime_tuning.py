@@ -150,11 +150,15 @@ def _read_file(path):
   return content if isinstance(content, dict) else {}
 
 
+def default_preprocessing_threads(cores):
+  """One fewer than the cores, which measured best on two cores (docs/performance.md)."""
+  return max(1, cores - 1)
+
+
 def default_settings():
   """What runs use before (or without) a measurement: TensorFlow's defaults with oneDNN
-  on, and one preprocessing thread fewer than the cores, which measured best on two
-  cores (docs/performance.md)."""
-  return dict(DEFAULT_SETTINGS, preprocessing=max(1, usable_cores() - 1))
+  on, and default_preprocessing_threads()."""
+  return dict(DEFAULT_SETTINGS, preprocessing=default_preprocessing_threads(usable_cores()))
 
 
 def measured_settings(path=None):
@@ -226,9 +230,9 @@ def candidates(cores):
 
 
 def preprocessing_candidates(cores):
-  """The preprocessing thread counts timed: one (every other core trains), half the cores,
-  all of them, and twice as many (TF-Slim's 4 on two cores)."""
-  return sorted({1, max(1, cores // 2), cores, 2 * cores})
+  """The preprocessing thread counts timed: one (every other core trains), the default
+  (one fewer than the cores), all of them, and twice as many (TF-Slim's 4 on two cores)."""
+  return sorted({1, default_preprocessing_threads(cores), cores, 2 * cores})
 
 
 def describe(setting):
@@ -280,7 +284,7 @@ def measure(nets=PROBE_NETS, image_size=PROBE_IMAGE_SIZE, batch_size=PROBE_BATCH
   Phase 1 (oneDNN, threads): each candidate's score is the geometric mean over the probe
   nets of its median step time divided by the default's; the fastest replaces the default
   only when it is more than MARGIN faster. Phase 2 (preprocessing threads, under phase
-  1's choice): the count with the best score is kept.
+  1's choice): likewise, with the default count as the reference.
   """
   probe = {'nets': list(nets), 'image_size': image_size, 'batch_size': batch_size,
            'timed_steps': PROBE_TIMED_STEPS}
@@ -307,12 +311,15 @@ def measure(nets=PROBE_NETS, image_size=PROBE_IMAGE_SIZE, batch_size=PROBE_BATCH
     order = counts if round_index % 2 == 0 else counts[::-1]
     timed = _probe_once(settings[chosen], dict(real_probe, preprocessing_threads=order))
     real_runs.append({int(count): seconds for count, seconds in timed.items()})
-  real_medians, real_scores = _median_scores(real_runs, nets, counts[0])
-  threads = min(counts, key=real_scores.get)
+  default = default_preprocessing_threads(cores)
+  real_medians, real_scores = _median_scores(real_runs, nets, default)
+  fastest = min(counts, key=real_scores.get)
+  # As in phase 1: counts within a few percent of each other swap places between runs.
+  threads = fastest if real_scores[fastest] < 1 - MARGIN else default
   for count in counts:
     steps = ', '.join(f'{net} {real_medians[count][net] * 1e3:.0f} ms' for net in nets)
     log(f'  real JPEGs, {_threads_phrase(count)} preprocessing: {steps} '
-        f'(x{real_scores[count]:.2f} of {_threads_phrase(counts[0])})'
+        f'(x{real_scores[count]:.2f} of the default, {_threads_phrase(default)})'
         f'{"  <- chosen" if count == threads else ""}')
   return dict(settings[chosen], preprocessing=threads,
               measured={describe(s): {net: round(medians[i][net], 5) for net in nets}
