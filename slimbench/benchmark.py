@@ -98,8 +98,8 @@ PROVENANCE_COLUMNS = ('commit', 'tf_version', 'cpu', 'cores', 'threads', 'onednn
                       'dataset')
 TRAIN_COLUMNS = ('model', 'optimizer', 'learning_rate', 'batch_size', 'img_size', 'steps',
                  'seed', 'precision', 'top1', 'top5', 'loss', 'param_count',
-                 'images_per_sec', 'train_seconds', 'time_to_target', 'target_accuracy',
-                 'setup_seconds', 'eval_seconds', 'eval_split', 'eval_points', 'eval_crops', 'resumed_at',
+                 'images_per_sec', 'input_threads', 'train_seconds', 'time_to_target',
+                 'target_accuracy', 'setup_seconds', 'eval_seconds', 'eval_split', 'eval_points', 'eval_crops', 'resumed_at',
                  'status', 'error', 'config', 'run_id', 'run', 'flags') + PROVENANCE_COLUMNS
 SUMMARY_COLUMNS = ('model', 'optimizer', 'learning_rate', 'batch_size', 'img_size', 'steps',
                    'precision', 'eval_split', 'eval_points', 'eval_crops', 'n_seeds', 'seeds', 'n_failed', 'top1_mean',
@@ -447,6 +447,7 @@ def train_row(spec, result, run_dir, target_accuracy):
                param_count=result['param_count'], images_per_sec=result['images_per_sec'],
                train_seconds=result['train_seconds'], setup_seconds=result['setup_seconds'],
                eval_seconds=result['eval_seconds'], resumed_at=result.get('resumed_at'),
+               input_threads=result.get('input_threads'),
                time_to_target=time_to_target(result['history'], target_accuracy))
   return row
 

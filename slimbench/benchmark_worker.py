@@ -237,6 +237,9 @@ def run_train(spec, run_dir):
       'timed_steps': journal['timed_steps'],
       'resumed_at': journal['resumed_at'],
       'param_count': journal['param_count'],
+      # The rate above depends on it: the flag, or the count measured on this machine.
+      'input_threads': runtime_tuning.preprocessing_threads(
+          train.preprocessing.num_preprocessing_threads),
       'history': history,
   }
 

@@ -21,9 +21,11 @@ def kernel_cache_dir(tmp_path_factory):
   folder = str(tmp_path_factory.mktemp('kernel_cache'))
   previous = os.environ.get('SLIMBENCH_CACHE_DIR')
   os.environ['SLIMBENCH_CACHE_DIR'] = folder
-  # TensorFlow's defaults stand in for this machine's measured runtime settings, so that
-  # no script the tests start spends minutes measuring them (test_runtime_tuning measures).
-  runtime_tuning.save(dict(runtime_tuning.default_settings(), measured='seeded by the tests'))
+  # TensorFlow's defaults (oneDNN on, for float16 too) stand in for this machine's
+  # measured runtime settings, so that no script the tests start spends minutes measuring
+  # them (test_runtime_tuning measures).
+  runtime_tuning.save(dict(runtime_tuning.default_settings(), measured='seeded by the tests',
+                           **{runtime_tuning.FLOAT16_KEY: '1'}))
   yield folder
   if previous is None:
     del os.environ['SLIMBENCH_CACHE_DIR']

@@ -16,6 +16,7 @@ from slimbench import benchmark
 from slimbench import benchmark_flags
 from slimbench import benchmark_worker
 from slimbench import run_spec
+from slimbench import runtime_tuning
 from slimbench import statistics
 
 tf1 = tf.compat.v1
@@ -132,6 +133,8 @@ def test_seeds_failures_summary_provenance_plots_and_hparams(tmp_path, mnist5k_d
   for row in lenet:
     assert row['steps'] == '4' and 0.0 <= float(row['top1']) <= 1.0
     assert float(row['images_per_sec']) > 0 and int(row['param_count']) > 0
+    # --num_preprocessing_threads=0 (the default): the count measured on this machine.
+    assert int(row['input_threads']) == runtime_tuning.preprocessing_threads(0)
     # Training time is training steps only; setup and evaluation are their own columns.
     assert 0 < float(row['train_seconds']) < float(row['setup_seconds'])
     assert float(row['eval_seconds']) > 0
@@ -325,6 +328,8 @@ def test_throughput_study_on_synthetic_and_real_data(tmp_path, mnist5k_dir):
     assert 0 < row['peak_fraction'] < 3
     assert row['build_seconds'] > 0 and row['first_step_seconds'] > 0
     assert row['threads'].startswith('1/')
+    assert row['input_threads'] == (runtime_tuning.preprocessing_threads(0)
+                                    if row['data'] == 'real' else None)
   csv_rows = _rows(tmp_path / 'tp' / benchmark.THROUGHPUT_CSV)
   assert len(csv_rows) == 4 and csv_rows[1]['dataset'].startswith('mnist5k@')
   assert all(row[key] for row in csv_rows for key in PROVENANCE)
