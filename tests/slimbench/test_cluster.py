@@ -289,14 +289,16 @@ def test_killed_worker_rejoins_and_restarted_chief_resumes(tmp_path, mnist5k_dir
   assert rejoined_at > killed_at >= 1, logs
   assert restored.endswith(f'model.ckpt-{saved}'), logs
   # The chief restarted at the checkpoint's step (start_step below, read right after the
-  # restore). Its first logged step may be one more than saved + 1: an update worker 1 had
-  # already sent to the parameter server when it was stopped can land after the restore.
-  assert saved + 1 <= resumed_at <= saved + 2, logs
+  # restore). Its first logged step may be up to two more than saved + 1: the update worker
+  # 1 had already sent to the parameter server when it was stopped, and the one the killed
+  # chief had sent before it died, can each land after the restore (seen once: saved 22,
+  # first step 25).
+  assert saved + 1 <= resumed_at <= saved + 3, logs
   assert codes == {'ps0': 0, 'worker0': 0, 'worker1': 0}, logs
   assert _results(train_dir, 1)['start_step'] >= killed_at
-  # start_step is read from the parameter server after the restore, so the same late update
-  # of worker 1 can already be in it.
-  assert saved <= _results(train_dir, 0)['start_step'] <= saved + 1
+  # start_step is read from the parameter server after the restore, so the same late
+  # updates can already be in it.
+  assert saved <= _results(train_dir, 0)['start_step'] <= saved + 2
   assert tf.train.load_checkpoint(train_dir).get_tensor('global_step') >= 100
 
 
