@@ -324,6 +324,10 @@ class Conversion:
       The dataset_info dict.
     """
     os.makedirs(self.dataset_dir, exist_ok=True)
+    # A run killed while writing one of these left its hidden temporary beside it.
+    dataset_utils.remove_stale_temporaries(
+        self.dataset_dir, (dataset_utils.INFO_FILENAME, dataset_utils.LABELS_FILENAME,
+                           STATE_FILENAME))
     state = self._load_state()
     total_items = sum(len(split.items) for split in splits)
     size = float('inf') if estimated_bytes is None else estimated_bytes

@@ -16,6 +16,7 @@ A converted dataset folder holds:
 """
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -54,6 +55,17 @@ def atomic_output(path, mode='wb'):
     with contextlib.suppress(FileNotFoundError):
       os.remove(temp_path)
     raise
+
+
+def remove_stale_temporaries(folder, filenames):
+  """Removes what atomic_output left in `folder` for these files when a process writing
+  them was killed (`.<name>.<random>.incomplete`): only a new run of the same writer
+  calls this, so no one is still writing them."""
+  for filename in filenames:
+    pattern = os.path.join(glob.escape(folder), f'.{glob.escape(filename)}.*.incomplete')
+    for path in glob.glob(pattern):
+      with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
 
 
 def temporary_path(path):

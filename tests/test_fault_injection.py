@@ -70,6 +70,26 @@ def test_conversion_killed_at_random_points_converts_as_an_uninterrupted_run(
       'download_and_convert_flags.txt'}
 
 
+def test_a_rerun_removes_what_a_killed_conversion_left_half_written_and_nothing_else(
+    tmp_path):
+  # What atomic_output leaves when a kill lands while it writes the info, the labels or
+  # the flags file; beside it, files of the user's with similar names.
+  dataset_dir = tmp_path / 'mnist5k'
+  dataset_dir.mkdir()
+  stale = ['.dataset_info.json.k9zh2q5m.incomplete', '.labels.txt.a1b2c3d4.incomplete',
+           '.download_and_convert_flags.txt.x7y8z9w0.incomplete']
+  users = ['.dataset_info.json.mine', 'notes.incomplete']
+  for name in stale + users:
+    (dataset_dir / name).write_text('partial')
+  done = subprocess.run([sys.executable, 'download_and_convert_data.py',
+                         '--dataset_name=mnist5k', f'--dataset_dir={dataset_dir}'],
+                        cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+  assert done.returncode == 0, done.stderr[-2000:]
+  left = set(os.listdir(dataset_dir))
+  assert not left & set(stale) and set(users) <= left
+  assert 'dataset_info.json' in left
+
+
 def test_study_killed_at_random_points_records_what_an_uninterrupted_one_does(
     tmp_path, mnist5k_dir):
   argv = ['--study=train', '--models=lenet', '--optimizers=momentum', '--seeds=0',

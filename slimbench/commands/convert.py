@@ -115,6 +115,7 @@ def main(argv):
   flag_lines = ''.join(f'--{name}={value}\n' for name, value in
                        [('dataset_name', spec.name), ('dataset_dir', dataset_dir)] +
                        sorted(options.items()) if value is not None)
+  dataset_utils.remove_stale_temporaries(dataset_dir, (FLAGS_FILENAME,))
   dataset_utils.write_text(os.path.join(dataset_dir, FLAGS_FILENAME), flag_lines)
   sizes = ', '.join(f'{split} {s["num_samples"]}' for split, s in info['splits'].items())
   print(f'{info["name"]}: {sizes} images, {info["num_classes"]} classes in {dataset_dir}')
