@@ -99,8 +99,8 @@ PROVENANCE_COLUMNS = ('commit', 'tf_version', 'cpu', 'cores', 'threads', 'onednn
 TRAIN_COLUMNS = ('model', 'optimizer', 'learning_rate', 'batch_size', 'img_size', 'steps',
                  'seed', 'precision', 'top1', 'top5', 'loss', 'param_count',
                  'images_per_sec', 'input_threads', 'train_seconds', 'time_to_target',
-                 'target_accuracy', 'setup_seconds', 'eval_seconds', 'eval_split', 'eval_points', 'eval_crops', 'resumed_at',
-                 'status', 'error', 'config', 'run_id', 'run', 'flags') + PROVENANCE_COLUMNS
+                 'target_accuracy', 'setup_seconds', 'eval_seconds', 'eval_split',
+                 'eval_points', 'eval_crops', 'resumed_at', 'status', 'error', 'config', 'run_id', 'run', 'flags') + PROVENANCE_COLUMNS
 SUMMARY_COLUMNS = ('model', 'optimizer', 'learning_rate', 'batch_size', 'img_size', 'steps',
                    'precision', 'eval_split', 'eval_points', 'eval_crops', 'n_seeds', 'seeds', 'n_failed', 'top1_mean',
                    'top1_ci95', 'top5_mean', 'top5_ci95', 'images_per_sec_mean',

@@ -382,6 +382,9 @@ def run_throughput(spec, unused_run_dir=None):
   train = train_flags.read_train_config(*_parse(train_flags.define_train_flags,
                                                  throughput_argv(spec)))
   data, preprocessing = train.data, train.preprocessing
+  # Threads decoding and preprocessing real data: the flag, or the count measured.
+  input_threads = (runtime_tuning.preprocessing_threads(
+      preprocessing.num_preprocessing_threads) if spec.data == 'real' else None)
   info = nets_factory.model_info(spec.model)
   num_frames = (train.model.num_frames or info.num_frames) if info.is_video_model else None
   if num_frames is None and train.model.num_frames is not None:
@@ -407,9 +410,7 @@ def run_throughput(spec, unused_run_dir=None):
             dataset, preprocessing.preprocessing_name or spec.model, spec.image_size,
             spec.batch_size, is_training=False, labels_offset=data.labels_offset,
             use_grayscale=preprocessing.use_grayscale, num_readers=train.run.num_readers,
-            num_preprocessing_threads=runtime_tuning.preprocessing_threads(
-                preprocessing.num_preprocessing_threads),
-            num_epochs=None)
+            num_preprocessing_threads=input_threads, num_epochs=None)
         images, labels = tf1.data.make_one_shot_iterator(batches).get_next()
         step_op = benchmark_step(spec.model, images, labels, num_classes, False,
                                  use_fp16=train.run.use_fp16)
@@ -458,9 +459,7 @@ def run_throughput(spec, unused_run_dir=None):
       'image_size': spec.image_size,
       'num_intra_threads': train.run.num_intra_threads,
       'num_inter_threads': train.run.num_inter_threads,
-      # Threads decoding and preprocessing real data (the flag, or the count measured).
-      'input_threads': (runtime_tuning.preprocessing_threads(
-          preprocessing.num_preprocessing_threads) if spec.data == 'real' else None),
+      'input_threads': input_threads,
       'conv_gradients': conv_gradients_summary(graph['conv_gradients']) if graph else '',
       # Convolution -> the kernel its gradient used, where `auto` chose by measurement.
       'conv_gradient_kernels': (graph['conv_gradients']

@@ -266,6 +266,11 @@ def _probe_once(setting, probe):
   return json.loads(lines[-1])
 
 
+def _steps_text(median):
+  """'resnet_v1_50 249 ms, mobilenet_v1 63 ms' from {net: median seconds}."""
+  return ', '.join(f'{net} {seconds * 1e3:.0f} ms' for net, seconds in median.items())
+
+
 def _median_scores(runs, nets, reference):
   """Median seconds per (candidate, net) over `runs`, and each candidate's geometric mean
   over the nets of its median divided by the reference candidate's."""
@@ -299,8 +304,8 @@ def measure(nets=PROBE_NETS, image_size=PROBE_IMAGE_SIZE, batch_size=PROBE_BATCH
   best = min(scores, key=scores.get)
   chosen = best if scores[best] < 1 - MARGIN else 0
   for index, setting in enumerate(settings):
-    steps = ', '.join(f'{net} {medians[index][net] * 1e3:.0f} ms' for net in nets)
-    log(f'  {describe(setting)}: {steps} (x{scores[index]:.2f} of the default)'
+    log(f'  {describe(setting)}: {_steps_text(medians[index])} '
+        f'(x{scores[index]:.2f} of the default)'
         f'{"  <- chosen" if index == chosen else ""}')
 
   # Phase 2: one process per round times every count, in alternating order.
@@ -317,8 +322,8 @@ def measure(nets=PROBE_NETS, image_size=PROBE_IMAGE_SIZE, batch_size=PROBE_BATCH
   # As in phase 1: counts within a few percent of each other swap places between runs.
   threads = fastest if real_scores[fastest] < 1 - MARGIN else default
   for count in counts:
-    steps = ', '.join(f'{net} {real_medians[count][net] * 1e3:.0f} ms' for net in nets)
-    log(f'  real JPEGs, {_threads_phrase(count)} preprocessing: {steps} '
+    log(f'  real JPEGs, {_threads_phrase(count)} preprocessing: '
+        f'{_steps_text(real_medians[count])} '
         f'(x{real_scores[count]:.2f} of the default, {_threads_phrase(default)})'
         f'{"  <- chosen" if count == threads else ""}')
   return dict(settings[chosen], preprocessing=threads,
@@ -350,8 +355,8 @@ def measure_float16(entry, nets=PROBE_NETS, image_size=PROBE_IMAGE_SIZE,
   medians, scores = _median_scores(runs, nets, 0)
   best = 1 if scores[1] < 1 - MARGIN else 0
   for index, setting in enumerate(settings):
-    steps = ', '.join(f'{net} {medians[index][net] * 1e3:.0f} ms' for net in nets)
-    log(f'  float16, {describe(setting)}: {steps} (x{scores[index]:.2f} of float32\'s '
+    log(f'  float16, {describe(setting)}: {_steps_text(medians[index])} '
+        f'(x{scores[index]:.2f} of float32\'s '
         f'choice){"  <- chosen" if index == best else ""}')
   return {FLOAT16_KEY: settings[best]['onednn'],
           'measured_float16': {describe(s): {net: round(medians[i][net], 5) for net in nets}

@@ -509,12 +509,13 @@ def build_train_graph(config, dataset=None, batch_iterator=None):
 
   preprocessing = config.preprocessing
   threads = runtime_tuning.preprocessing_threads(preprocessing.num_preprocessing_threads)
-  if not batch_iterator:
-    logging.info('Input pipeline: %d preprocessing thread(s)%s', threads,
-                 '' if preprocessing.num_preprocessing_threads else
-                 ' (--num_preprocessing_threads=0: ' +
-                 ('measured fastest on this machine)' if runtime_tuning.measured_settings()
-                  else 'not measured on this machine, one fewer than the cores)'))
+  if not batch_iterator and preprocessing.num_preprocessing_threads:
+    logging.info('Input pipeline: %d preprocessing thread(s)', threads)
+  elif not batch_iterator:
+    logging.info('Input pipeline: %d preprocessing thread(s) (--num_preprocessing_threads=0: '
+                 '%s)', threads, 'measured fastest on this machine'
+                 if runtime_tuning.measured_settings()
+                 else 'not measured on this machine, one fewer than the cores')
   with tf1.device(deploy_config.inputs_device()):
     batches = None if batch_iterator else inputs.make_batches(
         dataset, preprocessing.preprocessing_name or model_name, image_size, run.batch_size,
