@@ -5,6 +5,9 @@ Three kernels give the same values up to float rounding:
 - `matmul`: where the kernel covers the whole input map (fc6-fc8 of AlexNet, OverFeat and
   VGG, logits on pooled features) the convolution is a matrix product of
   [images, k * k * in] by [k * k * in, out], and both gradients are matmuls.
+- `pointwise`: a 1x1 kernel at stride 1 is a matrix product of [images * positions, in] by
+  [in, out], and both gradients are matmuls over all images and positions, as for
+  `matmul`. Float32 only, for the reason given under `taps`.
 - `taps`: for a sliding kernel at stride 1, TensorFlow's input gradient and the filter
   gradient as one matmul per kernel tap: dW[i, j] = x[:, i:i + h, j:j + w, :]^T dy, over all
   images and positions. Float32 only: a float16 matmul sums its long rows in float16
@@ -13,7 +16,8 @@ Three kernels give the same values up to float rounding:
 Which is fastest depends on the CPU and TensorFlow's kernels for it (docs/performance.md):
 `conv_gradients(mode)` sets it for the Conv2D ops built inside. `tensorflow` keeps
 TensorFlow's; `fast` applies the fixed rule that measured fastest where it was tuned
-(`matmul` where it applies, else `taps`, else `tensorflow`); a chooser (mode `auto`:
+(`matmul` where it applies, else `taps`, else `tensorflow`; `pointwise` was found later
+and is only chosen by measurement); a chooser (mode `auto`:
 `slimbench.kernel_tuning.KernelChooser`) times the kernels that apply to each convolution
 on this machine. The forward graph is the same in every mode (same ops, names and
 variables); only `tf.gradients` builds other ops.
@@ -30,7 +34,7 @@ import tensorflow as tf
 
 tf1 = tf.compat.v1
 
-TENSORFLOW, MATMUL, TAPS = 'tensorflow', 'matmul', 'taps'
+TENSORFLOW, MATMUL, POINTWISE, TAPS = 'tensorflow', 'matmul', 'pointwise', 'taps'
 CONV_GRADIENT_MODES = ('auto', TENSORFLOW, 'fast')
 _FAST_CONV2D_GRADIENT = 'SlimbenchFastConv2DGradient'
 _MEASURED_CONV2D_GRADIENT = 'SlimbenchMeasuredConv2DGradient'
@@ -54,7 +58,11 @@ def applicable_kernels(input_shape, kernel_shape, attributes, dtype):
   if nhwc_undilated and kernel_covers_map(input_shape, [kernel_height, kernel_width],
                                           padding):
     return [TENSORFLOW, MATMUL]
-  if (nhwc_undilated and list(attributes['strides']) == [1, 1, 1, 1] and
+  stride_one = list(attributes['strides']) == [1, 1, 1, 1]
+  if (nhwc_undilated and stride_one and [kernel_height, kernel_width] == [1, 1] and
+      padding in ('SAME', 'VALID') and dtype == tf.float32):
+    return [TENSORFLOW, POINTWISE]
+  if (nhwc_undilated and stride_one and
       padding in ('SAME', 'VALID') and 1 < kernel_height * kernel_width <= _MAX_FILTER_TAPS
       and None not in (input_shape[1], input_shape[2]) and dtype == tf.float32):
     return [TENSORFLOW, TAPS]
@@ -63,8 +71,9 @@ def applicable_kernels(input_shape, kernel_shape, attributes, dtype):
 
 def build_gradient(kernel, inputs, weights, grad, attributes):
   """(input gradient, filter gradient) of a Conv2D, computed by `kernel`."""
-  if kernel == MATMUL:
-    # NHWC rows flatten in the order of the [k, k, in, out] weights.
+  if kernel in (MATMUL, POINTWISE):
+    # NHWC rows flatten in the order of the [k, k, in, out] weights; at 1x1 and stride 1
+    # each position of each image is a row of both the input and the output gradient.
     kernel_height, kernel_width, in_channels, out_channels = weights.shape.as_list()
     depth = kernel_height * kernel_width * in_channels
     rows_in = tf.reshape(inputs, [-1, depth])

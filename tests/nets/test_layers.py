@@ -160,7 +160,7 @@ def _computing_op_type(tensor):
     ([2, 4, 4, 6], [4, 4, 6, 5], 1, 'SAME', 'taps'),       # even kernel: uneven padding
     ([2, 7, 6, 3], [3, 2, 3, 4], 1, 'VALID', 'taps'),
     ([2, 6, 6, 2], [1, 7, 2, 3], 1, 'SAME', 'taps'),       # inception_v3's 1x7
-    ([2, 5, 5, 3], [1, 1, 3, 4], 1, 'SAME', 'tf'),         # pointwise: one tap
+    ([2, 5, 5, 3], [1, 1, 3, 4], 1, 'SAME', 'tf'),         # pointwise: by measurement only
     ([2, 9, 9, 3], [3, 3, 3, 4], 2, 'VALID', 'tf'),        # strided
     ([2, 8, 8, 2], [6, 6, 2, 3], 1, 'SAME', 'tf'),         # 36 taps: too many copies
 ])
@@ -331,6 +331,9 @@ class _Always:
 @pytest.mark.parametrize('input_shape,kernel_shape,strides,padding,kernels', [
     ([2, 4, 3, 6], [4, 3, 6, 5], 1, 'VALID', ['tensorflow', 'matmul']),
     ([2, 5, 5, 3], [3, 3, 3, 4], 1, 'SAME', ['tensorflow', 'taps']),
+    ([2, 5, 4, 3], [1, 1, 3, 4], 1, 'SAME', ['tensorflow', 'pointwise']),
+    ([2, 5, 4, 3], [1, 1, 3, 4], 1, 'VALID', ['tensorflow', 'pointwise']),
+    ([2, 5, 5, 3], [1, 1, 3, 4], 2, 'SAME', ['tensorflow']),   # strided 1x1: rows differ
     ([2, 9, 9, 3], [3, 3, 3, 4], 2, 'VALID', ['tensorflow']),
 ])
 def test_every_kernel_a_chooser_can_pick_equals_tensorflows(graph, input_shape, kernel_shape,
@@ -355,6 +358,17 @@ def test_every_kernel_a_chooser_can_pick_equals_tensorflows(graph, input_shape, 
   for kernel in kernels:
     for expected, have in zip(want, got[kernel]):
       np.testing.assert_allclose(have, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_float16_pointwise_gradients_are_not_offered_as_matmuls(graph):
+  """One matmul over every image and position would sum that long a row in float16."""
+  chooser = _Always('pointwise')
+  with gradients.conv_gradients(chooser):
+    outputs = tf.nn.conv2d(tf.zeros([2, 5, 5, 3], tf.float16),
+                           tf.zeros([1, 1, 3, 4], tf.float16), 1, 'SAME')
+  weights_grad = tf.gradients(outputs, outputs.op.inputs[1])[0]
+  assert chooser.offered == [['tensorflow']]
+  assert weights_grad.op.type == 'Conv2DBackpropFilter'
 
 
 def test_measured_choice_is_timed_once_cached_and_reused(graph, tmp_path):
