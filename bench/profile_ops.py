@@ -3,7 +3,8 @@
 Runs a few steps on synthetic data with a full trace (`RunMetadata`) and prints the ops
 that took the most time, summed by op type and by op name. The times come from the
 executor's step statistics: with both cores busy, ops overlap, so the total exceeds the
-wall time of the step, but the ranking shows what to work on.
+wall time of the step, but the ranking shows what to work on; `--inter_op_threads=1` runs
+one op at a time, so that the times add up to the step.
 
 Usage (from the repository root):
   .venv/bin/python bench/profile_ops.py --net=alexnet_v2 --batch_size=32 --mode=train
@@ -31,6 +32,9 @@ flags.DEFINE_enum('mode', 'train', ['train', 'inference'], 'What a step does.')
 flags.DEFINE_integer('traced_steps', 2, 'Steps traced after two untraced ones.',
                      lower_bound=1)
 flags.DEFINE_integer('top', 25, 'Rows printed per table.', lower_bound=1)
+flags.DEFINE_integer('inter_op_threads', 0,
+                     'Ops run at once (0: TensorFlow\'s default). With 1 the op times add up '
+                     'to the step, so the shares are shares of the wall time.', lower_bound=0)
 
 
 def main(argv):
@@ -46,7 +50,8 @@ def main(argv):
         fv.net, fv.batch_size, fv.image_size or info.default_image_size, info.num_classes)
     step_op = benchmark_worker.benchmark_step(fv.net, images, labels, info.num_classes,
                                               fv.mode == 'train')
-    with tf1.Session() as session:
+    config = tf1.ConfigProto(inter_op_parallelism_threads=fv.inter_op_threads)
+    with tf1.Session(config=config) as session:
       session.run([tf1.global_variables_initializer(), tf1.local_variables_initializer()])
       for _ in range(2):
         session.run(step_op)
