@@ -2,7 +2,8 @@
 
 A convolution's gradient can be computed in several ways that give the same values up to
 float rounding (`nets/gradients.py` builds them: TensorFlow's own ops, two matmuls where
-the kernel covers the whole input map, one matmul per kernel tap for the filter gradient).
+the kernel covers the whole input map or is 1x1 at stride 1, one matmul per kernel tap for
+the filter gradient).
 Which is fastest depends on the CPU and on TensorFlow's kernels for it: a rule that gained
 on one machine lost on another. So `--conv_gradients=auto` times the alternatives of each
 distinct convolution (shapes, strides, padding, dtype) in a graph of its own, keeps the
