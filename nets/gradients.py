@@ -1,6 +1,6 @@
 """Ways to compute Conv2D's gradient on a CPU, and which one each convolution gets.
 
-Three kernels give the same values up to float rounding:
+Four kernels give the same values up to float rounding:
 - `tensorflow`: TensorFlow's Conv2DBackpropInput and Conv2DBackpropFilter.
 - `matmul`: where the kernel covers the whole input map (fc6-fc8 of AlexNet, OverFeat and
   VGG, logits on pooled features) the convolution is a matrix product of
